@@ -1,0 +1,46 @@
+/**
+ * Time as a seam: everything that asks "what time is it" or waits goes through a Clock, so
+ * horizon, expiry and schedule logic can be tested with an injected clock.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done() {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      }
+      function abort() {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      }
+      signal?.addEventListener('abort', abort, { once: true });
+    }),
+};
+
+/** A clock that stands still until told to move; sleeping advances it instantly. */
+export function manualClock(startMs: number): Clock & { set(ms: number): void; advance(ms: number): void } {
+  let current = startMs;
+  return {
+    now: () => current,
+    sleep: async (ms) => {
+      current += Math.max(0, ms);
+    },
+    set: (ms) => {
+      current = ms;
+    },
+    advance: (ms) => {
+      current += ms;
+    },
+  };
+}
+
+export const unixSeconds = (ms: number): number => Math.floor(ms / 1000);
