@@ -1,0 +1,165 @@
+import { randomInt } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { systemClock, unixSeconds, type Clock } from '../clock.ts';
+import type { AppConfig, Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { NETWORK_FAILURE, TimApiError, backoffMs, classifyHttpStatus, classifyTencentCode, type FailureClass } from './errors.ts';
+import type { CallRecord, LossEntry, Window } from './loss.ts';
+import { inProcessGate, type RateGate } from './rateGate.ts';
+import { parsePushLossBody } from './response.ts';
+import { UserSigSource } from './usersig.ts';
+import { windowProblem } from './window.ts';
+
+export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
+
+/** One app's view of the Tencent API: one method per API call. */
+export interface TimClient {
+  readonly sdkappid: number;
+  /** Fetches the four loss arrays for a window; throws TimApiError when it cannot. */
+  normalPushLoss(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedLoss>;
+}
+
+export interface FetchedLoss {
+  entries: LossEntry[];
+  /** The successful call, for the archive (loaded in the same transaction as the facts). */
+  call: CallRecord;
+}
+
+export interface TimClientDeps {
+  api: Config['api'];
+  logger: Logger;
+  clock?: Clock;
+  /** Shared by all apps' clients so the cap is per app, whatever the number of clients. */
+  gate?: RateGate;
+  /** Shared keep-alive HTTP client; one is made when absent. */
+  http?: AxiosInstance;
+  /** Every failed attempt, so the archive holds one row per call, not only per success. */
+  onFailedCall?: (call: CallRecord) => Promise<void> | void;
+}
+
+/** A keep-alive axios instance that hands back the raw text and never throws on HTTP status. */
+export function createHttp(timeoutMs: number): AxiosInstance {
+  return axios.create({
+    timeout: timeoutMs,
+    httpAgent: new http.Agent({ keepAlive: true }),
+    httpsAgent: new https.Agent({ keepAlive: true }),
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+    validateStatus: () => true,
+    maxRedirects: 0,
+    headers: { 'Content-Type': 'application/json' },
+  });
+}
+
+type AttemptResult =
+  | { ok: true; entries: LossEntry[]; call: CallRecord }
+  | { ok: false; call: CallRecord; failure: FailureClass | 'invalid_response'; advice: string; reason: string; network: boolean };
+
+/** Builds the client for one app. */
+export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient {
+  const clock = deps.clock ?? systemClock;
+  const gate = deps.gate ?? inProcessGate(deps.api.minIntervalMs);
+  const httpClient = deps.http ?? createHttp(deps.api.timeoutMs);
+  const userSig = new UserSigSource(app, clock);
+  const log = deps.logger.child({ app: app.sdkappid });
+
+  async function attempt(window: Window, attemptNo: number, host: string, signal: AbortSignal | undefined): Promise<AttemptResult> {
+    await gate.wait(app.sdkappid, signal);
+    const startedAt = clock.now();
+    const began = performance.now();
+    const call: CallRecord = {
+      sdkappid: app.sdkappid,
+      window,
+      startedAt,
+      durationMs: 0,
+      attempt: attemptNo,
+      host: new URL(host).host,
+      httpStatus: null,
+      actionStatus: null,
+      errorCode: null,
+      errorInfo: null,
+      requestId: null,
+      body: null,
+      outcome: 'retryable',
+    };
+    try {
+      const response = await httpClient.post<string>(
+        host + NORMAL_PUSH_LOSS_PATH,
+        JSON.stringify({ StartTime: window.start, EndTime: window.end }),
+        {
+          params: {
+            sdkappid: app.sdkappid,
+            identifier: app.identifier,
+            usersig: userSig.current(),
+            random: randomInt(0, 2 ** 32), // a fresh uint32 per request, as the API requires
+            contenttype: 'json',
+          },
+          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(deps.api.timeoutMs)]) : AbortSignal.timeout(deps.api.timeoutMs),
+        },
+      );
+      call.durationMs = Math.round(performance.now() - began);
+      call.httpStatus = response.status;
+      call.body = typeof response.data === 'string' ? response.data : String(response.data ?? '');
+      if (response.status !== 200) {
+        const rule = classifyHttpStatus(response.status);
+        call.outcome = rule.failure;
+        return { ok: false, call, ...rule, reason: `HTTP ${response.status}`, network: false };
+      }
+      const parsed = parsePushLossBody(call.body);
+      Object.assign(call, parsed.envelope);
+      if (parsed.kind === 'ok') {
+        call.outcome = 'ok';
+        return { ok: true, entries: parsed.entries, call };
+      }
+      if (parsed.kind === 'api_error') {
+        const rule = classifyTencentCode(parsed.envelope.errorCode);
+        call.outcome = rule.failure;
+        return { ok: false, call, ...rule, reason: `Tencent error ${parsed.envelope.errorCode}: ${parsed.envelope.errorInfo ?? ''}`, network: false };
+      }
+      call.outcome = 'invalid_response';
+      return { ok: false, call, failure: 'invalid_response', advice: 'the raw body is archived; report it if it repeats', reason: `unreadable answer: ${parsed.reason}`, network: false };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      call.durationMs = Math.round(performance.now() - began);
+      // Only the error's code and first line: axios errors carry the request URL, and with it the UserSig.
+      const { code, message } = error as { code?: string; message?: string };
+      return { ok: false, call, ...NETWORK_FAILURE, reason: `${code ?? 'network error'}: ${(message ?? '').split('\n')[0]}`, network: true };
+    }
+  }
+
+  async function normalPushLoss(window: Window, options: { signal?: AbortSignal } = {}): Promise<FetchedLoss> {
+    const problem = windowProblem(window, unixSeconds(clock.now()), deps.api);
+    if (problem) {
+      throw new TimApiError({ message: `app ${app.sdkappid}: cannot ask for this window: ${problem}`, code: 'WINDOW_REJECTED', failure: 'window_rejected', sdkappid: app.sdkappid, window, attempt: 0, advice: 'the API only answers windows of at most 7 days within the last 7 days' });
+    }
+    let hostIndex = 0;
+    let renewed = false;
+    for (let attemptNo = 1; ; attemptNo++) {
+      const result = await attempt(window, attemptNo, app.baseUrls[hostIndex]!, options.signal);
+      const { call } = result;
+      log.info(
+        { window, host: call.host, attempt: attemptNo, durationMs: call.durationMs, outcome: call.outcome, httpStatus: call.httpStatus, errorCode: call.errorCode, ...(result.ok ? { entries: result.entries.length } : { reason: result.reason }) },
+        'normal_push_loss call',
+      );
+      if (result.ok) return { entries: result.entries, call };
+      await deps.onFailedCall?.(call);
+
+      const fail = (advice: string) =>
+        new TimApiError({ message: `app ${app.sdkappid}: normal_push_loss failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`, code: call.errorCode ? `TIM_${call.errorCode}` : result.failure.toUpperCase(), failure: result.failure, sdkappid: app.sdkappid, window, attempt: attemptNo, tencentCode: call.errorCode, advice });
+
+      if (result.failure === 'renew_signature' && !renewed) {
+        renewed = true;
+        userSig.renew();
+        continue; // the retry still waits for its turn at the gate
+      }
+      if (result.failure === 'fatal' || result.failure === 'renew_signature' || result.failure === 'invalid_response') throw fail(result.advice);
+      if (attemptNo >= deps.api.maxAttempts) throw fail(`gave up after ${attemptNo} attempts`);
+      if (result.network) hostIndex = Math.min(hostIndex + 1, app.baseUrls.length - 1);
+      await clock.sleep(backoffMs(result.failure, call.errorCode, attemptNo), options.signal);
+    }
+  }
+
+  return { sdkappid: app.sdkappid, normalPushLoss };
+}

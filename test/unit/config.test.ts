@@ -1,0 +1,114 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration, requireApps } from '../../src/config.ts';
+
+const base = { TIM_SDKAPPID: '1400000001', TIM_SECRET_KEY: 'k3y' };
+const dir = mkdtempSync(join(tmpdir(), 'pushloss-config-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(2);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const config = loadConfig(base);
+    expect(config.apps).toHaveLength(1);
+    expect(config.apps[0]).toMatchObject({ sdkappid: 1400000001, identifier: 'administrator', region: 'china', baseUrls: ['https://console.tim.qq.com', 'https://adminapi.my-imcloud.com'], loopback: false });
+    expect(config).toMatchObject({ bucketSize: '1d', bucketTz: 'Asia/Shanghai', dataDir: './data', databaseUrl: undefined, logLevel: 'info' });
+    expect(config.api).toEqual({ horizonSeconds: 604800, maxSpanSeconds: 604800, minIntervalMs: 1100, timeoutMs: 10000, maxAttempts: 5 });
+    expect(config.daemon).toEqual({ cron: '*/30 * * * *', settleAfterMs: 48 * 3600_000, httpPort: 9464 });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.apps[0])).toBe(true);
+    expect(() => {
+      (config as { logLevel: string }).logLevel = 'x';
+    }).toThrow();
+  });
+
+  it('never shows the secret key when printed', () => {
+    const config = loadConfig(base);
+    expect(JSON.stringify(config)).not.toContain('k3y');
+    expect(inspect(config, { depth: 10 })).not.toContain('k3y');
+    expect(config.apps[0]!.secretKey.reveal()).toBe('k3y');
+  });
+
+  it('reads the key from a file', () => {
+    const config = loadConfig({ TIM_SDKAPPID: '5', TIM_SECRET_KEY_FILE: file('key', 'from-file\n') });
+    expect(config.apps[0]!.secretKey.reveal()).toBe('from-file');
+  });
+
+  it('accepts a loopback http base URL and a shorter interval for it', () => {
+    const config = loadConfig({ ...base, TIM_BASE_URL: 'http://127.0.0.1:8080/', MIN_CALL_INTERVAL: '50ms' });
+    expect(config.apps[0]).toMatchObject({ baseUrls: ['http://127.0.0.1:8080'], loopback: true });
+    expect(config.api.minIntervalMs).toBe(50);
+  });
+
+  it.each([
+    [{ ...base, TIM_REGION: 'mars' }, /^TIM_REGION: "mars" is not a region; use one of china\|singapore/],
+    [{ ...base, TIM_SDKAPPID: 'abc' }, /^TIM_SDKAPPID: "abc" is not an SDKAppID/],
+    [{ TIM_SDKAPPID: '1' }, /^TIM_SECRET_KEY: is not set; set it \(or TIM_SECRET_KEY_FILE\)/],
+    [{ ...base, TIM_SECRET_KEY_FILE: '/x' }, /^TIM_SECRET_KEY: is set together with TIM_SECRET_KEY_FILE/],
+    [{ TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/nonexistent/key' }, /^TIM_SECRET_KEY_FILE: cannot read \/nonexistent\/key \(ENOENT\)/],
+    [{ ...base, TIM_BASE_URL: 'http://example.com' }, /^TIM_BASE_URL: "http:\/\/example.com" uses plain http on a remote host/],
+    [{ ...base, TIM_BASE_URL: 'not a url' }, /^TIM_BASE_URL: "not a url" is not a URL/],
+    [{ ...base, MIN_CALL_INTERVAL: '500ms' }, /^MIN_CALL_INTERVAL: 500 ms is below the API's 1 call\/second cap/],
+    [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: "loud" is not a log level/],
+    [{ ...base, BUCKET_SIZE: '2h' }, /^BUCKET_SIZE: "2h" is not a bucket size; use 1d or 1h/],
+    [{ ...base, BUCKET_TZ: 'Mars/Base' }, /^BUCKET_TZ: "Mars\/Base" is not an IANA time zone/],
+    [{ ...base, REQUEST_TIMEOUT: '2s' }, /^REQUEST_TIMEOUT: "2s" is not a duration of at least 3001 ms/],
+    [{ ...base, SETTLE_AFTER: 'soon' }, /^SETTLE_AFTER: "soon" is not a duration/],
+    [{ ...base, DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: is not a postgres:\/\/ URL/],
+    [{ ...base, HTTP_PORT: '70000' }, /^HTTP_PORT: "70000" is not a whole number from 0 to 65535/],
+  ])('names the variable and the fix: %j', (env, message) => {
+    const text = configError(env as Record<string, string>);
+    expect(text).toMatch(message);
+    expect(text).not.toContain('\n');
+    expect(text).not.toContain('k3y');
+  });
+
+  it('reads several apps from PUSHLOSS_APPS_FILE', () => {
+    const path = file('apps.json', JSON.stringify([
+      { sdkappid: 1, secretKey: 'a', region: 'singapore' },
+      { sdkappid: 2, secretKeyFile: file('k2', 'b'), identifier: 'admin', region: 'frankfurt', baseUrl: 'http://localhost:9' },
+    ]));
+    const config = loadConfig({ PUSHLOSS_APPS_FILE: path });
+    expect(config.apps.map((app) => [app.sdkappid, app.identifier, app.region, app.baseUrls[0]])).toEqual([
+      [1, 'administrator', 'singapore', 'https://adminapisgp.im.qcloud.com'],
+      [2, 'admin', 'frankfurt', 'http://localhost:9'],
+    ]);
+    expect(config.apps[1]!.secretKey.reveal()).toBe('b');
+  });
+
+  it('names the apps file entry that is wrong', () => {
+    const path = file('bad.json', JSON.stringify([{ sdkappid: 1, secretKey: 'a', region: 'china' }, { sdkappid: 2, secretKey: 'b', region: 'moon' }]));
+    expect(configError({ PUSHLOSS_APPS_FILE: path })).toMatch(new RegExp(`^PUSHLOSS_APPS_FILE ${path} entry 1: region: `));
+    const dup = file('dup.json', JSON.stringify([{ sdkappid: 1, secretKey: 'a', region: 'china' }, { sdkappid: 1, secretKey: 'b', region: 'china' }]));
+    expect(configError({ PUSHLOSS_APPS_FILE: dup })).toMatch(/entry 1: sdkappid 1 is listed twice/);
+    expect(configError({ PUSHLOSS_APPS_FILE: file('junk.json', '{') })).toMatch(/^PUSHLOSS_APPS_FILE: cannot read .* as JSON/);
+    expect(configError({ PUSHLOSS_APPS_FILE: file('obj.json', '{}') })).toMatch(/is not a non-empty JSON array/);
+    expect(configError({ PUSHLOSS_APPS_FILE: file('nokey.json', '[{"sdkappid":3,"region":"china"}]') })).toMatch(/entry 0 secretKey: is not set/);
+  });
+
+  it('requireApps stops commands that need an app', () => {
+    expect(() => requireApps(loadConfig({}))).toThrow(/^TIM_SDKAPPID: no app is configured/);
+  });
+
+  it('parses durations', () => {
+    expect([parseDuration('1100ms'), parseDuration('10s'), parseDuration('30m'), parseDuration('48h'), parseDuration('7d')]).toEqual([1100, 10000, 1800000, 172800000, 604800000]);
+    expect(parseDuration('7 days')).toBeUndefined();
+  });
+});

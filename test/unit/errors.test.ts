@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, classifyHttpStatus, classifyTencentCode } from '../../src/tencent/errors.ts';
+
+describe('failure classification', () => {
+  it.each([
+    [[60008, 60013, 60014, 90102, 91000], 'retryable'],
+    [[60007, 60011, 60018, 60019, 70050], 'rate_limited'],
+    [[70001], 'renew_signature'],
+    [[90009, 90045, 90100, 90103, 60002, 60006, 60010, 60020, 70003, 70009, 70013, 70014, 70016, 70020, 12345], 'fatal'],
+  ])('%j are %s', (codes, failure) => {
+    for (const code of codes) expect(classifyTencentCode(code).failure, String(code)).toBe(failure);
+  });
+
+  it('tells the operator what to do', () => {
+    expect(classifyTencentCode(90045).advice).toMatch(/enable Push/);
+    expect(classifyTencentCode(99999).advice).toMatch(/unknown error code 99999/);
+  });
+
+  it('treats gateway failures as transient and other HTTP statuses as fatal', () => {
+    expect(classifyHttpStatus(502).failure).toBe('retryable');
+    expect(classifyHttpStatus(504).failure).toBe('retryable');
+    expect(classifyHttpStatus(404).failure).toBe('fatal');
+  });
+
+  it('backs off exponentially with jitter, longer when rate-limited, a minute for 70050', () => {
+    const low = () => 0;
+    const high = () => 1;
+    expect([1, 2, 3].map((n) => backoffMs('retryable', null, n, high))).toEqual([1000, 2000, 4000]);
+    expect(backoffMs('retryable', null, 3, low)).toBe(2000);
+    expect(backoffMs('rate_limited', 60011, 1, high)).toBe(5000);
+    expect(backoffMs('rate_limited', 70050, 1, low)).toBeGreaterThanOrEqual(30_000);
+    expect(backoffMs('rate_limited', 70050, 1, high)).toBe(60_000);
+    expect(backoffMs('retryable', null, 30, high)).toBe(60_000);
+  });
+});
