@@ -1,0 +1,25 @@
+import { systemClock } from '../../clock.ts';
+import { requireApps } from '../../config.ts';
+import { UserSigSource } from '../../tencent/usersig.ts';
+import { UsageError, type Command } from '../command.ts';
+
+/** Prints a fresh admin UserSig, for debugging calls by hand. It is a credential: handle with care. */
+export const usersigCommand: Command = {
+  name: 'usersig',
+  summary: 'print an admin UserSig for one configured app (debugging)',
+  usage: `pushloss usersig [--app <sdkappid>]
+
+Prints a freshly generated UserSig for the app's administrator identifier, valid for 48 h.
+It is a credential: do not paste it into tickets or chats.
+  --app <sdkappid>   which app (default: the only configured one)`,
+  options: { app: { type: 'string' } },
+  async run({ config, out }, values) {
+    const apps = requireApps(config);
+    const app = values.app === undefined ? apps[0] : apps.find((candidate) => String(candidate.sdkappid) === values.app);
+    if (!app || (values.app === undefined && apps.length > 1)) {
+      throw new UsageError(`--app: ${values.app === undefined ? 'several apps are configured' : `app ${values.app} is not configured`}; pass one of ${apps.map((a) => a.sdkappid).join(', ')}`);
+    }
+    out(new UserSigSource(app, systemClock).current());
+    return 0;
+  },
+};

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { UsageError, type Command } from './command.ts';
+import { commands } from './commands/index.ts';
+
+/**
+ * The one entry point: `pushloss <command> [options]`. npm scripts are thin aliases for it.
+ * Every failure ends as one line on stderr and a non-zero exit code: 2 for bad input
+ * (configuration or arguments), 1 for everything else.
+ */
+
+function helpText(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return ['usage: pushloss <command> [options]   (pushloss <command> --help for its options)', '', ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(helpText());
+    return name === undefined ? 2 : 0;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}"; run pushloss --help for the list`);
+
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${name}: ${(error as Error).message.split('\n')[0]}; see pushloss ${name} --help`);
+  }
+  if (parsed.values.help) {
+    console.log(command.usage);
+    return 0;
+  }
+
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    logger.info({ signal }, 'stopping: finishing the call in flight');
+    controller.abort(new Error(`stopped by ${signal}`));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return command.run({ config, logger, out: (line) => console.log(line), signal: controller.signal }, parsed.values, parsed.positionals);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const exitCode = error instanceof ConfigError || error instanceof UsageError ? 2 : 1;
+    const message = error instanceof Error ? error.message : String(error);
+    const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
+    console.error(`pushloss: ${prefix}${message.split('\n')[0]}`);
+    process.exitCode = exitCode;
+  },
+);
