@@ -1,0 +1,90 @@
+/**
+ * The simulator's normal answer to one request, once its URL has been read and its body
+ * received: every documented check in order, then the loss data. No I/O here.
+ */
+import type { LossEntry, Window } from '../tencent/loss.ts';
+import type { Checked, RequestParams, WindowLimits } from './requestChecks.ts';
+import { checkBody } from './requestChecks.ts';
+import { failureBody, toResponseBody, type ResponseShape } from './responseBody.ts';
+import { verifyUserSig } from './usersigCheck.ts';
+
+/** An app the simulator serves. */
+export interface SimulatorApp {
+  sdkappid: number;
+  /** The console secret key UserSigs are signed with. */
+  secretKey: string;
+  /** The administrator account the app accepts; default `administrator`. */
+  identifier?: string;
+}
+
+/** Produces the loss entries (all four arrays) for one app and window. */
+export type LossDataFn = (sdkappid: number, window: Window) => LossEntry[];
+
+/** What the answer depends on besides the request. */
+export interface AnswerContext {
+  apps: ReadonlyMap<number, Required<SimulatorApp>>;
+  lossData: LossDataFn;
+  shape: ResponseShape;
+  limits: WindowLimits;
+}
+
+/** One request as the server saw it. */
+export interface Arrival {
+  /** The verdict on the request line (see `checkRequestLine`). */
+  line: Checked<RequestParams>;
+  /** Whether the rate gate let this arrival through; decided on arrival. */
+  rateOk: boolean;
+  body: string;
+  /** The injectable clock's time at arrival, epoch ms: used for expiry and the horizon. */
+  nowMs: number;
+}
+
+/** An HTTP answer in Tencent's style. */
+export interface Answer {
+  status: number;
+  body: string;
+  errorCode: number;
+  errorInfo: string;
+}
+
+const fail = (code: number, info: string): Answer => ({ status: 200, body: failureBody(code, info), errorCode: code, errorInfo: info });
+
+/**
+ * Hours that have not finished yet hold no data: the window handed to the loss data ends at the
+ * start of the current hour. This way a collector that archives an unfinished window sees
+ * different numbers later, as it would against the real API.
+ */
+export function finishedPart(window: Window, nowMs: number): Window {
+  const currentHour = Math.floor(nowMs / 3_600_000) * 3600;
+  return { start: window.start, end: Math.max(window.start, Math.min(window.end, currentHour)) };
+}
+
+/**
+ * Answers one request. Order: request line; UserSig (70003/70013/70009/70001); identifier is the
+ * app's administrator (60010); rate (60011); body (60003/90100); then success. A loss-data
+ * function that throws becomes 90102, the API's "internal error, try again later".
+ */
+export function answerRequest(arrival: Arrival, ctx: AnswerContext): Answer {
+  if (!arrival.line.ok) return fail(arrival.line.rejection.code, arrival.line.rejection.info);
+  const params = arrival.line.value;
+  const app = ctx.apps.get(params.sdkappid);
+  if (!app) return fail(70020, `sdkappid ${params.sdkappid} not found`);
+  const sig = verifyUserSig(params.usersig, {
+    sdkappid: params.sdkappid,
+    identifier: params.identifier,
+    secretKey: app.secretKey,
+    nowMs: arrival.nowMs,
+  });
+  if (!sig.ok) return fail(sig.code, sig.info);
+  if (params.identifier !== app.identifier) return fail(60010, `${params.identifier} is not an App administrator`);
+  if (!arrival.rateOk) return fail(60011, 'SDKAppID request frequency over limit, retry later');
+  const window = checkBody(arrival.body, arrival.nowMs, ctx.limits);
+  if (!window.ok) return fail(window.rejection.code, window.rejection.info);
+  let entries: LossEntry[];
+  try {
+    entries = ctx.lossData(params.sdkappid, finishedPart(window.value, arrival.nowMs));
+  } catch {
+    return fail(90102, 'internal error, please try again later');
+  }
+  return { status: 200, body: toResponseBody(entries, ctx.shape), errorCode: 0, errorInfo: '' };
+}

@@ -1,0 +1,140 @@
+/**
+ * The documented calling convention, checked the way Tencent answers: HTTP 200 and a FAIL
+ * envelope with an error code. Pure functions, so the order of checks is readable in one place.
+ */
+import type { Window } from '../tencent/loss.ts';
+
+/** The only resource the simulator serves. */
+export const API_PATH = '/v4/timpush/normal_push_loss';
+
+/** A refused request: the ErrorCode and ErrorInfo to answer with. */
+export interface Rejection {
+  code: number;
+  info: string;
+}
+
+/** The URL parameters of a well-formed request. */
+export interface RequestParams {
+  sdkappid: number;
+  identifier: string;
+  usersig: string;
+  random: number;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+const reject = (code: number, info: string): { ok: false; rejection: Rejection } => ({
+  ok: false,
+  rejection: { code, info },
+});
+
+const UINT32_MAX = 4294967295;
+const REQUIRED = ['sdkappid', 'identifier', 'usersig', 'random', 'contenttype'] as const;
+
+/** What the URL says, read leniently, for the call log. Never includes the usersig. */
+export interface QueryPeek {
+  path: string;
+  sdkappid: number | null;
+  identifier: string | null;
+  random: string | null;
+}
+
+function parseUrl(rawUrl: string | undefined): URL | null {
+  try {
+    return new URL(rawUrl ?? '/', 'http://simulator.invalid');
+  } catch {
+    return null;
+  }
+}
+
+/** Reads the loggable parts of a request URL without judging them. */
+export function peekQuery(rawUrl: string | undefined): QueryPeek {
+  const url = parseUrl(rawUrl);
+  const q = url?.searchParams;
+  const sdkappid = q?.get('sdkappid') ?? null;
+  return {
+    path: url?.pathname ?? '',
+    sdkappid: sdkappid !== null && /^\d{1,15}$/.test(sdkappid) ? Number(sdkappid) : null,
+    identifier: q?.get('identifier') ?? null,
+    random: q?.get('random') ?? null,
+  };
+}
+
+/**
+ * Checks the request line, in order: method POST and path {@link API_PATH} (60009);
+ * `sdkappid` present (60012); `identifier`, `usersig`, `random`, `contenttype` present and not
+ * repeated (60002); `contenttype` exactly `json` (60002); `random` a decimal integer in
+ * [0, 4294967295] (60002); `sdkappid` a positive decimal integer (60006); `sdkappid` one of the
+ * configured apps (70020).
+ */
+export function checkRequestLine(
+  method: string | undefined,
+  rawUrl: string | undefined,
+  isKnownApp: (sdkappid: number) => boolean,
+): Checked<RequestParams> {
+  const url = parseUrl(rawUrl);
+  if (url === null) return reject(60002, 'malformed URL');
+  if (url.pathname !== API_PATH) return reject(60009, `unknown resource ${url.pathname}`);
+  if (method !== 'POST') return reject(60009, `method ${method ?? ''} not allowed, use POST`);
+  const q = url.searchParams;
+  if (!q.get('sdkappid')) return reject(60012, 'sdkappid missing');
+  for (const name of REQUIRED) {
+    const values = q.getAll(name);
+    if (values.length === 0 || values[0] === '') return reject(60002, `${name} missing`);
+    if (values.length > 1) return reject(60002, `${name} given more than once`);
+  }
+  if (q.get('contenttype') !== 'json') return reject(60002, 'contenttype must be json');
+  const random = q.get('random') ?? '';
+  if (!/^\d{1,10}$/.test(random) || Number(random) > UINT32_MAX) {
+    return reject(60002, 'random must be an integer in [0, 4294967295]');
+  }
+  const sdkappidText = q.get('sdkappid') ?? '';
+  if (!/^[1-9]\d{0,15}$/.test(sdkappidText) || !Number.isSafeInteger(Number(sdkappidText))) {
+    return reject(60006, 'sdkappid invalid');
+  }
+  const sdkappid = Number(sdkappidText);
+  if (!isKnownApp(sdkappid)) return reject(70020, `sdkappid ${sdkappid} not found`);
+  return {
+    ok: true,
+    value: { sdkappid, identifier: q.get('identifier') ?? '', usersig: q.get('usersig') ?? '', random: Number(random) },
+  };
+}
+
+/** The documented limits on the query window. */
+export interface WindowLimits {
+  /** How far back StartTime may reach, in days ("supports up to 7 days of data query"). */
+  horizonDays: number;
+  /** Longest allowed EndTime - StartTime, in seconds. */
+  maxSpanSeconds: number;
+}
+
+/**
+ * Checks the request body, in order: JSON (60003); an object with integer `StartTime` and
+ * `EndTime` (90100); `EndTime > StartTime` (90100); span within `maxSpanSeconds` (90100);
+ * `StartTime` no older than `now - horizonDays` (90100). Both readings of "up to 7 days" are
+ * enforced, because a collector must cope with both.
+ */
+export function checkBody(text: string, nowMs: number, limits: WindowLimits): Checked<Window> {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return reject(60003, 'request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return reject(90100, 'request body must be a JSON object');
+  }
+  const { StartTime: start, EndTime: end } = body as Record<string, unknown>;
+  if (!Number.isSafeInteger(start) || (start as number) < 0) return reject(90100, 'StartTime must be a unix timestamp (integer seconds)');
+  if (!Number.isSafeInteger(end) || (end as number) < 0) return reject(90100, 'EndTime must be a unix timestamp (integer seconds)');
+  const window = { start: start as number, end: end as number };
+  if (window.end <= window.start) return reject(90100, 'EndTime must be after StartTime');
+  if (window.end - window.start > limits.maxSpanSeconds) {
+    return reject(90100, `EndTime - StartTime exceeds ${limits.maxSpanSeconds} seconds`);
+  }
+  const oldest = Math.floor(nowMs / 1000) - limits.horizonDays * 86400;
+  if (window.start < oldest) {
+    return reject(90100, `StartTime is older than the ${limits.horizonDays}-day query horizon (oldest allowed ${oldest})`);
+  }
+  return { ok: true, value: window };
+}
