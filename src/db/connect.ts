@@ -1,0 +1,123 @@
+/**
+ * Opening the warehouse database: a PostgreSQL server when a URL is configured, otherwise an
+ * embedded PGlite database in the data directory (one process at a time, see `dataDirLock.ts`).
+ */
+import { join } from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.ts';
+import { acquireDataDirLock } from './dataDirLock.ts';
+import type { DataDirLock } from './dataDirLock.ts';
+import { pgliteParsers, pgTypes } from './int8.ts';
+import { PgliteDialect } from './pgliteDialect.ts';
+
+/** `dataDir` value for a throw-away in-memory PGlite database (tests): no files, no lock. */
+export const MEMORY_DATA_DIR = 'memory://';
+
+/** Sub-directory of the data directory that holds PGlite's cluster, beside `pushloss.lock`. */
+export const PGLITE_SUBDIR = 'pgdata';
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection URL; when set, `dataDir` is not used. */
+  databaseUrl?: string | undefined;
+  /** Directory of the embedded database, or {@link MEMORY_DATA_DIR}. */
+  dataDir: string;
+  /** Pool size for PostgreSQL (default 10). */
+  maxConnections?: number;
+  /** Errors of idle pooled connections (server restart...). Default: ignored, the pool reconnects. */
+  onPoolError?: (error: Error) => void;
+}
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  kind: DatabaseKind;
+  /** Closes the pool or the embedded database, then releases the data-directory lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The PostgreSQL server could not be reached (message names host and database, never the password). */
+export class DatabaseUnreachableError extends Error {
+  readonly code = 'DATABASE_UNREACHABLE';
+  constructor(target: string, cause: unknown) {
+    super(`cannot connect to PostgreSQL at ${target}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'DatabaseUnreachableError';
+  }
+}
+
+/**
+ * Opens the database. With `databaseUrl`: a pg pool, checked with one query so a wrong URL fails
+ * here rather than at the first load. Without: PGlite under `dataDir`, after taking the data
+ * directory's lock (throws `DataDirLockedError`, code 'DATA_DIR_LOCKED', at once if another live
+ * process holds it). Does not migrate: call `migrateToLatest(db)`.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenedDatabase> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options);
+  return openPglite(options.dataDir);
+}
+
+async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<OpenedDatabase> {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    types: pgTypes,
+    max: options.maxConnections ?? 10,
+    application_name: 'pushloss',
+    // Never hang on an unreachable server.
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // Without a listener an idle client's error (e.g. the server restarting) would crash the process.
+  pool.on('error', options.onPoolError ?? (() => {}));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw new DatabaseUnreachableError(describeUrl(databaseUrl), error);
+  }
+  return { db, kind: 'postgres', close: once(() => db.destroy()) };
+}
+
+async function openPglite(dataDir: string): Promise<OpenedDatabase> {
+  // Loaded lazily: processes using PostgreSQL never load the WebAssembly build, and a refused
+  // lock is reported before the multi-second PGlite start.
+  const lock: DataDirLock | null = dataDir === MEMORY_DATA_DIR ? null : await acquireDataDirLock(dataDir);
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const pglite = lock
+      ? await PGlite.create(join(dataDir, PGLITE_SUBDIR), { parsers: pgliteParsers })
+      : await PGlite.create({ parsers: pgliteParsers });
+    const db = new Kysely<Database>({ dialect: new PgliteDialect({ pglite }) });
+    return {
+      db,
+      kind: 'pglite',
+      close: once(async () => {
+        try {
+          await db.destroy();
+        } finally {
+          await lock?.release();
+        }
+      }),
+    };
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+/** `host:port/database` of a URL, without user or password. */
+export function describeUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.host || 'localhost'}${url.pathname || ''}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}

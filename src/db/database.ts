@@ -1,0 +1,134 @@
+/**
+ * The one Kysely `Database` interface: every table and view of the warehouse, as the application
+ * reads and writes it. Column names are the SQL names (snake_case), so raw SQL and Kysely agree.
+ *
+ * Type decisions, made on purpose:
+ * - `int8` is a JS `number` (see `int8.ts`: parsed exactly, throws past 2^53).
+ * - `timestamptz` is read as `Date` (both pg and PGlite do so) and accepts `Date` or an ISO string.
+ * - The schema itself lives in `migrations/`; this file must follow it, never the other way round.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { CallOutcome, LossStage } from '../tencent/loss.ts';
+
+/** A `timestamptz` column. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** The two bucket sizes the warehouse keeps: a local calendar day or a real hour. */
+export type BucketSize = '1d' | '1h';
+
+/**
+ * Which of the API's arrays a fact came from: the overall arrays (`ReadyToSendLoss`,
+ * `PostSendDeliveredLoss`) or the per-platform ones. Stored so the two are never summed together.
+ */
+export type LossScope = 'overall' | 'platform';
+
+/** `platform` value stored for facts of the overall arrays (a primary key column cannot be NULL). */
+export const OVERALL_PLATFORM = -1;
+
+/** Raw archive: one row per HTTP exchange with the API, successful or not. Never holds a secret. */
+export interface TimCallTable {
+  sdkappid: number;
+  id: Generated<number>;
+  window_start: Timestamp;
+  window_end: Timestamp;
+  started_at: Timestamp;
+  duration_ms: number;
+  attempt: number;
+  /** Host name (and port) only: never the URL, whose query string carries the UserSig. */
+  host: string;
+  http_status: number | null;
+  action_status: string | null;
+  error_code: number | null;
+  error_info: string | null;
+  request_id: string | null;
+  /** The response text exactly as received; null when no response arrived. */
+  body: string | null;
+  outcome: CallOutcome;
+}
+
+/** One error code's count for one bucket, stage and platform (or overall), as last fetched. */
+export interface LossFactTable {
+  sdkappid: number;
+  bucket_start: Timestamp;
+  bucket_size: BucketSize;
+  scope: LossScope;
+  stage: LossStage;
+  /** Vendor number for scope 'platform'; {@link OVERALL_PLATFORM} (-1) for scope 'overall'. */
+  platform: number;
+  err_code: string;
+  bucket_end: Timestamp;
+  err_count: number;
+  err_info: string;
+  fetched_at: Timestamp;
+  /** The `tim_call` row (same sdkappid) whose body these facts were read from. */
+  call_id: number;
+}
+
+/** What the collector knows about one bucket: fetched how often, from which call, final or lost. */
+export interface BucketStateTable {
+  sdkappid: number;
+  bucket_start: Timestamp;
+  bucket_size: BucketSize;
+  bucket_end: Timestamp;
+  first_fetched_at: Timestamp | null;
+  last_fetched_at: Timestamp | null;
+  fetch_count: Generated<number>;
+  last_call_id: number | null;
+  final: Generated<boolean>;
+  /** Set when the API's horizon passed the bucket before it could be fetched (or re-fetched). */
+  lost_at: Timestamp | null;
+}
+
+/** Dimension: documented push vendors (`PushPlatform`). Unknown numbers are kept in facts anyway. */
+export interface PlatformTable {
+  platform: number;
+  name: string;
+}
+
+/** Dimension: the two loss stages with readable names. */
+export interface StageTable {
+  stage: LossStage;
+  name: string;
+  description: string;
+  sort_order: number;
+}
+
+type ReadOnly<T> = ColumnType<T, never, never>;
+
+/**
+ * The BI contract (`push_loss` view). Overall rows have `platform` and `platform_name` NULL;
+ * per-platform rows have both set (`'platform 9'` for a number the documentation does not list).
+ */
+export interface PushLossView {
+  sdkappid: ReadOnly<number>;
+  bucket_start: ReadOnly<Date>;
+  bucket_end: ReadOnly<Date>;
+  stage: ReadOnly<LossStage>;
+  platform: ReadOnly<number | null>;
+  platform_name: ReadOnly<string | null>;
+  err_code: ReadOnly<string>;
+  err_info: ReadOnly<string>;
+  err_count: ReadOnly<number>;
+  fetched_at: ReadOnly<Date>;
+}
+
+/** Every table and view, for `Kysely<Database>`. */
+export interface Database {
+  tim_call: TimCallTable;
+  loss_fact: LossFactTable;
+  bucket_state: BucketStateTable;
+  platform: PlatformTable;
+  stage: StageTable;
+  push_loss: PushLossView;
+}
+
+export type TimCall = Selectable<TimCallTable>;
+export type NewTimCall = Insertable<TimCallTable>;
+export type LossFact = Selectable<LossFactTable>;
+export type NewLossFact = Insertable<LossFactTable>;
+export type BucketState = Selectable<BucketStateTable>;
+export type NewBucketState = Insertable<BucketStateTable>;
+export type BucketStateUpdate = Updateable<BucketStateTable>;
+export type Platform = Selectable<PlatformTable>;
+export type Stage = Selectable<StageTable>;
+export type PushLossRow = Selectable<PushLossView>;

@@ -1,0 +1,36 @@
+/**
+ * The raw archive (`tim_call`): every exchange with the API, kept verbatim so facts can be rebuilt
+ * later without the API, whose 7-day horizon makes old answers unrepeatable.
+ */
+import type { Kysely } from 'kysely';
+import type { Database, NewTimCall } from '../db/database.ts';
+import type { CallRecord } from '../tencent/loss.ts';
+
+/** The `tim_call` row of a call record (no secret: CallRecord holds none). */
+export function toTimCallRow(call: CallRecord): NewTimCall {
+  return {
+    sdkappid: call.sdkappid,
+    window_start: new Date(call.window.start * 1000),
+    window_end: new Date(call.window.end * 1000),
+    started_at: new Date(call.startedAt),
+    duration_ms: Math.max(0, Math.round(call.durationMs)),
+    attempt: call.attempt,
+    host: call.host,
+    http_status: call.httpStatus,
+    action_status: call.actionStatus,
+    error_code: call.errorCode,
+    error_info: call.errorInfo,
+    request_id: call.requestId,
+    body: call.body,
+    outcome: call.outcome,
+  };
+}
+
+/**
+ * Archives one call and returns its id. Use it for calls that load nothing (failed, rate-limited,
+ * unreadable); a successful call is archived by `loadBucket` in the same transaction as its facts.
+ */
+export async function archiveCall(db: Kysely<Database>, call: CallRecord): Promise<number> {
+  const { id } = await db.insertInto('tim_call').values(toTimCallRow(call)).returning('id').executeTakeFirstOrThrow();
+  return id;
+}

@@ -1,0 +1,67 @@
+/**
+ * Monthly partitions of `loss_fact`, created on demand.
+ *
+ * `loss_fact` is range-partitioned on `bucket_start` by calendar month in UTC (a bucket belongs to
+ * the month its start falls in, whatever the bucket's own zone). A partition is created by the
+ * loader inside its transaction, right before the first fact of that month is written, so a crash
+ * leaves no half-made month and no job has to pre-create months ahead.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.ts';
+
+/** Advisory lock key serializing partition creation ('pushloss' as 8 ASCII bytes). */
+const PARTITION_LOCK_KEY = '8103509996856111987';
+
+/** One month's partition: its table name and bounds (`from` inclusive, `to` exclusive). */
+export interface MonthPartition {
+  name: string;
+  from: Date;
+  to: Date;
+}
+
+/** The partition that holds facts of a bucket starting at `bucketStart` (unix seconds). */
+export function lossFactPartitionFor(bucketStart: number): MonthPartition {
+  const start = new Date(bucketStart * 1000);
+  const year = start.getUTCFullYear();
+  const month = start.getUTCMonth();
+  return {
+    name: `loss_fact_y${String(year).padStart(4, '0')}m${String(month + 1).padStart(2, '0')}`,
+    from: new Date(Date.UTC(year, month, 1)),
+    to: new Date(Date.UTC(year, month + 1, 1)),
+  };
+}
+
+/**
+ * Makes sure the partition for `bucketStart` exists; returns true if this call created it.
+ *
+ * Call it BEFORE touching `loss_fact` in the transaction. Creating a partition locks the parent
+ * table exclusively; two transactions creating partitions at once are serialized by a transaction
+ * advisory lock (plain `IF NOT EXISTS` can still fail on a race), and doing it first means a
+ * transaction never waits for that lock while holding locks on `loss_fact` (no deadlock).
+ */
+export async function ensureLossFactPartition(db: Kysely<Database>, bucketStart: number): Promise<boolean> {
+  const partition = lossFactPartitionFor(bucketStart);
+  if (await partitionExists(db, partition.name)) return false;
+  await sql`select pg_advisory_xact_lock(${sql.lit(PARTITION_LOCK_KEY)}::bigint)`.execute(db);
+  if (await partitionExists(db, partition.name)) return false;
+  await sql`create table if not exists ${sql.id(partition.name)} partition of loss_fact
+    for values from (${sql.lit(partition.from.toISOString())}) to (${sql.lit(partition.to.toISOString())})`.execute(db);
+  return true;
+}
+
+/** Names of the existing `loss_fact` partitions, oldest first. */
+export async function listLossFactPartitions(db: Kysely<Database>): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    select c.relname as name
+      from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid
+     where i.inhparent = 'loss_fact'::regclass
+     order by c.relname`.execute(db);
+  return rows.map((row) => row.name);
+}
+
+async function partitionExists(db: Kysely<Database>, name: string): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`select to_regclass(${name}) is not null as found`.execute(db);
+  return rows[0]?.found === true;
+}

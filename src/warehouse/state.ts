@@ -1,0 +1,95 @@
+/**
+ * Reading and marking bucket bookkeeping (`bucket_state`) and a bucket's stored facts.
+ */
+import type { Kysely } from 'kysely';
+import type { BucketSize, BucketState, Database, LossFact } from '../db/database.ts';
+import type { Window } from '../tencent/loss.ts';
+
+/** Identifies one bucket of one app; `bucketStart` in unix seconds. */
+export interface BucketKey {
+  sdkappid: number;
+  bucketStart: number;
+  bucketSize: BucketSize;
+}
+
+/** The bookkeeping row of one bucket, or undefined if it was never fetched nor marked. */
+export async function getBucketState(db: Kysely<Database>, key: BucketKey): Promise<BucketState | undefined> {
+  return db
+    .selectFrom('bucket_state')
+    .selectAll()
+    .where('sdkappid', '=', key.sdkappid)
+    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
+    .where('bucket_size', '=', key.bucketSize)
+    .executeTakeFirst();
+}
+
+export interface BucketStateFilter {
+  sdkappid?: number;
+  bucketSize?: BucketSize;
+  /** bucket_start >= from (unix seconds). */
+  from?: number;
+  /** bucket_start < to (unix seconds). */
+  to?: number;
+}
+
+/** Bookkeeping rows matching the filter, by app then bucket start. */
+export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter = {}): Promise<BucketState[]> {
+  let query = db.selectFrom('bucket_state').selectAll().orderBy('sdkappid').orderBy('bucket_start').orderBy('bucket_size');
+  if (filter.sdkappid !== undefined) query = query.where('sdkappid', '=', filter.sdkappid);
+  if (filter.bucketSize !== undefined) query = query.where('bucket_size', '=', filter.bucketSize);
+  if (filter.from !== undefined) query = query.where('bucket_start', '>=', new Date(filter.from * 1000));
+  if (filter.to !== undefined) query = query.where('bucket_start', '<', new Date(filter.to * 1000));
+  return query.execute();
+}
+
+/** The facts stored for one bucket, in key order. */
+export async function getBucketFacts(db: Kysely<Database>, key: BucketKey): Promise<LossFact[]> {
+  return db
+    .selectFrom('loss_fact')
+    .selectAll()
+    .where('sdkappid', '=', key.sdkappid)
+    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
+    .where('bucket_size', '=', key.bucketSize)
+    .orderBy('scope')
+    .orderBy('stage')
+    .orderBy('platform')
+    .orderBy('err_code')
+    .execute();
+}
+
+/** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */
+export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Promise<boolean> {
+  const result = await db
+    .updateTable('bucket_state')
+    .set({ final: true })
+    .where('sdkappid', '=', key.sdkappid)
+    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
+    .where('bucket_size', '=', key.bucketSize)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Records that the API's horizon passed a bucket (creating its row if it was never fetched).
+ * Keeps the first `lost_at` if already marked. A later successful load clears it.
+ */
+export async function markBucketLost(
+  db: Kysely<Database>,
+  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date },
+): Promise<void> {
+  await db
+    .insertInto('bucket_state')
+    .values({
+      sdkappid: args.sdkappid,
+      bucket_start: new Date(args.bucket.start * 1000),
+      bucket_size: args.bucketSize,
+      bucket_end: new Date(args.bucket.end * 1000),
+      lost_at: args.at,
+    })
+    .onConflict((conflict) =>
+      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet((eb) => ({
+        lost_at: eb.fn.coalesce('bucket_state.lost_at', 'excluded.lost_at'),
+      })),
+    )
+    .execute();
+}

@@ -1,0 +1,115 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDown, migrateToLatest, migrationStatus, MIGRATIONS_FOLDER } from '../src/db/migrate.ts';
+import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
+import type { TestDatabase } from './helpers/database.ts';
+
+/** Everything a migration can change, in a comparable form. */
+async function schemaSnapshot(db: Kysely<any>) {
+  const columns = await sql`
+    select table_name, column_name, ordinal_position, data_type, is_nullable, column_default, is_identity
+      from information_schema.columns
+     where table_schema = current_schema()
+     order by table_name, ordinal_position`.execute(db);
+  const indexes = await sql`
+    select tablename, indexname, indexdef from pg_indexes
+     where schemaname = current_schema() order by tablename, indexname`.execute(db);
+  const constraints = await sql`
+    select conrelid::regclass::text as table_name, conname, pg_get_constraintdef(oid) as definition
+      from pg_constraint
+     where connamespace = current_schema()::regnamespace
+     order by 1, 2`.execute(db);
+  const views = await sql`
+    select table_name, view_definition from information_schema.views
+     where table_schema = current_schema() order by table_name`.execute(db);
+  const comments = await sql`
+    select c.relname, a.attname, d.description
+      from pg_description d
+      join pg_class c on c.oid = d.objoid
+      left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0
+     where c.relnamespace = current_schema()::regnamespace
+     order by 1, 2 nulls first`.execute(db);
+  const partitioning = await sql`
+    select c.relname, pg_get_partkeydef(c.oid) as key
+      from pg_partitioned_table p join pg_class c on c.oid = p.partrelid
+     order by 1`.execute(db);
+  const dimensions = await sql`
+    select 'platform' as dim, platform::text as key, name from platform
+    union all select 'stage', stage, name || ' / ' || description || ' / ' || sort_order from stage
+    order by 1, 2`.execute(db);
+  return {
+    columns: columns.rows,
+    indexes: indexes.rows,
+    constraints: constraints.rows,
+    views: views.rows,
+    comments: comments.rows,
+    partitioning: partitioning.rows,
+    dimensions: dimensions.rows,
+  };
+}
+
+async function tableNames(db: Kysely<any>): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    select table_name as name from information_schema.tables
+     where table_schema = current_schema() and table_name not like 'kysely_%' order by 1`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+describe('migrations', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase({ migrate: false });
+  });
+  afterAll(() => t?.close());
+
+  it('find the migrations folder next to src/', () => {
+    expect(MIGRATIONS_FOLDER).toMatch(/\/migrations\/$/);
+  });
+
+  it('round trip: latest, down one step, up again gives the same schema as a fresh install', async () => {
+    expect(await tableNames(t.db)).toEqual([]);
+    const first = await migrateToLatest(t.db);
+    expect(first.migrated.map((m) => m.name)).toContain('0001_warehouse');
+    const fresh = await schemaSnapshot(t.db);
+    expect(await tableNames(t.db)).toEqual(expect.arrayContaining(['bucket_state', 'loss_fact', 'platform', 'push_loss', 'stage', 'tim_call']));
+
+    const status = await migrationStatus(t.db);
+    const last = status[status.length - 1]!;
+    const down = await migrateDown(t.db);
+    expect(down.migrated).toEqual([{ name: last.name, direction: 'Down' }]);
+    expect(await schemaSnapshot(t.db)).not.toEqual(fresh);
+
+    const up = await migrateToLatest(t.db);
+    expect(up.migrated).toEqual([{ name: last.name, direction: 'Up' }]);
+    expect(await schemaSnapshot(t.db)).toEqual(fresh);
+
+    // Nothing left to do: a no-op, not an error.
+    expect(await migrateToLatest(t.db)).toEqual({ migrated: [] });
+  });
+});
+
+describe('concurrent migrators on a fresh database', () => {
+  it('all succeed; the schema is applied exactly once', async () => {
+    // Several rounds on a server, each on a new database, to give the race a real chance.
+    const rounds = process.env.TEST_DB === 'pglite' || !process.env.TEST_DATABASE_URL ? 1 : 3;
+    for (let round = 0; round < rounds; round++) {
+      const t = await createTestDatabase({ migrate: false });
+      const second = await openSecondConnection(t);
+      try {
+        // On a server: two pools, as two processes would have (Kysely's advisory lock serializes
+        // them). On PGlite: migrators sharing the single connection.
+        const other = second?.db ?? t.db;
+        const reports = await Promise.all([migrateToLatest(t.db), migrateToLatest(other), migrateToLatest(other)]);
+        const applied = reports.flatMap((r) => r.migrated.map((m) => m.name));
+        const status = await migrationStatus(t.db);
+        expect(applied.sort()).toEqual(status.map((m) => m.name).sort());
+        expect(status.every((m) => m.executedAt instanceof Date)).toBe(true);
+        expect(await tableNames(t.db)).toContain('push_loss');
+      } finally {
+        await second?.close();
+        await t.close();
+      }
+    }
+  });
+});
