@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { BucketSize } from './db/database.ts';
 import { Secret } from './secret.ts';
 import { REGION_NAMES, isLoopbackUrl, regionBaseUrls, type Region } from './tencent/regions.ts';
 
@@ -20,7 +21,7 @@ export interface AppConfig {
   loopback: boolean;
 }
 
-export type BucketSize = '1d' | '1h';
+export type { BucketSize };
 
 export interface Config {
   apps: readonly AppConfig[];

@@ -93,6 +93,33 @@ export interface StageTable {
   sort_order: number;
 }
 
+/** The next instant a call for the app may start: the cross-process rate cap (see rateSlots.ts). */
+export interface RateSlotTable {
+  sdkappid: number;
+  next_at: Timestamp;
+}
+
+/** Which process collects an app in the current pass, until when. */
+export interface AppLeaseTable {
+  sdkappid: number;
+  holder: string;
+  expires_at: Timestamp;
+}
+
+/** Per app and bucket size: the planning watermark and the last outcome, for status and health. */
+export interface AppStateTable {
+  sdkappid: number;
+  bucket_size: BucketSize;
+  covered_from: Timestamp;
+  first_seen_at: Timestamp;
+  last_pass_at: Timestamp | null;
+  last_success_at: Timestamp | null;
+  last_error_at: Timestamp | null;
+  last_error_code: string | null;
+  last_error: string | null;
+  fatal_at: Timestamp | null;
+}
+
 type ReadOnly<T> = ColumnType<T, never, never>;
 
 /**
@@ -120,6 +147,9 @@ export interface Database {
   platform: PlatformTable;
   stage: StageTable;
   push_loss: PushLossView;
+  rate_slot: RateSlotTable;
+  app_lease: AppLeaseTable;
+  app_state: AppStateTable;
 }
 
 export type TimCall = Selectable<TimCallTable>;
@@ -132,3 +162,4 @@ export type BucketStateUpdate = Updateable<BucketStateTable>;
 export type Platform = Selectable<PlatformTable>;
 export type Stage = Selectable<StageTable>;
 export type PushLossRow = Selectable<PushLossView>;
+export type AppState = Selectable<AppStateTable>;
