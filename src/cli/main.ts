@@ -54,7 +54,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const exitCode = error instanceof ConfigError || error instanceof UsageError ? 2 : 1;
+    // Bad input (configuration, arguments, a range the API cannot answer) carries exitCode 2.
+    const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
     console.error(`pushloss: ${prefix}${message.split('\n')[0]}`);

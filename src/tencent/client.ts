@@ -17,7 +17,10 @@ export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
 /** One app's view of the Tencent API: one method per API call. */
 export interface TimClient {
   readonly sdkappid: number;
-  /** Fetches the four loss arrays for a window; throws TimApiError when it cannot. */
+  /**
+   * Fetches the four loss arrays for a window; throws TimApiError when it cannot. Aborting the
+   * signal stops waits (rate gate, backoff) but lets a request already sent finish.
+   */
   normalPushLoss(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedLoss>;
 }
 
@@ -67,6 +70,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
 
   async function attempt(window: Window, attemptNo: number, host: string, signal: AbortSignal | undefined): Promise<AttemptResult> {
     await gate.wait(app.sdkappid, signal);
+    signal?.throwIfAborted();
     const startedAt = clock.now();
     const began = performance.now();
     const call: CallRecord = {
@@ -96,7 +100,9 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
             random: randomInt(0, 2 ** 32), // a fresh uint32 per request, as the API requires
             contenttype: 'json',
           },
-          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(deps.api.timeoutMs)]) : AbortSignal.timeout(deps.api.timeoutMs),
+          // Deliberately not the caller's signal: a shutdown lets the call in flight finish (and
+          // its bucket commit); it only stops new calls and backoff waits.
+          signal: AbortSignal.timeout(deps.api.timeoutMs),
         },
       );
       call.durationMs = Math.round(performance.now() - began);
@@ -121,7 +127,6 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       call.outcome = 'invalid_response';
       return { ok: false, call, failure: 'invalid_response', advice: 'the raw body is archived; report it if it repeats', reason: `unreadable answer: ${parsed.reason}`, network: false };
     } catch (error) {
-      if (signal?.aborted) throw signal.reason;
       call.durationMs = Math.round(performance.now() - began);
       // Only the error's code and first line: axios errors carry the request URL, and with it the UserSig.
       const { code, message } = error as { code?: string; message?: string };

@@ -1,0 +1,27 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.ts';
+import { openDatabase } from '../db/connect.ts';
+import type { Database } from '../db/database.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * Opens the configured database (PostgreSQL with DATABASE_URL, else the embedded one), brings
+ * the schema up to date unless MIGRATE_ON_START=false, runs `fn`, and always closes it.
+ */
+export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: Kysely<Database>) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
+  const opened = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+  });
+  try {
+    if (options.migrate ?? config.migrateOnStart) {
+      const { migrated } = await migrateToLatest(opened.db);
+      if (migrated.length > 0) logger.info({ migrations: migrated.map((m) => m.name) }, 'database schema migrated');
+    }
+    return await fn(opened.db);
+  } finally {
+    await opened.close();
+  }
+}

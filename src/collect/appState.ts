@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely';
+import type { AppState, BucketSize, Database } from '../db/database.ts';
+
+/**
+ * Per app and bucket size: where planning starts (the watermark) and how the last pass went,
+ * for `status`, `/metrics` and the fatal-error pause.
+ */
+
+/** The app's state, created with `coveredFromMs` as its watermark the first time it is seen. */
+export async function ensureAppState(db: Kysely<Database>, sdkappid: number, bucketSize: BucketSize, coveredFromMs: number, nowMs: number): Promise<AppState> {
+  await db
+    .insertInto('app_state')
+    .values({ sdkappid, bucket_size: bucketSize, covered_from: new Date(coveredFromMs), first_seen_at: new Date(nowMs) })
+    .onConflict((oc) => oc.columns(['sdkappid', 'bucket_size']).doNothing())
+    .execute();
+  return db.selectFrom('app_state').selectAll().where('sdkappid', '=', sdkappid).where('bucket_size', '=', bucketSize).executeTakeFirstOrThrow();
+}
+
+export interface PassOutcome {
+  coveredFromMs: number;
+  atMs: number;
+  /** Any bucket loaded in this pass. */
+  succeeded: boolean;
+  error?: { code: string; message: string; fatal: boolean };
+}
+
+/** Records how a pass went for one app. A pass without error clears a previous fatal pause. */
+export async function recordAppPass(db: Kysely<Database>, sdkappid: number, bucketSize: BucketSize, outcome: PassOutcome): Promise<void> {
+  const at = new Date(outcome.atMs);
+  await db
+    .updateTable('app_state')
+    .set({
+      covered_from: new Date(outcome.coveredFromMs),
+      last_pass_at: at,
+      ...(outcome.succeeded ? { last_success_at: at } : {}),
+      ...(outcome.error
+        ? { last_error_at: at, last_error_code: outcome.error.code, last_error: outcome.error.message, fatal_at: outcome.error.fatal ? at : null }
+        : { fatal_at: null }),
+    })
+    .where('sdkappid', '=', sdkappid)
+    .where('bucket_size', '=', bucketSize)
+    .execute();
+}
+
+export async function listAppStates(db: Kysely<Database>, bucketSize: BucketSize): Promise<AppState[]> {
+  return db.selectFrom('app_state').selectAll().where('bucket_size', '=', bucketSize).orderBy('sdkappid').execute();
+}

@@ -1,0 +1,96 @@
+import type { AppConfig, Config } from '../config.ts';
+import { TimApiError } from '../tencent/errors.ts';
+import type { Window } from '../tencent/loss.ts';
+import { bucketsOverlapping } from '../warehouse/buckets.ts';
+import type { Collector } from './collector.ts';
+import { firstReachableBucket } from './planner.ts';
+
+/**
+ * On-demand collection of every bucket overlapping a range, final or not. Re-running it replaces
+ * the same buckets with the same answers: it is idempotent. Buckets the API can no longer answer
+ * are refused up front, before any call, with the earliest range that still works.
+ */
+
+export class RangeRefusedError extends Error {
+  readonly code = 'RANGE_REFUSED';
+  readonly exitCode = 2;
+}
+
+export interface BackfillPlan {
+  buckets: Window[];
+  /** Buckets that have not begun yet, dropped from the range. */
+  future: number;
+}
+
+/** The buckets to fetch, or a RangeRefusedError naming the earliest reachable start. */
+export function planBackfill(config: Config, fromMs: number, toMs: number, nowMs: number): BackfillPlan {
+  const all = bucketsOverlapping(fromMs, toMs, config.bucketSize, config.bucketTz);
+  const reachable = firstReachableBucket(nowMs, config.api.horizonSeconds, config.bucketSize, config.bucketTz);
+  const tooOld = all.filter((bucket) => bucket.start < reachable.start);
+  if (tooOld.length > 0) {
+    throw new RangeRefusedError(
+      `${tooOld.length} bucket(s) from ${iso(tooOld[0]!.start)} are older than the API's ${config.api.horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${iso(reachable.start)} (--from ${iso(reachable.start)})`,
+    );
+  }
+  const buckets = all.filter((bucket) => bucket.start * 1000 <= nowMs);
+  if (buckets.length === 0) throw new RangeRefusedError('the range has not begun yet: nothing to fetch');
+  return { buckets, future: all.length - buckets.length };
+}
+
+export interface BackfillSummary {
+  loaded: number;
+  final: number;
+  failed: number;
+  facts: number;
+  stopped: boolean;
+}
+
+/** Fetches the planned buckets for each app (apps concurrently), printing a line per bucket. */
+export async function runBackfill(
+  collector: Collector,
+  apps: readonly AppConfig[],
+  plan: BackfillPlan,
+  out: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<BackfillSummary> {
+  const summary: BackfillSummary = { loaded: 0, final: 0, failed: 0, facts: 0, stopped: false };
+  await Promise.all(
+    apps.map(async (app) => {
+      for (const [index, bucket] of plan.buckets.entries()) {
+        if (signal?.aborted) {
+          summary.stopped = true;
+          return;
+        }
+        const label = `app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${iso(bucket.start)} .. ${iso(bucket.end)}`;
+        try {
+          const result = await collectOrStop(collector, app, bucket, signal);
+          if (result === 'stopped') {
+            summary.stopped = true;
+            return;
+          }
+          summary.loaded++;
+          summary.facts += result.facts;
+          if (result.final) summary.final++;
+          out(`${label}: ${result.facts} rows${result.final ? ', final' : ''}`);
+        } catch (error) {
+          if (!(error instanceof TimApiError)) throw error;
+          summary.failed++;
+          out(`${label}: FAILED ${error.message}`);
+          if (error.fatalForApp) return; // the next buckets would fail the same way
+        }
+      }
+    }),
+  );
+  return summary;
+}
+
+async function collectOrStop(collector: Collector, app: AppConfig, bucket: Window, signal?: AbortSignal) {
+  try {
+    return await collector.collectBucket(app, bucket, signal);
+  } catch (error) {
+    if (signal?.aborted && !(error instanceof TimApiError)) return 'stopped' as const;
+    throw error;
+  }
+}
+
+const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');

@@ -1,0 +1,192 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { AppConfig, Config } from '../config.ts';
+import type { Database } from '../db/database.ts';
+import { inTransaction } from '../db/transaction.ts';
+import type { Logger } from '../log.ts';
+import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
+import { TimApiError } from '../tencent/errors.ts';
+import type { CallRecord, Window } from '../tencent/loss.ts';
+import { inProcessGate } from '../tencent/rateGate.ts';
+import { archiveCall } from '../warehouse/archive.ts';
+import { loadBucket } from '../warehouse/load.ts';
+import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
+import { ensureAppState, recordAppPass } from './appState.ts';
+import { acquireLease, releaseLease } from './leases.ts';
+import { firstReachableBucket, isSettled, planApp } from './planner.ts';
+import { chainGates, postgresGate } from './rateSlots.ts';
+
+/**
+ * Fetch → archive → normalize → load, for one bucket, one app, or every app (a pass).
+ * Never throws for an app's API trouble: it is logged, recorded in app_state and counted, and
+ * the other apps go on. Database failures do throw: without the database nothing can be kept.
+ */
+
+/** Hooks for metrics; every method is optional. */
+export interface CollectObserver {
+  call?(call: CallRecord): void;
+  loaded?(sdkappid: number, facts: number): void;
+  appPassed?(sdkappid: number, result: AppPassResult, atMs: number): void;
+}
+
+export interface CollectorDeps {
+  db: Kysely<Database>;
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  observer?: CollectObserver;
+}
+
+export interface Collector {
+  readonly holder: string;
+  /** Fetches and loads one bucket; throws TimApiError when the API cannot give it. */
+  collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal): Promise<{ facts: number; final: boolean }>;
+  /** The planner-driven pass for one app (leased, so replicas never collect it twice at once). */
+  collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult>;
+  /** One pass over every configured app, concurrently. */
+  runPass(signal?: AbortSignal): Promise<PassResult>;
+}
+
+export type AppPassResult =
+  | { status: 'collected'; fetched: number; failed: number; lost: number; atRisk: number; error?: string }
+  | { status: 'fatal'; fetched: number; error: string }
+  | { status: 'paused'; error: string }
+  | { status: 'leased_elsewhere' }
+  | { status: 'stopped'; fetched: number };
+
+export interface PassResult {
+  startedAtMs: number;
+  durationMs: number;
+  apps: Map<number, AppPassResult>;
+}
+
+/** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
+const FATAL_RETRY_MS = 3_600_000;
+const LEASE_TTL_MS = 10 * 60_000;
+
+export function createCollector(deps: CollectorDeps): Collector {
+  const { db, config, clock, observer } = deps;
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const gate = chainGates(inProcessGate(config.api.minIntervalMs), postgresGate(db, config.api.minIntervalMs));
+  const http = createHttp(config.api.timeoutMs);
+  const clients = new Map<number, TimClient>();
+
+  function clientFor(app: AppConfig): TimClient {
+    let client = clients.get(app.sdkappid);
+    if (!client) {
+      client = createTimClient(app, {
+        api: config.api,
+        logger: deps.logger,
+        clock,
+        gate,
+        http,
+        onFailedCall: async (call) => {
+          observer?.call?.(call);
+          await archiveCall(db, call);
+        },
+      });
+      clients.set(app.sdkappid, client);
+    }
+    return client;
+  }
+
+  async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal) {
+    const { entries, call } = await clientFor(app).normalPushLoss(bucket, { signal });
+    observer?.call?.(call);
+    const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
+    const result = await inTransaction(db, async (trx) => {
+      const loaded = await loadBucket(trx, { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call, entries });
+      if (loaded.replaced && final) await markBucketFinal(trx, { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize });
+      return loaded;
+    });
+    observer?.loaded?.(app.sdkappid, result.facts);
+    return { facts: result.facts, final: result.replaced && final };
+  }
+
+  async function collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult> {
+    const log = deps.logger.child({ app: app.sdkappid });
+    const nowMs = clock.now();
+    const size = config.bucketSize;
+    const reachable = firstReachableBucket(nowMs, config.api.horizonSeconds, size, config.bucketTz);
+    const state = await ensureAppState(db, app.sdkappid, size, reachable.start * 1000, nowMs);
+    if (state.fatal_at && nowMs - state.fatal_at.getTime() < FATAL_RETRY_MS) {
+      return { status: 'paused', error: state.last_error ?? 'fatal error' };
+    }
+    if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
+      log.debug('another process is collecting this app in this pass; skipped');
+      return { status: 'leased_elsewhere' };
+    }
+    try {
+      const known = await listBucketStates(db, { sdkappid: app.sdkappid, bucketSize: size, from: Math.floor(state.covered_from.getTime() / 1000) });
+      const plan = planApp({
+        nowMs,
+        coveredFromMs: state.covered_from.getTime(),
+        horizonSeconds: config.api.horizonSeconds,
+        bucketSize: size,
+        timeZone: config.bucketTz,
+        known: known.map((row) => ({ start: row.bucket_start.getTime() / 1000, final: row.final, lost: row.lost_at !== null })),
+      });
+      for (const bucket of plan.lose) {
+        await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at: new Date(nowMs) });
+        log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
+      }
+      for (const bucket of plan.atRisk) log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
+
+      let fetched = 0;
+      let failed = 0;
+      let lastError: TimApiError | undefined;
+      for (const bucket of plan.fetch) {
+        if (signal?.aborted) break;
+        try {
+          await collectBucket(app, bucket, signal);
+          fetched++;
+        } catch (error) {
+          if (signal?.aborted && !(error instanceof TimApiError)) break;
+          if (!(error instanceof TimApiError)) throw error;
+          lastError = error;
+          if (error.fatalForApp) {
+            log.error({ code: error.code, tencentCode: error.tencentCode, advice: error.advice }, `app stopped: ${error.message}`);
+            await recordAppPass(db, app.sdkappid, size, { coveredFromMs: plan.coveredFromMs, atMs: clock.now(), succeeded: fetched > 0, error: { code: error.code, message: error.message, fatal: true } });
+            return { status: 'fatal', fetched, error: error.message };
+          }
+          failed++;
+          log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
+        }
+        await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+      }
+      await recordAppPass(db, app.sdkappid, size, {
+        coveredFromMs: plan.coveredFromMs,
+        atMs: clock.now(),
+        succeeded: fetched > 0,
+        ...(lastError ? { error: { code: lastError.code, message: lastError.message, fatal: false } } : {}),
+      });
+      if (signal?.aborted) return { status: 'stopped', fetched };
+      return { status: 'collected', fetched, failed, lost: plan.lose.length, atRisk: plan.atRisk.length, ...(lastError ? { error: lastError.message } : {}) };
+    } finally {
+      await releaseLease(db, app.sdkappid, holder);
+    }
+  }
+
+  async function runPass(signal?: AbortSignal): Promise<PassResult> {
+    const startedAtMs = clock.now();
+    const began = performance.now();
+    // Apps run concurrently: each is bound by its own 1 call/second, so a pass takes about as
+    // long as the app with the most pending buckets. Memory stays small: one answer per app.
+    const settled = await Promise.allSettled(
+      config.apps.map(async (app) => {
+        const result = await collectApp(app, signal);
+        observer?.appPassed?.(app.sdkappid, result, clock.now());
+        return [app.sdkappid, result] as const;
+      }),
+    );
+    // Only a database failure rejects; it is reported once every other app has finished.
+    const failure = settled.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<readonly [number, AppPassResult]>).value);
+    return { startedAtMs, durationMs: Math.round(performance.now() - began), apps: new Map(results) };
+  }
+
+  return { holder, collectBucket, collectApp, runPass };
+}

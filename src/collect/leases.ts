@@ -1,0 +1,23 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/database.ts';
+
+/**
+ * Per-app pass leases: a replica collects an app only while it holds the app's lease, so two
+ * replicas never fetch the same bucket in the same pass. A lease expires by itself (a crashed
+ * holder blocks the app for at most `ttlMs`) and is renewed after every bucket.
+ */
+
+/** Takes or renews the lease; false when another live holder has it. */
+export async function acquireLease(db: Kysely<Database>, sdkappid: number, holder: string, ttlMs: number): Promise<boolean> {
+  const { rows } = await sql<{ holder: string }>`
+    insert into app_lease (sdkappid, holder, expires_at)
+    values (${sdkappid}, ${holder}, clock_timestamp() + (${ttlMs}::float8 * interval '1 millisecond'))
+    on conflict (sdkappid) do update set holder = excluded.holder, expires_at = excluded.expires_at
+      where app_lease.holder = excluded.holder or app_lease.expires_at < clock_timestamp()
+    returning holder`.execute(db);
+  return rows.length === 1;
+}
+
+export async function releaseLease(db: Kysely<Database>, sdkappid: number, holder: string): Promise<void> {
+  await db.deleteFrom('app_lease').where('sdkappid', '=', sdkappid).where('holder', '=', holder).execute();
+}
