@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import type { BucketSize } from './db/database.ts';
 import { Secret } from './secret.ts';
@@ -118,7 +119,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const cron = get('COLLECT_CRON');
-  if (cron.trim().split(/\s+/).length < 5) fail('COLLECT_CRON', `"${cron}" is not a cron expression`, 'use five or six fields, e.g. */30 * * * *');
+  if (!validateCron(cron)) fail('COLLECT_CRON', `"${cron}" is not a cron expression`, 'use five fields (or six with seconds), e.g. */30 * * * *');
 
   const migrateOnStart = get('MIGRATE_ON_START');
   if (migrateOnStart !== 'true' && migrateOnStart !== 'false') fail('MIGRATE_ON_START', `"${migrateOnStart}" is not a boolean`, 'use true or false');

@@ -72,6 +72,8 @@ describe('loadConfig', () => {
     [{ ...base, REQUEST_TIMEOUT: '2s' }, /^REQUEST_TIMEOUT: "2s" is not a duration of at least 3001 ms/],
     [{ ...base, SETTLE_AFTER: 'soon' }, /^SETTLE_AFTER: "soon" is not a duration/],
     [{ ...base, DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: is not a postgres:\/\/ URL/],
+    [{ ...base, COLLECT_CRON: '*/30 * * *' }, /^COLLECT_CRON: "\*\/30 \* \* \*" is not a cron expression/],
+    [{ ...base, COLLECT_CRON: '99 * * * *' }, /^COLLECT_CRON: "99 \* \* \* \*" is not a cron expression/],
     [{ ...base, HTTP_PORT: '70000' }, /^HTTP_PORT: "70000" is not a whole number from 0 to 65535/],
   ])('names the variable and the fix: %j', (env, message) => {
     const text = configError(env as Record<string, string>);

@@ -1,9 +1,11 @@
 import type { Command } from '../command.ts';
 import { backfillCommand } from './backfill.ts';
 import { collectCommand } from './collect.ts';
+import { daemonCommand } from './daemon.ts';
 import { migrateCommand } from './migrate.ts';
 import { renormalizeCommand } from './renormalize.ts';
+import { statusCommand } from './status.ts';
 import { usersigCommand } from './usersig.ts';
 
 /** Every CLI command, in the order `pushloss --help` lists them. */
-export const commands: Command[] = [collectCommand, backfillCommand, migrateCommand, renormalizeCommand, usersigCommand];
+export const commands: Command[] = [daemonCommand, collectCommand, backfillCommand, statusCommand, migrateCommand, renormalizeCommand, usersigCommand];

@@ -1,0 +1,67 @@
+import { systemClock } from '../../clock.ts';
+import { listAppStates } from '../../collect/appState.ts';
+import { recentBuckets, type BucketReport } from '../../collect/bucketStatus.ts';
+import { STATUS_DAYS } from '../../daemon/daemon.ts';
+import type { Command } from '../command.ts';
+import { withDatabase } from '../database.ts';
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'what is collected, missing, lost, and about to fall out of reach',
+  usage: `pushloss status [--json]
+
+For each configured app, the last ${STATUS_DAYS} days' buckets: final (collected for good), pending
+(collected, may still change), missing (not collected yet, still reachable) or lost (the API's
+horizon passed it before it was final); the last error; and a WARNING line for every bucket that
+leaves the API's horizon within 24 h without being final.
+  --json   the same as one JSON document, for scripts`,
+  options: { json: { type: 'boolean' } },
+  async run({ config, logger, out }, values) {
+    return withDatabase(config, logger, async (db) => {
+      const nowMs = systemClock.now();
+      const states = new Map((await listAppStates(db, config.bucketSize)).map((state) => [state.sdkappid, state]));
+      const apps = [];
+      for (const app of config.apps) {
+        const buckets = await recentBuckets(db, app.sdkappid, { nowMs, days: STATUS_DAYS, horizonSeconds: config.api.horizonSeconds, bucketSize: config.bucketSize, timeZone: config.bucketTz });
+        const state = states.get(app.sdkappid);
+        apps.push({
+          sdkappid: app.sdkappid,
+          lastSuccessAt: state?.last_success_at ?? null,
+          lastError: state?.last_error ? { at: state.last_error_at, code: state.last_error_code, message: state.last_error, fatal: state.fatal_at !== null } : null,
+          buckets,
+        });
+      }
+      const warnings = apps.flatMap((app) =>
+        app.buckets
+          .filter((bucket) => bucket.atRisk)
+          .map((bucket) => `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${iso(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`),
+      );
+
+      if (values.json) {
+        out(JSON.stringify({ now: new Date(nowMs), bucketSize: config.bucketSize, timeZone: config.bucketTz, apps, warnings }, null, 2));
+        return 0;
+      }
+      for (const app of apps) {
+        out(`app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? iso(app.lastSuccessAt.getTime()) : 'never'}`);
+        out(`  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${iso(app.lastError.at!.getTime())})` : 'none'}`);
+        out(`  ${'bucket'.padEnd(16)}  ${'state'.padEnd(8)}  ${'fetches'.padStart(7)}  last fetched`);
+        for (const bucket of app.buckets) {
+          out(`  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? iso(bucket.lastFetchedAt.getTime()) : '-'}`);
+        }
+      }
+      if (apps.length === 0) out('no app is configured');
+      for (const warning of warnings) out(warning);
+      return 0;
+    });
+  },
+};
+
+/** The bucket as the operator thinks of it: its local day (or local day and hour). */
+function label(bucket: BucketReport, timeZone: string, size: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(bucket.start * 1000);
+  const get = (type: string) => parts.find((part) => part.type === type)!.value;
+  const day = `${get('year')}-${get('month')}-${get('day')}`;
+  return size === '1d' ? day : `${day} ${get('hour')}:${get('minute')}`;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,0 +1,108 @@
+import type { Server } from 'node:http';
+import { sql, type Kysely } from 'kysely';
+import cron from 'node-cron';
+import type { Clock } from '../clock.ts';
+import { listAppStates } from '../collect/appState.ts';
+import { recentBuckets } from '../collect/bucketStatus.ts';
+import { createCollector } from '../collect/collector.ts';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../log.ts';
+import { startHttpServer, type Health } from './http.ts';
+import { Metrics } from './metrics.ts';
+
+/**
+ * The long-lived process: a pass at start-up, then one on every COLLECT_CRON tick (never two at
+ * once), `/healthz` and `/metrics` on HTTP_PORT. `stop()` stops planning, lets the call in
+ * flight finish and its bucket commit, then closes the HTTP server; the caller closes the db.
+ */
+export interface Daemon {
+  readonly port: number;
+  /** Resolves when the pass in progress (if any) has finished. */
+  stop(): Promise<void>;
+}
+
+export interface DaemonDeps {
+  db: Kysely<Database>;
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Buckets shown by status and counted by the metrics: the last 8 days. */
+export const STATUS_DAYS = 8;
+
+export async function startDaemon({ db, config, logger, clock }: DaemonDeps): Promise<Daemon> {
+  const metrics = new Metrics();
+  const collector = createCollector({ db, config, logger, clock, observer: metrics });
+  const stopping = new AbortController();
+  let lastPassError: string | null = null;
+  let current: Promise<void> | null = null;
+
+  for (const state of await listAppStates(db, config.bucketSize)) {
+    if (state.last_success_at) metrics.lastSuccess(state.sdkappid, state.last_success_at);
+  }
+
+  async function refreshBucketMetrics() {
+    for (const app of config.apps) {
+      metrics.bucketConditions(app.sdkappid, await recentBuckets(db, app.sdkappid, { nowMs: clock.now(), days: STATUS_DAYS, horizonSeconds: config.api.horizonSeconds, bucketSize: config.bucketSize, timeZone: config.bucketTz }));
+    }
+  }
+
+  async function pass(trigger: string) {
+    const log = logger.child({ trigger });
+    const began = performance.now();
+    try {
+      const result = await collector.runPass(stopping.signal);
+      lastPassError = null;
+      metrics.passFinished(result.durationMs, 'ok');
+      const counts: Record<string, number> = {};
+      for (const r of result.apps.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
+      log.info({ durationMs: result.durationMs, apps: counts }, 'collection pass finished');
+      await refreshBucketMetrics();
+    } catch (error) {
+      // A pass fails as a whole only when the database does; /healthz reports it until a pass succeeds.
+      lastPassError = (error as Error).message;
+      metrics.passFinished(performance.now() - began, 'failed');
+      log.error({ err: error }, 'collection pass failed');
+    }
+  }
+
+  function runOnce(trigger: string): Promise<void> {
+    if (current) return current;
+    current = pass(trigger).finally(() => {
+      current = null;
+    });
+    return current;
+  }
+
+  async function health(): Promise<Health> {
+    try {
+      await sql`select 1`.execute(db);
+    } catch (error) {
+      return { ok: false, reason: `database does not answer: ${(error as Error).message}` };
+    }
+    if (lastPassError !== null) return { ok: false, reason: `last collection pass failed: ${lastPassError}` };
+    return { ok: true, reason: 'ok' };
+  }
+
+  const server: Server = await startHttpServer(config.daemon.httpPort, health, metrics.registry);
+  const port = (server.address() as { port: number }).port;
+  // noOverlap: a tick while a pass is still running is skipped, not queued.
+  const task = cron.schedule(config.daemon.cron, () => runOnce('schedule'), { name: 'pushloss-collect', noOverlap: true });
+  logger.info({ port, cron: config.daemon.cron, apps: config.apps.length, bucketSize: config.bucketSize, bucketTz: config.bucketTz }, 'daemon started');
+  void runOnce('start-up');
+
+  return {
+    port,
+    async stop() {
+      stopping.abort(new Error('daemon stopping'));
+      await task.destroy();
+      await current;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
