@@ -1,0 +1,87 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { simulatorApps, simulatorEnv, TEST_SECRET } from './helpers/config.ts';
+import { runCli } from './helpers/process.ts';
+
+const APP = 1400000301;
+let sim: Simulator;
+let dataDir: string;
+
+beforeAll(async () => {
+  sim = await startSimulator({ apps: simulatorApps([APP]), minIntervalMs: 25 });
+  dataDir = mkdtempSync(join(tmpdir(), 'pushloss-cli-'));
+});
+afterAll(() => sim?.close());
+
+const env = (extra: Record<string, string> = {}) => simulatorEnv(sim.url, [APP], { PUSHLOSS_DATA_DIR: dataDir, ...extra });
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('en-CA', { timeZone: 'Asia/Shanghai' });
+
+describe('the pushloss CLI', () => {
+  it('stops on bad configuration with one line naming the variable, exit code 2', async () => {
+    const result = await runCli(['collect'], { TIM_SDKAPPID: '1', TIM_SECRET_KEY: 'x', TIM_REGION: 'atlantis' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('pushloss: configuration error: TIM_REGION: "atlantis" is not a region; use one of china|singapore|seoul|frankfurt|silicon-valley|jakarta\n');
+  });
+
+  it('lists its commands and explains each with --help', async () => {
+    const list = await runCli(['--help'], {});
+    expect(list.code).toBe(0);
+    for (const command of ['daemon', 'collect', 'backfill', 'status', 'migrate', 'renormalize', 'usersig']) expect(list.stdout).toContain(`  ${command}`);
+    const help = await runCli(['backfill', '--help'], {});
+    expect(help.stdout).toMatch(/--from 2026-11-20 --to 2026-11-25 is six days/);
+  });
+
+  it('refuses a backfill range beyond the horizon before calling, exit code 2', async () => {
+    const calls = sim.calls.length;
+    const result = await runCli(['backfill', '--from', day(-9), '--to', day(-1)], env());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^pushloss: \d+ bucket\(s\) from .* are older than the API's 7-day horizon and can no longer be fetched; the earliest bucket that can is .*\n$/);
+    expect(sim.calls.length).toBe(calls);
+  });
+
+  it('refuses malformed ranges and unknown apps with a one-line usage error', async () => {
+    expect(await runCli(['backfill', '--from', '2026-13-01', '--to', day(0)], env())).toMatchObject({ code: 2, stderr: 'pushloss: backfill: "2026-13-01" is not a calendar date\n' });
+    expect(await runCli(['backfill', '--from', day(-1)], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from and --to are required/) });
+    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--app', '42'], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app 42 is not configured; configured apps: 1400000301/) });
+  });
+
+  it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {
+    const backfill = await runCli(['backfill', '--from', day(-2), '--to', day(-1)], env({ LOG_LEVEL: 'info' }));
+    expect(backfill.stderr).toBe('');
+    expect(backfill.code).toBe(0);
+    expect(backfill.stdout).toMatch(/app 1400000301 bucket 1\/2 .*: \d+ rows/);
+    expect(backfill.stdout).toMatch(/backfill done: 2 loaded \(0 final\), 0 failed, \d+ fact rows/);
+    expect(backfill.stdout).not.toContain(TEST_SECRET);
+
+    const status = await runCli(['status', '--json'], env());
+    expect(status.code).toBe(0);
+    const report = JSON.parse(status.stdout);
+    const conditions = report.apps[0].buckets.map((b: { condition: string }) => b.condition);
+    expect(conditions.slice(-3)).toEqual(['pending', 'pending', 'missing']);
+    expect(conditions[0]).toBe('lost');
+
+    const table = await runCli(['status'], env());
+    expect(table.stdout).toMatch(new RegExp(`  ${day(-1)}\\s+pending\\s+1  `));
+  });
+
+  it('a second process on the same embedded data directory is refused at once', async () => {
+    const { spawnCli } = await import('./helpers/process.ts');
+    const daemon = spawnCli(['daemon'], env({ HTTP_PORT: '0', LOG_LEVEL: 'info' }));
+    try {
+      const { eventually } = await import('./helpers/process.ts');
+      await eventually(() => (daemon.stdout().includes('daemon started') ? true : undefined), 30_000, 'daemon start');
+      const began = Date.now();
+      const second = await runCli(['status'], env());
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`^pushloss: data directory .* is in use by pid ${daemon.child.pid} .*DATABASE_URL`));
+      expect(second.stderr.trim().split('\n')).toHaveLength(1);
+      expect(Date.now() - began).toBeLessThan(5_000);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+    }
+  });
+});
