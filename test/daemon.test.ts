@@ -1,0 +1,89 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/clock.ts';
+import type { Config } from '../src/config.ts';
+import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { simulatorApps, simulatorConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { capturedLogger } from './helpers/logs.ts';
+import { eventually } from './helpers/process.ts';
+
+const APPS = [1400000401, 1400000402];
+let t: TestDatabase;
+let sim: Simulator;
+let config: Config;
+let daemon: Daemon;
+const log = capturedLogger('info');
+
+const get = async (path: string) => {
+  const response = await fetch(`http://127.0.0.1:${daemon.port}${path}`);
+  return { status: response.status, text: await response.text() };
+};
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  sim = await startSimulator({ apps: simulatorApps(APPS), minIntervalMs: 25 });
+  // A pass every second, so the test can watch health change between passes.
+  config = simulatorConfig(sim.url, APPS, { HTTP_PORT: '0', COLLECT_CRON: '* * * * * *' });
+  sim.fail({ kind: 'error', code: 90045, info: 'push not enabled' }, { sdkappid: APPS[1]! });
+  daemon = await startDaemon({ db: t.db, config, logger: log.logger, clock: systemClock });
+});
+afterAll(async () => {
+  await daemon?.stop();
+  await sim?.close();
+  await t?.close();
+});
+
+describe('the daemon', () => {
+  it('collects at start-up and reports healthy', async () => {
+    await eventually(() => (log.lines().some((l) => l.msg === 'collection pass finished') ? true : undefined), 20_000, 'first pass');
+    expect(await get('/healthz')).toEqual({ status: 200, text: 'ok\n' });
+  });
+
+  it('serves Prometheus metrics: calls by outcome and code, rows, pass duration, buckets, last success, fatal apps', async () => {
+    const { status, text } = await get('/metrics');
+    expect(status).toBe(200);
+    expect(text).toMatch(new RegExp(`pushloss_calls_total\\{app="${APPS[0]}",outcome="ok",error_code="0"\\} 7`));
+    expect(text).toMatch(new RegExp(`pushloss_calls_total\\{app="${APPS[1]}",outcome="fatal",error_code="90045"\\} 1`));
+    expect(text).toMatch(new RegExp(`pushloss_rows_loaded_total\\{app="${APPS[0]}"\\} [1-9]\\d*`));
+    expect(text).toMatch(/pushloss_pass_duration_seconds_count [1-9]/);
+    expect(text).toMatch(new RegExp(`pushloss_last_success_timestamp_seconds\\{app="${APPS[0]}"\\} \\d{10}`));
+    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[1]}"\\} 1`));
+    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[0]}"\\} 0`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="final"\\} 4`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="pending"\\} 3`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[1]}",condition="missing"\\} 7`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets_at_risk\\{app="${APPS[1]}"\\} 1`));
+  });
+
+  it('logs the fatal app clearly and goes on with the others', () => {
+    const fatal = log.lines().find((l) => l.level === 50 && l.app === APPS[1]);
+    expect(fatal?.msg).toMatch(/^app stopped: app 1400000402: normal_push_loss failed after 1 attempt\(s\): Tencent error 90045: push not enabled; Push service not enabled: enable Push/);
+  });
+
+  it('answers 503 with the reason when a pass fails, and 200 again once one succeeds', async () => {
+    await sql`alter table app_state rename to app_state_away`.execute(t.db);
+    try {
+      const failing = await eventually(async () => {
+        const health = await get('/healthz');
+        return health.status === 503 ? health : undefined;
+      }, 10_000, '503');
+      expect(failing.text).toMatch(/^last collection pass failed: .*app_state/);
+    } finally {
+      await sql`alter table app_state_away rename to app_state`.execute(t.db);
+    }
+    await eventually(async () => ((await get('/healthz')).status === 200 ? true : undefined), 10_000, 'recovery');
+  });
+
+  it('steady-state passes fetch only the pending buckets', async () => {
+    const before = sim.calls.filter((c) => c.sdkappid === APPS[0]).length;
+    await eventually(() => (sim.calls.filter((c) => c.sdkappid === APPS[0]).length >= before + 3 ? true : undefined), 10_000, 'another pass');
+    const windows = new Set(sim.calls.filter((c) => c.sdkappid === APPS[0]).slice(7).map((c) => c.body));
+    expect(windows.size).toBe(3); // today, yesterday, the day before: the not-yet-settled days
+  });
+
+  it('answers 404 elsewhere', async () => {
+    expect((await get('/')).status).toBe(404);
+  });
+});

@@ -1,0 +1,177 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/connect.ts';
+import type { Database } from '../src/db/database.ts';
+import { defaultLossData, finishedPart, startSimulator, sumLossEntries, type Simulator } from '../src/simulator/index.ts';
+import type { LossEntry, Window } from '../src/tencent/loss.ts';
+import { parsePushLossBody } from '../src/tencent/response.ts';
+import { normalizeLoss } from '../src/warehouse/normalize.ts';
+import { simulatorApps, simulatorEnv } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { eventually, freePort, runCli, spawnCli } from './helpers/process.ts';
+
+/**
+ * Real processes against the loopback simulator at Tencent's real 1 call/second, judged by the
+ * simulator's own call log and by the rows in the database.
+ */
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(() => t?.close());
+
+/** How a child process reaches this file's database: the server, or an embedded data dir. */
+function databaseEnv(): Record<string, string> {
+  return t.url ? { DATABASE_URL: t.url } : { PUSHLOSS_DATA_DIR: mkdtempSync(join(tmpdir(), 'pushloss-proc-')) };
+}
+async function withProcessDb<T>(env: Record<string, string>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (env.DATABASE_URL) return fn(t.db);
+  const opened = await openDatabase({ dataDir: env.PUSHLOSS_DATA_DIR! });
+  try {
+    return await fn(opened.db);
+  } finally {
+    await opened.close();
+  }
+}
+async function clearDatabase() {
+  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'rate_slot', 'tim_call'] as const) await t.db.deleteFrom(table).execute();
+}
+
+/** Every stored bucket's facts must equal, exactly, what its archived answer says. */
+async function expectFactsMatchArchive(db: Kysely<Database>) {
+  const states = await db.selectFrom('bucket_state').selectAll().where('last_call_id', 'is not', null).execute();
+  expect(states.length).toBeGreaterThan(0);
+  for (const state of states) {
+    const call = await db.selectFrom('tim_call').selectAll().where('sdkappid', '=', state.sdkappid).where('id', '=', state.last_call_id!).executeTakeFirstOrThrow();
+    const parsed = parsePushLossBody(call.body!);
+    if (parsed.kind !== 'ok') throw new Error('archived body unreadable');
+    const facts = await db.selectFrom('loss_fact').selectAll().where('sdkappid', '=', state.sdkappid).where('bucket_start', '=', state.bucket_start).where('bucket_size', '=', state.bucket_size).execute();
+    const got = facts.map((f) => `${f.stage}|${f.platform}|${f.err_code}|${f.err_count}|${f.call_id}`).sort();
+    const want = normalizeLoss(parsed.entries).map((l) => `${l.stage}|${l.platform ?? -1}|${l.errCode}|${l.errCount}|${call.id}`).sort();
+    expect(got).toEqual(want);
+  }
+}
+
+/** Start gaps per app, from the simulator's arrival times. */
+function minGapPerApp(sim: Simulator): Map<number, number> {
+  const gaps = new Map<number, number>();
+  const byApp = Map.groupBy(sim.calls, (c) => c.sdkappid!);
+  for (const [app, calls] of byApp) {
+    const times = calls.map((c) => c.receivedAtMono).sort((a, b) => a - b);
+    gaps.set(app, Math.min(...times.slice(1).map((time, i) => time - times[i]!)));
+  }
+  return gaps;
+}
+
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('en-CA', { timeZone: 'Asia/Shanghai' });
+
+describe('processes sharing one rate cap', () => {
+  const APPS = [1400000501, 1400000502];
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: simulatorApps(APPS), minIntervalMs: 1000 });
+  });
+  afterAll(() => sim?.close());
+
+  it.skipIf(!process.env.TEST_DATABASE_URL || process.env.TEST_DB === 'pglite')(
+    'a daemon and a backfill started beside it never start two calls for one app less than 1 s apart, and the facts are exact',
+    async () => {
+      await clearDatabase();
+      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
+      const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
+      try {
+        const backfill = await runCli(['backfill', '--from', day(-3), '--to', day(0), '--app', String(APPS[0])], env);
+        expect(backfill.stderr).toBe('');
+        expect(backfill.code).toBe(0);
+        // The daemon's start-up pass: 7 buckets per app.
+        await eventually(() => (daemon.stdout().includes('collection pass finished') ? true : undefined), 40_000, 'daemon pass');
+        // Every reachable day fetched; the backfill's settled day may have spared the daemon a call.
+        for (const app of APPS) expect(new Set(sim.calls.filter((c) => c.sdkappid === app).map((c) => c.body)).size).toBe(7);
+        expect(sim.calls.filter((c) => c.sdkappid === APPS[0]).length).toBeGreaterThanOrEqual(7 + 4 - 1);
+        expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
+        for (const [app, gap] of minGapPerApp(sim)) expect(gap, `app ${app}`).toBeGreaterThanOrEqual(1000);
+        await expectFactsMatchArchive(t.db);
+      } finally {
+        daemon.child.kill('SIGTERM');
+        expect(await daemon.exited).toBe(0);
+      }
+    },
+    90_000,
+  );
+
+  it.skipIf(!process.env.TEST_DATABASE_URL || process.env.TEST_DB === 'pglite')(
+    'two daemon replicas never collect the same bucket in the same pass',
+    async () => {
+      sim.reset();
+      await clearDatabase();
+      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
+      const replicas = [spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }), spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) })];
+      try {
+        await eventually(() => (replicas.every((r) => r.stdout().includes('collection pass finished')) ? true : undefined), 40_000, 'both passes');
+        const perWindow = Map.groupBy(sim.calls, (c) => `${c.sdkappid} ${c.body}`);
+        expect(perWindow.size).toBe(14);
+        for (const [window, calls] of perWindow) expect(calls.length, window).toBe(1);
+        for (const gap of minGapPerApp(sim).values()) expect(gap).toBeGreaterThanOrEqual(1000);
+      } finally {
+        for (const replica of replicas) replica.child.kill('SIGTERM');
+        expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
+      }
+    },
+    90_000,
+  );
+});
+
+describe('SIGTERM in the middle of a pass', () => {
+  const APP = 1400000601;
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: simulatorApps([APP]), minIntervalMs: 100 });
+  });
+  afterAll(() => sim?.close());
+
+  // The newer answer: every count times 10 plus 1, so old and new versions cannot be confused.
+  const newer = (sdkappid: number, window: Window): LossEntry[] => sumLossEntries(defaultLossData(sdkappid, window)).map((e) => ({ ...e, errCount: e.errCount * 10 + 1 }));
+
+  it('exits 0 within 10 s, and leaves every bucket fully old or fully new', async () => {
+    await clearDatabase();
+    const env = { ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
+    expect((await runCli(['collect'], env)).code).toBe(0);
+
+    sim.setLossData(newer);
+    sim.fail({ kind: 'slow', ms: 600 }, { times: 100 });
+    const before = sim.calls.length;
+    const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
+    await sim.waitForCalls(before + 3);
+    const sentAt = Date.now();
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(daemon.stdout()).toContain('daemon stopped');
+
+    await withProcessDb(env, async (db) => {
+      await expectFactsMatchArchive(db);
+      const versions = new Map<string, number>();
+      const states = await db.selectFrom('bucket_state').innerJoin('tim_call', (j) => j.onRef('tim_call.sdkappid', '=', 'bucket_state.sdkappid').onRef('tim_call.id', '=', 'bucket_state.last_call_id')).select(['bucket_state.bucket_start', 'bucket_state.bucket_end', 'tim_call.started_at']).execute();
+      for (const state of states) {
+        const window = { start: state.bucket_start.getTime() / 1000, end: state.bucket_end.getTime() / 1000 };
+        const truncated = finishedPart(window, state.started_at.getTime());
+        const rows = await db.selectFrom('push_loss').select(['stage', 'platform', 'err_code', 'err_count']).where('sdkappid', '=', APP).where('bucket_start', '=', state.bucket_start).execute();
+        const got = rows.map((r) => `${r.stage}|${r.platform}|${r.err_code}|${r.err_count}`).sort();
+        const asOld = sumLossEntries(defaultLossData(APP, truncated)).map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`).sort();
+        const asNew = newer(APP, truncated).map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`).sort();
+        const version = JSON.stringify(got) === JSON.stringify(asNew) ? 'new' : JSON.stringify(got) === JSON.stringify(asOld) ? 'old' : 'mixed';
+        versions.set(version, (versions.get(version) ?? 0) + 1);
+      }
+      expect(versions.get('mixed')).toBeUndefined();
+      expect(versions.get('new')).toBeGreaterThanOrEqual(3); // the calls answered before and during SIGTERM
+      expect(versions.get('old')).toBeGreaterThanOrEqual(1); // the pass was really cut short
+      // Every answered call is archived, the one in flight at SIGTERM included.
+      const archived = await db.selectFrom('tim_call').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      expect(Number(archived.n)).toBe(sim.calls.filter((c) => c.httpStatus !== null).length);
+    });
+  }, 60_000);
+});
