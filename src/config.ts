@@ -113,7 +113,8 @@ export function loadConfig(env: Env): Config {
   const bucketTz = get('BUCKET_TZ');
   if (!isTimeZone(bucketTz)) fail('BUCKET_TZ', `"${bucketTz}" is not an IANA time zone`, 'use a name like Asia/Shanghai or UTC');
 
-  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  const databaseUrl = nonEmpty(env.DATABASE_URL) ?? readOptionalFile(env.DATABASE_URL_FILE, 'DATABASE_URL_FILE');
+  if (nonEmpty(env.DATABASE_URL) !== undefined && nonEmpty(env.DATABASE_URL_FILE) !== undefined) fail('DATABASE_URL', 'is set together with DATABASE_URL_FILE', 'set only one of them');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     fail('DATABASE_URL', 'is not a postgres:// URL', 'use postgres://user:password@host:5432/database, or unset it for the embedded database');
   }
@@ -275,6 +276,17 @@ function secretFrom(value: string | undefined, file: string | undefined, valueNa
   }
   if (nonEmpty(value) === undefined) fail(valueName, 'is not set', `set it (or ${fileName}) to the app's secret key from the Chat console`);
   return new Secret(value!.trim());
+}
+
+/** The trimmed contents of the file a `*_FILE` variable names (Docker / Kubernetes secrets). */
+function readOptionalFile(path: string | undefined, name: string): string | undefined {
+  if (nonEmpty(path) === undefined) return undefined;
+  try {
+    return nonEmpty(readFileSync(path!, 'utf8')) ?? fail(name, `${path} is empty`, 'put the value in the file or unset the variable');
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    fail(name, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'point it at a readable file');
+  }
 }
 
 function fail(where: string, problem: string, fix: string): never {

@@ -51,6 +51,11 @@ describe('loadConfig', () => {
     expect(config.apps[0]!.secretKey.reveal()).toBe('from-file');
   });
 
+  it('reads DATABASE_URL from a file too', () => {
+    expect(loadConfig({ DATABASE_URL_FILE: file('db', 'postgres://u:p@db/pushloss\n') }).databaseUrl).toBe('postgres://u:p@db/pushloss');
+    expect(configError({ DATABASE_URL_FILE: '/nonexistent' })).toMatch(/^DATABASE_URL_FILE: cannot read \/nonexistent \(ENOENT\)/);
+  });
+
   it('accepts a loopback http base URL and a shorter interval for it', () => {
     const config = loadConfig({ ...base, TIM_BASE_URL: 'http://127.0.0.1:8080/', MIN_CALL_INTERVAL: '50ms' });
     expect(config.apps[0]).toMatchObject({ baseUrls: ['http://127.0.0.1:8080'], loopback: true });

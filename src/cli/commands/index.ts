@@ -4,8 +4,9 @@ import { collectCommand } from './collect.ts';
 import { daemonCommand } from './daemon.ts';
 import { migrateCommand } from './migrate.ts';
 import { renormalizeCommand } from './renormalize.ts';
+import { simulatorCommand } from './simulator.ts';
 import { statusCommand } from './status.ts';
 import { usersigCommand } from './usersig.ts';
 
 /** Every CLI command, in the order `pushloss --help` lists them. */
-export const commands: Command[] = [daemonCommand, collectCommand, backfillCommand, statusCommand, migrateCommand, renormalizeCommand, usersigCommand];
+export const commands: Command[] = [daemonCommand, collectCommand, backfillCommand, statusCommand, migrateCommand, renormalizeCommand, usersigCommand, simulatorCommand];

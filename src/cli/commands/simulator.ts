@@ -1,0 +1,30 @@
+import { requireApps } from '../../config.ts';
+import { startSimulator } from '../../simulator/index.ts';
+import { UsageError, type Command } from '../command.ts';
+
+/**
+ * Serves the API simulator for the configured apps (their secret keys and identifiers), so a
+ * deployment can be tried end to end on one machine without touching Tencent.
+ */
+export const simulatorCommand: Command = {
+  name: 'simulator',
+  summary: 'serve a local simulator of the Tencent API for the configured apps (testing)',
+  usage: `pushloss simulator [--port <port>]
+
+Serves v4/timpush/normal_push_loss on http://127.0.0.1:<port> for the configured apps, checking
+UserSig, random, body, window and the 1 call/second cap as documented, with deterministic loss
+data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on SIGTERM / SIGINT.
+  --port   default 8089`,
+  options: { port: { type: 'string' } },
+  async run({ config, out, signal }, values) {
+    const port = Number(values.port ?? '8089');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`simulator: --port "${String(values.port)}" is not a port number`);
+    const apps = requireApps(config).map((app) => ({ sdkappid: app.sdkappid, secretKey: app.secretKey.reveal(), identifier: app.identifier }));
+    const sim = await startSimulator({ apps, port });
+    out(`simulator listening on ${sim.url} for app(s) ${apps.map((a) => a.sdkappid).join(', ')}`);
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await sim.close();
+    out(`simulator stopped after ${sim.calls.length} call(s)`);
+    return 0;
+  },
+};
