@@ -77,9 +77,11 @@ describe('processes sharing one rate cap', () => {
   });
   afterAll(() => sim?.close());
 
-  it.skipIf(!process.env.TEST_DATABASE_URL || process.env.TEST_DB === 'pglite')(
+  // Several processes need a PostgreSQL server: the embedded database is one process's alone.
+  it(
     'a daemon and a backfill started beside it never start two calls for one app less than 1 s apart, and the facts are exact',
-    async () => {
+    async ({ skip }) => {
+      if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
       await clearDatabase();
       const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
       const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
@@ -103,9 +105,10 @@ describe('processes sharing one rate cap', () => {
     90_000,
   );
 
-  it.skipIf(!process.env.TEST_DATABASE_URL || process.env.TEST_DB === 'pglite')(
+  it(
     'two daemon replicas never collect the same bucket in the same pass',
-    async () => {
+    async ({ skip }) => {
+      if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
       sim.reset();
       await clearDatabase();
       const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
