@@ -9,22 +9,39 @@ import type { RateGate } from '../tencent/rateGate.ts';
  * queues concurrent callers) and then waits until its slot. The daemon, a backfill started
  * beside it and a second replica all reserve from the same row, so together they never start two
  * calls for one app closer than the interval. Times are the database's, so host clocks may differ.
+ *
+ * A slot is only as good as the moment the call really starts. The database's answer can arrive
+ * late (a busy pool, a busy event loop) and a timer can fire late; a call that starts late eats
+ * into the gap before the NEXT caller's slot. So a caller that cannot start within
+ * `latenessBudgetMs` of its slot gives it up and reserves a new one: two starts are then never
+ * closer than `minIntervalMs - latenessBudgetMs` (1100 - 100 ms by default: Tencent's 1 s).
  */
-export function postgresGate(db: Kysely<Database>, minIntervalMs: number): RateGate {
+export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latenessBudgetMs = latenessBudget(minIntervalMs)): RateGate {
+  const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
   return {
     async wait(sdkappid, signal) {
-      signal?.throwIfAborted();
-      const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
-      const { rows } = await sql<{ wait_ms: number }>`
-        insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
-        on conflict (sdkappid) do update
-          set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
-        returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(db);
-      const waitMs = Number(rows[0]!.wait_ms);
-      // Real time, never an injected clock: the cap is about real seconds at Tencent's end.
-      if (waitMs > 0) await systemClock.sleep(waitMs, signal);
+      for (;;) {
+        signal?.throwIfAborted();
+        const asked = performance.now();
+        const { rows } = await sql<{ wait_ms: number }>`
+          insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
+          on conflict (sdkappid) do update
+            set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
+          returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(db);
+        const waitMs = Number(rows[0]!.wait_ms);
+        // The database read its clock after `asked`, so the slot is at `asked + waitMs` or later:
+        // waiting `waitMs` from now never starts early. Real time, never an injected clock.
+        if (waitMs > 0) await systemClock.sleep(waitMs, signal);
+        const lateBy = performance.now() - (asked + waitMs);
+        if (lateBy <= latenessBudgetMs) return;
+      }
     },
   };
+}
+
+/** The part of the interval a start may be late by: 1/11, i.e. 100 ms of the default 1100 ms. */
+export function latenessBudget(minIntervalMs: number): number {
+  return minIntervalMs / 11;
 }
 
 /** Waits at each gate in turn. */

@@ -1,0 +1,91 @@
+/**
+ * Benchmarks a daemon pass at scale: N apps against the loopback simulator at Tencent's real
+ * 1 call/second per app. A pass should take about as long as one app's calls (7 buckets at
+ * MIN_CALL_INTERVAL), not the sum over apps, and memory should stay bounded.
+ *
+ *   npm run bench                              # 500 apps, embedded database in memory
+ *   BENCH_APPS=100 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
+ *
+ * With BENCH_DATABASE_URL a scratch database is created on that server and dropped afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { systemClock } from '../src/clock.ts';
+import { createCollector } from '../src/collect/collector.ts';
+import { loadConfig, type Config } from '../src/config.ts';
+import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { createLogger } from '../src/log.ts';
+import { Secret } from '../src/secret.ts';
+
+const apps = Number(process.env.BENCH_APPS ?? 500);
+const serverUrl = process.env.BENCH_DATABASE_URL;
+const scratch = `pushloss_bench_${randomBytes(4).toString('hex')}`;
+
+async function main() {
+  const base = loadConfig({});
+  const sdkappids = Array.from({ length: apps }, (_, i) => 1_500_000_000 + i);
+  // The simulator runs in its own process: arrival times judged on a busy event loop would lie.
+  const simProcess = spawn(process.execPath, [fileURLToPath(new URL('./simulatorProcess.ts', import.meta.url)), String(sdkappids[0]), String(apps)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const simOutput: string[] = [];
+  simProcess.stdout.setEncoding('utf8').on('data', (chunk: string) => simOutput.push(...chunk.split('\n').filter(Boolean)));
+  while (simOutput.length === 0) await once(simProcess.stdout, 'data');
+  const simUrl = simOutput[0]!;
+  let databaseUrl: string | undefined;
+  if (serverUrl) {
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`create database ${scratch}`);
+    await admin.end();
+    const url = new URL(serverUrl);
+    url.pathname = `/${scratch}`;
+    databaseUrl = url.toString();
+  }
+  const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 10 });
+  try {
+    await migrateToLatest(opened.db);
+    const config: Config = {
+      ...base,
+      apps: sdkappids.map((sdkappid) => ({ sdkappid, secretKey: new Secret(`bench-${sdkappid}`), identifier: 'administrator', region: 'china', baseUrls: [simUrl], loopback: true })),
+    };
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    const collector = createCollector({ db: opened.db, config, logger: createLogger('error'), clock: systemClock });
+    const pass = await collector.runPass();
+    clearInterval(sampler);
+
+    const statuses = [...pass.apps.values()];
+    const fetched = statuses.reduce((sum, r) => sum + ('fetched' in r ? r.fetched : 0), 0);
+    const perApp = Math.max(...statuses.map((r) => ('fetched' in r ? r.fetched : 0)));
+    const ideal = ((perApp - 1) * config.api.minIntervalMs) / 1000;
+    simProcess.kill('SIGTERM');
+    await once(simProcess, 'exit');
+    const simStats = JSON.parse(simOutput.at(-1)!) as { calls: number; refusedForRate: number; minGapMs: number };
+    console.log(`database          ${opened.kind}${serverUrl ? ` (${scratch})` : ' (in memory)'}`);
+    console.log(`apps              ${apps}, ${fetched} buckets fetched (${perApp} per app)`);
+    console.log(`at the simulator  ${simStats.calls} calls, ${simStats.refusedForRate} refused for rate (60011), smallest gap between one app's calls ${simStats.minGapMs} ms`);
+    const { rows: gaps } = await sql<{ min_gap_ms: number }>`
+      select min(gap_ms)::float8 as min_gap_ms from (
+        select extract(epoch from started_at - lag(started_at) over (partition by sdkappid order by started_at)) * 1000 as gap_ms from tim_call) g`.execute(opened.db);
+    console.log(`at pushloss      smallest gap between the starts of one app's calls ${Math.round(gaps[0]!.min_gap_ms)} ms (tim_call.started_at)`);
+    console.log(`pass wall time    ${(pass.durationMs / 1000).toFixed(1)} s`);
+    console.log(`one app's floor   ${ideal.toFixed(1)} s  ((calls - 1) × MIN_CALL_INTERVAL ${config.api.minIntervalMs} ms)`);
+    console.log(`ratio             ${(pass.durationMs / 1000 / ideal).toFixed(2)} × one app's floor; sequential apps would be ${apps}×`);
+    console.log(`peak RSS          ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+  } finally {
+    await opened.close();
+    if (simProcess.exitCode === null) simProcess.kill('SIGTERM');
+    if (serverUrl) {
+      const admin = new pg.Client({ connectionString: serverUrl });
+      await admin.connect();
+      await admin.query(`drop database if exists ${scratch}`);
+      await admin.end();
+    }
+  }
+}
+
+await main();
