@@ -45,7 +45,7 @@ async function main() {
     url.pathname = `/${scratch}`;
     databaseUrl = url.toString();
   }
-  const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 10 });
+  const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: Number(process.env.BENCH_POOL ?? 10) });
   try {
     await migrateToLatest(opened.db);
     const config: Config = {

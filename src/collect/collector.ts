@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.ts';
+import { unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
@@ -93,7 +93,10 @@ export function createCollector(deps: CollectorDeps): Collector {
   }
 
   async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal) {
-    const { entries, call } = await clientFor(app).normalPushLoss(bucket, { signal });
+    // The bucket in progress is asked up to now, never into the future: the documentation does
+    // not say the API accepts a future EndTime, and a refusal (90100) would stop the app.
+    const window = { start: bucket.start, end: Math.min(bucket.end, Math.max(bucket.start + 1, unixSeconds(clock.now()))) };
+    const { entries, call } = await clientFor(app).normalPushLoss(window, { signal });
     observer?.call?.(call);
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     const result = await inTransaction(db, async (trx) => {
