@@ -54,7 +54,7 @@ async function main() {
     };
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-    const collector = createCollector({ db: opened.db, config, logger: createLogger('error'), clock: systemClock });
+    const collector = createCollector({ db: opened.db, coordinationDb: opened.coordinationDb, config, logger: createLogger('error'), clock: systemClock });
     const pass = await collector.runPass();
     clearInterval(sampler);
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
-import { openDatabase } from '../db/connect.ts';
+import { openDatabase, type OpenedDatabase } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Logger } from '../log.ts';
@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
  * Opens the configured database (PostgreSQL with DATABASE_URL, else the embedded one), brings
  * the schema up to date unless MIGRATE_ON_START=false, runs `fn`, and always closes it.
  */
-export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: Kysely<Database>) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
+export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: Kysely<Database>, opened: OpenedDatabase) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const opened = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -20,7 +20,7 @@ export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: K
       const { migrated } = await migrateToLatest(opened.db);
       if (migrated.length > 0) logger.info({ migrations: migrated.map((m) => m.name) }, 'database schema migrated');
     }
-    return await fn(opened.db);
+    return await fn(opened.db, opened);
   } finally {
     await opened.close();
   }

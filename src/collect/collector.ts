@@ -33,6 +33,8 @@ export interface CollectObserver {
 
 export interface CollectorDeps {
   db: Kysely<Database>;
+  /** Where rate slots are reserved (see `OpenedDatabase.coordinationDb`); default `db`. */
+  coordinationDb?: Kysely<Database>;
   config: Config;
   logger: Logger;
   clock: Clock;
@@ -69,7 +71,7 @@ const LEASE_TTL_MS = 10 * 60_000;
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const gate = chainGates(inProcessGate(config.api.minIntervalMs), postgresGate(db, config.api.minIntervalMs));
+  const gate = chainGates(inProcessGate(config.api.minIntervalMs), postgresGate(deps.coordinationDb ?? db, config.api.minIntervalMs));
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
 
@@ -117,6 +119,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (state.fatal_at && nowMs - state.fatal_at.getTime() < FATAL_RETRY_MS) {
       return { status: 'paused', error: state.last_error ?? 'fatal error' };
     }
+    let leasedAt = performance.now();
     if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
       log.debug('another process is collecting this app in this pass; skipped');
       return { status: 'leased_elsewhere' };
@@ -157,7 +160,10 @@ export function createCollector(deps: CollectorDeps): Collector {
           failed++;
           log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
         }
-        await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+        if (performance.now() - leasedAt > LEASE_TTL_MS / 4) {
+          await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+          leasedAt = performance.now();
+        }
       }
       await recordAppPass(db, app.sdkappid, size, {
         coveredFromMs: plan.coveredFromMs,

@@ -24,6 +24,7 @@ export interface Daemon {
 
 export interface DaemonDeps {
   db: Kysely<Database>;
+  coordinationDb?: Kysely<Database>;
   config: Config;
   logger: Logger;
   clock: Clock;
@@ -32,9 +33,9 @@ export interface DaemonDeps {
 /** Buckets shown by status and counted by the metrics: the last 8 days. */
 export const STATUS_DAYS = 8;
 
-export async function startDaemon({ db, config, logger, clock }: DaemonDeps): Promise<Daemon> {
+export async function startDaemon({ db, coordinationDb, config, logger, clock }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics();
-  const collector = createCollector({ db, config, logger, clock, observer: metrics });
+  const collector = createCollector({ db, coordinationDb, config, logger, clock, observer: metrics });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
   let current: Promise<void> | null = null;

@@ -32,6 +32,12 @@ export interface OpenDatabaseOptions {
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
+  /**
+   * For short coordination queries (rate-slot reservations): its own two-connection pool on
+   * PostgreSQL, so a reservation never queues behind bucket loads and its slot stays punctual.
+   * The same connection as `db` on PGlite.
+   */
+  coordinationDb: Kysely<Database>;
   kind: DatabaseKind;
   /** Closes the pool or the embedded database, then releases the data-directory lock. Idempotent. */
   close(): Promise<void>;
@@ -77,7 +83,17 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     await db.destroy().catch(() => {});
     throw new DatabaseUnreachableError(describeUrl(databaseUrl), error);
   }
-  return { db, kind: 'postgres', close: once(() => db.destroy()) };
+  const coordinationPool = new pg.Pool({ connectionString: databaseUrl, types: pgTypes, max: 2, application_name: 'pushloss-coordination', connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  coordinationPool.on('error', options.onPoolError ?? (() => {}));
+  const coordinationDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: coordinationPool }) });
+  return {
+    db,
+    coordinationDb,
+    kind: 'postgres',
+    close: once(async () => {
+      await Promise.all([db.destroy(), coordinationDb.destroy()]);
+    }),
+  };
 }
 
 async function openPglite(dataDir: string): Promise<OpenedDatabase> {
@@ -92,6 +108,7 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
     const db = new Kysely<Database>({ dialect: new PgliteDialect({ pglite }) });
     return {
       db,
+      coordinationDb: db,
       kind: 'pglite',
       close: once(async () => {
         try {

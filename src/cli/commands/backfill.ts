@@ -33,8 +33,8 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
     if (selected.length === 0) throw new UsageError(`backfill: --app ${String(values.app)} is not configured; configured apps: ${apps.map((a) => a.sdkappid).join(', ')}`);
     const plan = planBackfill(config, range.fromMs, range.toMs, systemClock.now());
 
-    return withDatabase(config, logger, async (db) => {
-      const collector = createCollector({ db, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb }) => {
+      const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
       out(`backfill: ${plan.buckets.length} ${config.bucketSize} bucket(s) × ${selected.length} app(s)${plan.future ? `, ${plan.future} future bucket(s) skipped` : ''}`);
       const summary = await runBackfill(collector, selected, plan, out, signal);
       out(`backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`);

@@ -15,8 +15,8 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
   options: {},
   async run({ config, logger, out, signal }) {
     requireApps(config);
-    return withDatabase(config, logger, async (db) => {
-      const collector = createCollector({ db, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb }) => {
+      const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
       const pass = await collector.runPass(signal);
       let ok = true;
       for (const [sdkappid, result] of pass.apps) {

@@ -19,8 +19,8 @@ bucket commits, exit 0.`,
   options: {},
   async run({ config, logger, signal }) {
     requireApps(config);
-    return withDatabase(config, logger, async (db) => {
-      const daemon = await startDaemon({ db, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb }) => {
+      const daemon = await startDaemon({ db, coordinationDb, config, logger, clock: systemClock });
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       // Nothing is ever half-written (each bucket is one transaction), so a hard exit is safe.
       setTimeout(() => {
