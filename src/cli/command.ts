@@ -28,3 +28,9 @@ export interface Command {
 export class UsageError extends Error {
   readonly exitCode = 2;
 }
+
+/** Resolves once the signal is aborted (at once if it already is). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

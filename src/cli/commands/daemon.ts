@@ -1,7 +1,7 @@
 import { systemClock } from '../../clock.ts';
 import { requireApps } from '../../config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
-import type { Command } from '../command.ts';
+import { untilAborted, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
 /** After SIGTERM the call in flight finishes (its timeout bounds it); past this we exit anyway. */
@@ -21,7 +21,7 @@ bucket commits, exit 0.`,
     requireApps(config);
     return withDatabase(config, logger, async (db, { coordinationDb }) => {
       const daemon = await startDaemon({ db, coordinationDb, config, logger, clock: systemClock });
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await untilAborted(signal);
       // Nothing is ever half-written (each bucket is one transaction), so a hard exit is safe.
       setTimeout(() => {
         logger.error('shutdown took too long; exiting');

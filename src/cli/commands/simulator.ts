@@ -1,6 +1,6 @@
 import { requireApps } from '../../config.ts';
 import { startSimulator } from '../../simulator/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, untilAborted, type Command } from '../command.ts';
 
 /**
  * Serves the API simulator for the configured apps (their secret keys and identifiers), so a
@@ -22,7 +22,7 @@ data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on S
     const apps = requireApps(config).map((app) => ({ sdkappid: app.sdkappid, secretKey: app.secretKey.reveal(), identifier: app.identifier }));
     const sim = await startSimulator({ apps, port });
     out(`simulator listening on ${sim.url} for app(s) ${apps.map((a) => a.sdkappid).join(', ')}`);
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await untilAborted(signal);
     await sim.close();
     out(`simulator stopped after ${sim.calls.length} call(s)`);
     return 0;
