@@ -1,0 +1,132 @@
+/**
+ * The loss report as text: an aligned table for a terminal, CSV for spreadsheets, JSON for
+ * scripts. Pure: the same report always gives the same bytes, which is what the tests pin.
+ */
+import { csvDocument } from './csv.ts';
+import type { LossReport } from './lossReport.ts';
+import { textTable } from './textTable.ts';
+
+export const REPORT_FORMATS = ['table', 'csv', 'json'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export const REPORT_SECTIONS = ['stages', 'channels', 'topCodes'] as const;
+export type ReportSection = (typeof REPORT_SECTIONS)[number];
+
+export interface FormatOptions {
+  /**
+   * Sections to print, for `table` and `csv` (default all, in this order). `json` always holds the
+   * whole report. E.g. `['topCodes']` for a short report.
+   */
+  sections?: readonly ReportSection[];
+}
+
+/** The report in one format; the text ends with a line break. */
+export function formatReport(report: LossReport, format: ReportFormat, options: FormatOptions = {}): string {
+  switch (format) {
+    case 'table':
+      return formatTable(report, options);
+    case 'csv':
+      return formatCsv(report, options);
+    case 'json':
+      return formatJson(report);
+  }
+}
+
+/** Loss in overall rows is shown against this channel label. */
+const ALL_CHANNELS = 'all channels';
+
+/** Aligned text: a title line, then one titled table per section. */
+export function formatTable(report: LossReport, options: FormatOptions = {}): string {
+  const sections = options.sections ?? REPORT_SECTIONS;
+  const who = report.sdkappid === null ? 'all apps' : `app ${report.sdkappid}`;
+  const span = `${report.days} day${report.days === 1 ? '' : 's'}, ${report.timeZone}`;
+  const lines = [`Push loss report: ${who}, ${report.from} to ${report.to} (${span})`];
+  const section = (title: string, table: string[] | null) => {
+    lines.push('', title, ...(table ?? ['(no loss recorded)']));
+  };
+
+  if (sections.includes('stages')) {
+    section(
+      'Loss per stage (all channels)',
+      report.stages.length === 0
+        ? null
+        : textTable(
+            [{ header: 'app' }, { header: 'stage' }, { header: 'lost', align: 'right' }],
+            report.stages.map((r) => [String(r.sdkappid), r.stageName, String(r.errCount)]),
+          ),
+    );
+  }
+  if (sections.includes('channels')) {
+    section(
+      'Loss per stage and channel',
+      report.channels.length === 0
+        ? null
+        : textTable(
+            [{ header: 'app' }, { header: 'stage' }, { header: 'channel' }, { header: 'lost', align: 'right' }, { header: 'share', align: 'right' }],
+            report.channels.map((r) => [String(r.sdkappid), r.stageName, r.platformName, String(r.errCount), percent(r.share)]),
+          ),
+    );
+  }
+  if (sections.includes('topCodes')) {
+    section(
+      report.top === 1 ? 'Top error code per stage and channel' : `Top ${report.top} error codes per stage and channel`,
+      report.topCodes.length === 0
+        ? null
+        : textTable(
+            [
+              { header: 'app' },
+              { header: 'stage' },
+              { header: 'channel' },
+              { header: '#', align: 'right' },
+              { header: 'code' },
+              { header: 'lost', align: 'right' },
+              { header: 'description' },
+            ],
+            report.topCodes.map((r) => [
+              String(r.sdkappid),
+              r.stageName,
+              r.platformName ?? ALL_CHANNELS,
+              String(r.rank),
+              r.errCode,
+              String(r.errCount),
+              r.errInfo,
+            ]),
+          ),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Column names of {@link formatCsv}. */
+export const CSV_HEADER = ['section', 'sdkappid', 'stage', 'platform', 'platform_name', 'rank', 'err_code', 'err_info', 'err_count', 'share'] as const;
+
+/**
+ * One RFC 4180 table for all sections, told apart by the `section` column (`stage`, `channel`,
+ * `top_code`); cells that do not apply to a section are empty. Overall rows have an empty
+ * platform. Identifiers rather than display names, so the file joins with the views.
+ */
+export function formatCsv(report: LossReport, options: FormatOptions = {}): string {
+  const sections = options.sections ?? REPORT_SECTIONS;
+  const records: Array<Array<string | number | null>> = [];
+  if (sections.includes('stages')) {
+    for (const r of report.stages) records.push(['stage', r.sdkappid, r.stage, null, null, null, null, null, r.errCount, null]);
+  }
+  if (sections.includes('channels')) {
+    for (const r of report.channels) records.push(['channel', r.sdkappid, r.stage, r.platform, r.platformName, null, null, null, r.errCount, r.share]);
+  }
+  if (sections.includes('topCodes')) {
+    for (const r of report.topCodes) {
+      records.push(['top_code', r.sdkappid, r.stage, r.platform, r.platformName, r.rank, r.errCode, r.errInfo, r.errCount, null]);
+    }
+  }
+  return csvDocument(CSV_HEADER, records);
+}
+
+/** The whole report object, indented by two spaces. */
+export function formatJson(report: LossReport): string {
+  return JSON.stringify(report, null, 2) + '\n';
+}
+
+function percent(share: number | null): string {
+  return share === null ? '' : `${(share * 100).toFixed(1)}%`;
+}
