@@ -29,7 +29,7 @@ describe('the pushloss CLI', () => {
   it('lists its commands and explains each with --help', async () => {
     const list = await runCli(['--help'], {});
     expect(list.code).toBe(0);
-    for (const command of ['daemon', 'collect', 'backfill', 'status', 'migrate', 'renormalize', 'usersig']) expect(list.stdout).toContain(`  ${command}`);
+    for (const command of ['daemon', 'collect', 'backfill', 'status', 'report', 'migrate', 'renormalize', 'demo', 'usersig', 'simulator']) expect(list.stdout).toContain(`  ${command}`);
     const help = await runCli(['backfill', '--help'], {});
     expect(help.stdout).toMatch(/--from 2026-11-20 --to 2026-11-25 is six days/);
   });
@@ -84,4 +84,19 @@ describe('the pushloss CLI', () => {
       expect(await daemon.exited).toBe(0);
     }
   });
+});
+
+describe('npm run demo', () => {
+  it('collects a week from its own simulator into the embedded database and prints the report', async () => {
+    const demoDir = mkdtempSync(join(tmpdir(), 'pushloss-demo-'));
+    const result = await runCli(['demo'], { PUSHLOSS_DATA_DIR: demoDir });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.match(/ {2}\S+Z \.\. \S+Z {2}ok {2}\d+ ms/g)).toHaveLength(7);
+    expect(result.stdout).toMatch(/"status":"collected","fetched":7,"failed":0/);
+    expect(result.stdout).toMatch(/Loss per stage \(all channels\)\n/);
+    expect(result.stdout).toMatch(/1400000000 +Sent, not delivered +APNs +1 +\S+ +\d+ +\S/);
+    const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo'), TIM_SDKAPPID: '1400000000', TIM_SECRET_KEY: 'unused' });
+    expect(JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length).toBe(7);
+  }, 60_000);
 });
