@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
 import { openDatabase, type OpenedDatabase } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
+import { syncDayZone } from '../db/dayZone.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Logger } from '../log.ts';
 
@@ -19,6 +20,9 @@ export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: K
     if (options.migrate ?? config.migrateOnStart) {
       const { migrated } = await migrateToLatest(opened.db);
       if (migrated.length > 0) logger.info({ migrations: migrated.map((m) => m.name) }, 'database schema migrated');
+      if (!(await syncDayZone(opened.db, config.bucketTz))) {
+        logger.warn({ bucketTz: config.bucketTz }, 'could not set pushloss.bucket_tz on the database (not its owner): the BI views count days in their default zone');
+      }
     }
     return await fn(opened.db, opened);
   } finally {
