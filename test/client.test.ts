@@ -20,7 +20,7 @@ const yesterday = { start: Date.UTC(2026, 10, 24, 16) / 1000, end: Date.UTC(2026
 const api = (overrides: Partial<Config['api']> = {}): Config['api'] => ({
   horizonSeconds: 7 * DAY,
   maxSpanSeconds: 7 * DAY,
-  // Above the simulator's 20 ms, as production's 1100 ms is above Tencent's 1000 ms: jitter margin.
+  // Above the simulator's 20 ms, as production's 1200 ms is above Tencent's 1000 ms: jitter margin.
   minIntervalMs: 30,
   timeoutMs: 1_000,
   maxAttempts: 4,
@@ -216,12 +216,13 @@ describe('normal_push_loss client against the simulator', () => {
     const { tim } = client({ baseUrls: [dead], api: api({ maxAttempts: 2 }) });
     const error = (await tim.normalPushLoss(yesterday).catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/ECONNREFUSED/);
-    expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toMatch(/usersig|sim-secret/i);
+    expect(error.message).not.toMatch(/usersig|sim-secret|\?/i);
+    expect(JSON.stringify(error)).not.toMatch(/usersig|sim-secret/i);
   });
 });
 
 describe('the real 1 call/second cap', () => {
-  it('three concurrent calls with the default 1100 ms interval arrive at least 1 s apart and none is refused', async () => {
+  it('three concurrent calls with the default interval arrive at least 1 s apart and none is refused', async () => {
     const realSim = await startSimulator({ apps: [{ sdkappid: APP, secretKey: SECRET }], minIntervalMs: 1000 });
     try {
       const now = systemClock.now();

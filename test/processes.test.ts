@@ -83,7 +83,7 @@ describe('processes sharing one rate cap', () => {
     async ({ skip }) => {
       if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
       await clearDatabase();
-      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
+      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }), ...databaseEnv() };
       const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
       try {
         const backfill = await runCli(['backfill', '--from', day(-3), '--to', day(0), '--app', String(APPS[0])], env);
@@ -111,7 +111,7 @@ describe('processes sharing one rate cap', () => {
       if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
       sim.reset();
       await clearDatabase();
-      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '1100ms', LOG_LEVEL: 'info' }), ...databaseEnv() };
+      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }), ...databaseEnv() };
       const replicas = [spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }), spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) })];
       try {
         await eventually(() => (replicas.every((r) => r.stdout().includes('collection pass finished')) ? true : undefined), 40_000, 'both passes');

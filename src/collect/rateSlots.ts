@@ -14,7 +14,7 @@ import type { RateGate } from '../tencent/rateGate.ts';
  * late (a busy pool, a busy event loop) and a timer can fire late; a call that starts late eats
  * into the gap before the NEXT caller's slot. So a caller that cannot start within
  * `latenessBudgetMs` of its slot gives it up and reserves a new one: two starts are then never
- * closer than `minIntervalMs - latenessBudgetMs` (1100 - 100 ms by default: Tencent's 1 s).
+ * closer than `minIntervalMs - latenessBudgetMs` (1200 - 50 ms by default).
  */
 export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latenessBudgetMs = latenessBudget(minIntervalMs)): RateGate {
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
@@ -39,9 +39,12 @@ export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latene
   };
 }
 
-/** The part of the interval a start may be late by: 1/11, i.e. 100 ms of the default 1100 ms. */
+/**
+ * How late a start may be: 50 ms, or 1/11 of a shorter (loopback) interval. The config keeps a
+ * remote interval at 1100 ms or more, so a call still starts 1050 ms after the previous one.
+ */
 export function latenessBudget(minIntervalMs: number): number {
-  return minIntervalMs / 11;
+  return Math.min(50, minIntervalMs / 11);
 }
 
 /** Waits at each gate in turn. */

@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(config.apps).toHaveLength(1);
     expect(config.apps[0]).toMatchObject({ sdkappid: 1400000001, identifier: 'administrator', region: 'china', baseUrls: ['https://console.tim.qq.com', 'https://adminapi.my-imcloud.com'], loopback: false });
     expect(config).toMatchObject({ bucketSize: '1d', bucketTz: 'Asia/Shanghai', dataDir: './data', databaseUrl: undefined, logLevel: 'info' });
-    expect(config.api).toEqual({ horizonSeconds: 604800, maxSpanSeconds: 604800, minIntervalMs: 1100, timeoutMs: 10000, maxAttempts: 5 });
+    expect(config.api).toEqual({ horizonSeconds: 604800, maxSpanSeconds: 604800, minIntervalMs: 1200, timeoutMs: 8000, maxAttempts: 5 });
     expect(config.daemon).toEqual({ cron: '*/30 * * * *', settleAfterMs: 48 * 3600_000, httpPort: 9464 });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.apps[0])).toBe(true);
@@ -70,11 +70,12 @@ describe('loadConfig', () => {
     [{ TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/nonexistent/key' }, /^TIM_SECRET_KEY_FILE: cannot read \/nonexistent\/key \(ENOENT\)/],
     [{ ...base, TIM_BASE_URL: 'http://example.com' }, /^TIM_BASE_URL: "http:\/\/example.com" uses plain http on a remote host/],
     [{ ...base, TIM_BASE_URL: 'not a url' }, /^TIM_BASE_URL: "not a url" is not a URL/],
-    [{ ...base, MIN_CALL_INTERVAL: '500ms' }, /^MIN_CALL_INTERVAL: 500 ms is below the API's 1 call\/second cap/],
+    [{ ...base, MIN_CALL_INTERVAL: '1050ms' }, /^MIN_CALL_INTERVAL: 1050 ms leaves no margin over the API's 1 call\/second cap for app 1400000001; use 1100ms or more/],
     [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: "loud" is not a log level/],
     [{ ...base, BUCKET_SIZE: '2h' }, /^BUCKET_SIZE: "2h" is not a bucket size; use 1d or 1h/],
     [{ ...base, BUCKET_TZ: 'Mars/Base' }, /^BUCKET_TZ: "Mars\/Base" is not an IANA time zone/],
-    [{ ...base, REQUEST_TIMEOUT: '2s' }, /^REQUEST_TIMEOUT: "2s" is not a duration of at least 3001 ms/],
+    [{ ...base, REQUEST_TIMEOUT: '2s' }, /^REQUEST_TIMEOUT: "2s" is not a duration from 3001 to 8000 ms/],
+    [{ ...base, REQUEST_TIMEOUT: '10s' }, /^REQUEST_TIMEOUT: "10s" is not a duration from 3001 to 8000 ms/],
     [{ ...base, SETTLE_AFTER: 'soon' }, /^SETTLE_AFTER: "soon" is not a duration/],
     [{ ...base, DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: is not a postgres:\/\/ URL/],
     [{ ...base, COLLECT_CRON: '*/30 * * *' }, /^COLLECT_CRON: "\*\/30 \* \* \*" is not a cron expression/],
@@ -106,6 +107,10 @@ describe('loadConfig', () => {
     const dup = file('dup.json', JSON.stringify([{ sdkappid: 1, secretKey: 'a', region: 'china' }, { sdkappid: 1, secretKey: 'b', region: 'china' }]));
     expect(configError({ PUSHLOSS_APPS_FILE: dup })).toMatch(/entry 1: sdkappid 1 is listed twice/);
     expect(configError({ PUSHLOSS_APPS_FILE: file('junk.json', '{') })).toMatch(/^PUSHLOSS_APPS_FILE: cannot read .* as JSON/);
+    // A syntax error must not quote the file: it holds secret keys.
+    const leaky = configError({ PUSHLOSS_APPS_FILE: file('leaky.json', '[{"sdkappid": 1, "secretKey": SUPERSECRETVALUE, "region": "china"}]') });
+    expect(leaky).toMatch(/cannot read .* as JSON \(invalid JSON( at character \d+)?\); point it at/);
+    expect(leaky).not.toContain('SUPERSECRET');
     expect(configError({ PUSHLOSS_APPS_FILE: file('obj.json', '{}') })).toMatch(/is not a non-empty JSON array/);
     expect(configError({ PUSHLOSS_APPS_FILE: file('nokey.json', '[{"sdkappid":3,"region":"china"}]') })).toMatch(/entry 0 secretKey: is not set/);
   });
