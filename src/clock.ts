@@ -44,3 +44,7 @@ export function manualClock(startMs: number): Clock & { set(ms: number): void; a
 }
 
 export const unixSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** An instant as ISO 8601 in UTC without milliseconds, for messages: `2026-11-20T16:00:00Z`. */
+export const isoMs = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const isoSeconds = (unixSecondsValue: number): string => isoMs(unixSecondsValue * 1000);

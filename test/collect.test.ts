@@ -38,7 +38,7 @@ beforeEach(async () => {
   for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const) await t.db.deleteFrom(table).execute();
 });
 
-const collector = () => createCollector({ db: t.db, config, logger: capturedLogger().logger, clock });
+const collector = (leaseGraceMs = 0) => createCollector({ db: t.db, config, logger: capturedLogger().logger, clock, leaseGraceMs });
 
 /** The push_loss view as the BI user sees it, summed per app, bucket, stage, platform, code. */
 async function view(sdkappid: number) {
@@ -79,7 +79,8 @@ describe('a collection pass', () => {
   });
 
   it('replaces a re-fetched bucket exactly: changed counts replaced, a vanished code removed, nothing doubled', async () => {
-    await collector().runPass();
+    const daemon = collector();
+    await daemon.runPass();
     const before = await view(APPS[0]!);
     const today = { start: Date.UTC(2026, 10, 25, 16) / 1000, end: Date.UTC(2026, 10, 26, 16) / 1000 };
     const todaysRows = before.filter((r) => r.start === today.start);
@@ -91,7 +92,7 @@ describe('a collection pass', () => {
         .map((e) => ({ ...e, errCount: e.errCount + 1 })),
     );
     clock.advance(30 * 60_000);
-    const pass = await collector().runPass();
+    const pass = await daemon.runPass();
     expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 3 }); // days -2..0 are not final yet
     const after = await view(APPS[0]!);
     const todayAfter = after.filter((r) => r.start === today.start);
@@ -104,16 +105,17 @@ describe('a collection pass', () => {
 
   it('records a fatal app error, stops that app only, and pauses it', async () => {
     sim.fail({ kind: 'error', code: 90045, info: 'push not enabled' }, { sdkappid: APPS[0]!, times: 1 });
-    const pass = await collector().runPass();
+    const daemon = collector();
+    const pass = await daemon.runPass();
     expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'fatal', fetched: 0 });
     expect(pass.apps.get(APPS[1]!)).toMatchObject({ status: 'collected', fetched: 7 });
     const state = await t.db.selectFrom('app_state').selectAll().where('sdkappid', '=', APPS[0]!).executeTakeFirstOrThrow();
     expect(state).toMatchObject({ last_error_code: 'TIM_90045', fatal_at: new Date(NOW) });
     expect(state.last_error).toMatch(/enable Push/);
     clock.advance(30 * 60_000);
-    expect((await collector().runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'paused' });
+    expect((await daemon.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'paused' });
     clock.advance(31 * 60_000); // an hour after the fatal error it is tried again, and recovers
-    expect((await collector().runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 7 });
+    expect((await daemon.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 7 });
     expect(await t.db.selectFrom('app_state').select('fatal_at').where('sdkappid', '=', APPS[0]!).executeTakeFirstOrThrow()).toEqual({ fatal_at: null });
   });
 
@@ -124,6 +126,32 @@ describe('a collection pass', () => {
     const invalid = await t.db.selectFrom('tim_call').selectAll().where('outcome', '=', 'invalid_response').execute();
     expect(invalid).toHaveLength(1);
     expect(invalid[0]!.body).toContain('<html');
+  });
+});
+
+describe('replicas', () => {
+  it('a second replica skips an app another collected moments ago, and takes it over once the lease ran out', async () => {
+    const first = collector(60_000);
+    const second = collector(60_000);
+    expect((await first.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected' });
+    expect((await second.runPass()).apps.get(APPS[0]!)).toEqual({ status: 'leased_elsewhere' });
+    expect(sim.calls).toHaveLength(14);
+    await t.db.updateTable('app_lease').set({ expires_at: new Date(Date.now() - 1000) }).execute(); // the grace period is over
+    expect((await second.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 3 });
+  });
+});
+
+describe('an answer the warehouse refuses', () => {
+  it('is archived, reported for its bucket, and the app goes on', async () => {
+    // Yesterday stored with other edges, as after a change of BUCKET_TZ: loading it would overlap.
+    const yesterday = Date.UTC(2026, 10, 24, 16);
+    await t.db.insertInto('bucket_state').values({ sdkappid: APPS[0]!, bucket_start: new Date(yesterday), bucket_size: '1d', bucket_end: new Date(yesterday + 23 * 3_600_000) }).execute();
+    const pass = await collector().runPass();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 6, failed: 1, error: expect.stringMatching(/archived but not loaded: .*time zone/) });
+    const refused = await t.db.selectFrom('tim_call').selectAll().where('sdkappid', '=', APPS[0]!).where('outcome', '=', 'invalid_response').execute();
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.window_start).toEqual(new Date(yesterday));
+    expect(JSON.parse(refused[0]!.body!)).toHaveProperty('ReadyToSendLoss');
   });
 });
 

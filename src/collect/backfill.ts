@@ -1,3 +1,4 @@
+import { isoSeconds } from '../clock.ts';
 import type { AppConfig, Config } from '../config.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { Window } from '../tencent/loss.ts';
@@ -29,7 +30,7 @@ export function planBackfill(config: Config, fromMs: number, toMs: number, nowMs
   const tooOld = all.filter((bucket) => bucket.start < reachable.start);
   if (tooOld.length > 0) {
     throw new RangeRefusedError(
-      `${tooOld.length} bucket(s) from ${iso(tooOld[0]!.start)} are older than the API's ${config.api.horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${iso(reachable.start)} (--from ${iso(reachable.start)})`,
+      `${tooOld.length} bucket(s) from ${isoSeconds(tooOld[0]!.start)} are older than the API's ${config.api.horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${isoSeconds(reachable.start)} (--from ${isoSeconds(reachable.start)})`,
     );
   }
   const buckets = all.filter((bucket) => bucket.start * 1000 <= nowMs);
@@ -61,7 +62,7 @@ export async function runBackfill(
           summary.stopped = true;
           return;
         }
-        const label = `app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${iso(bucket.start)} .. ${iso(bucket.end)}`;
+        const label = `app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
         try {
           const result = await collectOrStop(collector, app, bucket, signal);
           if (result === 'stopped') {
@@ -92,5 +93,3 @@ async function collectOrStop(collector: Collector, app: AppConfig, bucket: Windo
     throw error;
   }
 }
-
-const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');

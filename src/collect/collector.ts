@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { unixSeconds, type Clock } from '../clock.ts';
+import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
@@ -11,7 +11,7 @@ import { TimApiError } from '../tencent/errors.ts';
 import type { CallRecord, Window } from '../tencent/loss.ts';
 import { inProcessGate } from '../tencent/rateGate.ts';
 import { archiveCall } from '../warehouse/archive.ts';
-import { loadBucket } from '../warehouse/load.ts';
+import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
 import { acquireLease, releaseLease } from './leases.ts';
@@ -35,6 +35,12 @@ export interface CollectorDeps {
   db: Kysely<Database>;
   /** Where rate slots are reserved (see `OpenedDatabase.coordinationDb`); default `db`. */
   coordinationDb?: Kysely<Database>;
+  /**
+   * How long an app's lease is kept after its pass (default 0). The daemon keeps it a minute, so a
+   * replica whose tick comes a little later counts as the same pass and skips the app; one-shot
+   * commands release at once, as no later pass of theirs will come.
+   */
+  leaseGraceMs?: number;
   config: Config;
   logger: Logger;
   clock: Clock;
@@ -101,11 +107,30 @@ export function createCollector(deps: CollectorDeps): Collector {
     const { entries, call } = await clientFor(app).normalPushLoss(window, { signal });
     observer?.call?.(call);
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
-    const result = await inTransaction(db, async (trx) => {
-      const loaded = await loadBucket(trx, { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call, entries });
-      if (loaded.replaced && final) await markBucketFinal(trx, { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize });
-      return loaded;
-    });
+    let result;
+    try {
+      result = await inTransaction(db, async (trx) => {
+        const loaded = await loadBucket(trx, { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call, entries });
+        if (loaded.replaced && final) await markBucketFinal(trx, { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize });
+        return loaded;
+      });
+    } catch (error) {
+      // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with
+      // other edges, a count it cannot hold) is archived like any unreadable answer, and the
+      // app goes on with its next bucket.
+      if (!(error instanceof BucketMismatchError || error instanceof RangeError)) throw error;
+      await archiveCall(db, { ...call, outcome: 'invalid_response' });
+      throw new TimApiError({
+        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${error.message}`,
+        code: 'LOAD_REFUSED',
+        failure: 'invalid_response',
+        sdkappid: app.sdkappid,
+        window,
+        attempt: call.attempt,
+        advice: 'the raw answer is in tim_call; fix the cause, then run renormalize or backfill',
+        cause: error,
+      });
+    }
     observer?.loaded?.(app.sdkappid, result.facts);
     return { facts: result.facts, final: result.replaced && final };
   }
@@ -161,7 +186,10 @@ export function createCollector(deps: CollectorDeps): Collector {
           log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
         }
         if (performance.now() - leasedAt > LEASE_TTL_MS / 4) {
-          await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+          if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
+            log.warn('lease taken over by another process (this pass stalled too long); leaving the app to it');
+            return { status: 'leased_elsewhere' };
+          }
           leasedAt = performance.now();
         }
       }
@@ -174,7 +202,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       if (signal?.aborted) return { status: 'stopped', fetched };
       return { status: 'collected', fetched, failed, lost: plan.lose.length, atRisk: plan.atRisk.length, ...(lastError ? { error: lastError.message } : {}) };
     } finally {
-      await releaseLease(db, app.sdkappid, holder);
+      await releaseLease(db, app.sdkappid, holder, signal?.aborted ? 0 : (deps.leaseGraceMs ?? 0));
     }
   }
 

@@ -4,7 +4,9 @@ import type { Database } from '../db/database.ts';
 /**
  * Per-app pass leases: a replica collects an app only while it holds the app's lease, so two
  * replicas never fetch the same bucket in the same pass. A lease expires by itself (a crashed
- * holder blocks the app for at most `ttlMs`) and is renewed after every bucket.
+ * holder blocks the app for at most `ttlMs`) and is renewed during long passes. After its pass
+ * the holder keeps it for a short grace period, so a replica whose tick comes a little later
+ * does not fetch the same pending buckets again.
  */
 
 /** Takes or renews the lease; false when another live holder has it. */
@@ -18,6 +20,8 @@ export async function acquireLease(db: Kysely<Database>, sdkappid: number, holde
   return rows.length === 1;
 }
 
-export async function releaseLease(db: Kysely<Database>, sdkappid: number, holder: string): Promise<void> {
-  await db.deleteFrom('app_lease').where('sdkappid', '=', sdkappid).where('holder', '=', holder).execute();
+/** Shortens our lease to `graceMs` from now (0: releases it at once). */
+export async function releaseLease(db: Kysely<Database>, sdkappid: number, holder: string, graceMs = 0): Promise<void> {
+  await sql`update app_lease set expires_at = clock_timestamp() + (${graceMs}::float8 * interval '1 millisecond')
+             where sdkappid = ${sdkappid} and holder = ${holder}`.execute(db);
 }

@@ -30,12 +30,15 @@ export interface DaemonDeps {
   clock: Clock;
 }
 
+/** Replicas' ticks less than this apart count as one pass: the app is left to whoever took it. */
+const LEASE_GRACE_MS = 60_000;
+
 /** Buckets shown by status and counted by the metrics: the last 8 days. */
 export const STATUS_DAYS = 8;
 
 export async function startDaemon({ db, coordinationDb, config, logger, clock }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics();
-  const collector = createCollector({ db, coordinationDb, config, logger, clock, observer: metrics });
+  const collector = createCollector({ db, coordinationDb, config, logger, clock, observer: metrics, leaseGraceMs: LEASE_GRACE_MS });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
   let current: Promise<void> | null = null;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { systemClock } from '../../clock.ts';
+import { isoSeconds, systemClock } from '../../clock.ts';
 import { createCollector } from '../../collect/collector.ts';
 import type { Config } from '../../config.ts';
 import { createLogger } from '../../log.ts';
@@ -43,7 +43,7 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
           config: demo,
           logger,
           clock: systemClock,
-          observer: { call: (call) => out(`  ${iso(call.window.start)} .. ${iso(call.window.end)}  ${call.outcome}  ${call.durationMs} ms`) },
+          observer: { call: (call) => out(`  ${isoSeconds(call.window.start)} .. ${isoSeconds(call.window.end)}  ${call.outcome}  ${call.durationMs} ms`) },
         });
         const pass = await collector.runPass(signal);
         const result = pass.apps.get(DEMO_APP);
@@ -58,5 +58,3 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
     }
   },
 };
-
-const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');

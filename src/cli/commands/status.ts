@@ -1,4 +1,4 @@
-import { systemClock } from '../../clock.ts';
+import { isoMs, systemClock } from '../../clock.ts';
 import { listAppStates } from '../../collect/appState.ts';
 import { recentBuckets, type BucketReport } from '../../collect/bucketStatus.ts';
 import { STATUS_DAYS } from '../../daemon/daemon.ts';
@@ -34,7 +34,7 @@ leaves the API's horizon within 24 h without being final.
       const warnings = apps.flatMap((app) =>
         app.buckets
           .filter((bucket) => bucket.atRisk)
-          .map((bucket) => `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${iso(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`),
+          .map((bucket) => `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${isoMs(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`),
       );
 
       if (values.json) {
@@ -42,11 +42,11 @@ leaves the API's horizon within 24 h without being final.
         return 0;
       }
       for (const app of apps) {
-        out(`app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? iso(app.lastSuccessAt.getTime()) : 'never'}`);
-        out(`  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${iso(app.lastError.at!.getTime())})` : 'none'}`);
+        out(`app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? isoMs(app.lastSuccessAt.getTime()) : 'never'}`);
+        out(`  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${isoMs(app.lastError.at!.getTime())})` : 'none'}`);
         out(`  ${'bucket'.padEnd(16)}  ${'state'.padEnd(8)}  ${'fetches'.padStart(7)}  last fetched`);
         for (const bucket of app.buckets) {
-          out(`  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? iso(bucket.lastFetchedAt.getTime()) : '-'}`);
+          out(`  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-'}`);
         }
       }
       if (apps.length === 0) out('no app is configured');
@@ -63,5 +63,3 @@ function label(bucket: BucketReport, timeZone: string, size: string): string {
   const day = `${get('year')}-${get('month')}-${get('day')}`;
   return size === '1d' ? day : `${day} ${get('hour')}:${get('minute')}`;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
