@@ -201,6 +201,9 @@ const up_statements = [
   // Function calls in a view are checked against the view's USER, not its owner.
   'revoke execute on function push_loss_day_zone() from public',
   'grant execute on function push_loss_day_zone() to pushloss_reader',
+  // PostgreSQL 14 and older let every role create objects in the public schema; 15 does not.
+  // Revoked for the reader's sake on any version (down leaves it: 15's default is the safe one).
+  `do $$ begin execute format('revoke create on schema %I from public', current_schema()); end $$`,
 ];
 
 const down_statements = [

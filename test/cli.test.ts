@@ -67,6 +67,20 @@ describe('the pushloss CLI', () => {
     expect(table.stdout).toMatch(new RegExp(`  ${day(-1)}\\s+pending\\s+1  `));
   });
 
+  it('names HTTP_PORT when the port is taken, exit code 2', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const result = await runCli(['daemon'], env({ HTTP_PORT: String(port), PUSHLOSS_DATA_DIR: mkdtempSync(join(tmpdir(), 'pushloss-port-')) }));
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`pushloss: HTTP_PORT: port ${port} is already in use; set HTTP_PORT to a free port (or 0 for any)\n`);
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('a second process on the same embedded data directory is refused at once', async () => {
     const { spawnCli } = await import('./helpers/process.ts');
     const daemon = spawnCli(['daemon'], env({ HTTP_PORT: '0', LOG_LEVEL: 'info' }));
@@ -96,7 +110,8 @@ describe('npm run demo', () => {
     expect(result.stdout).toMatch(/"status":"collected","fetched":7,"failed":0/);
     expect(result.stdout).toMatch(/Loss per stage \(all channels\)\n/);
     expect(result.stdout).toMatch(/1400000000 +Sent, not delivered +APNs +1 +\S+ +\d+ +\S/);
-    const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo'), TIM_SDKAPPID: '1400000000', TIM_SECRET_KEY: 'unused' });
+    // As the README says: status of the demo's database, with no app configured.
+    const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo') });
     expect(JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length).toBe(7);
   }, 60_000);
 });

@@ -1,6 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
+/** HTTP_PORT cannot be listened on: a configuration problem (exit code 2). */
+export class HttpPortError extends Error {
+  readonly exitCode = 2;
+  constructor(port: number, code: string) {
+    super(`HTTP_PORT: port ${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}; set HTTP_PORT to a free port (or 0 for any)`);
+  }
+}
+
 export interface Health {
   ok: boolean;
   reason: string;
@@ -30,7 +38,9 @@ export async function startHttpServer(port: number, health: () => Promise<Health
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new HttpPortError(port, error.code) : error),
+    );
     server.listen(port, () => resolve());
   });
   return server;

@@ -10,18 +10,22 @@ export const statusCommand: Command = {
   summary: 'what is collected, missing, lost, and about to fall out of reach',
   usage: `pushloss status [--json]
 
-For each configured app, the last ${STATUS_DAYS} days' buckets: final (collected for good), pending
-(collected, may still change), missing (not collected yet, still reachable) or lost (the API's
-horizon passed it before it was final); the last error; and a WARNING line for every bucket that
-leaves the API's horizon within 24 h without being final.
+For each configured app (and any app collected into this database before), the last
+${STATUS_DAYS} days' buckets: final (collected for good), pending (collected, may still change),
+missing (not collected yet, still reachable) or lost (the API's horizon passed it before it was
+final); the last error; and a WARNING line for every bucket that leaves the API's horizon within
+24 h without being final.
   --json   the same as one JSON document, for scripts`,
   options: { json: { type: 'boolean' } },
   async run({ config, logger, out }, values) {
     return withDatabase(config, logger, async (db) => {
       const nowMs = systemClock.now();
       const states = new Map((await listAppStates(db, config.bucketSize)).map((state) => [state.sdkappid, state]));
+      // Configured apps, and any app collected into this database before (e.g. the demo's).
+      const sdkappids = [...new Set([...config.apps.map((app) => app.sdkappid), ...states.keys()])].sort((a, b) => a - b);
       const apps = [];
-      for (const app of config.apps) {
+      for (const sdkappid of sdkappids) {
+        const app = { sdkappid };
         const buckets = await recentBuckets(db, app.sdkappid, { nowMs, days: STATUS_DAYS, horizonSeconds: config.api.horizonSeconds, bucketSize: config.bucketSize, timeZone: config.bucketTz });
         const state = states.get(app.sdkappid);
         apps.push({
@@ -49,7 +53,7 @@ leaves the API's horizon within 24 h without being final.
           out(`  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-'}`);
         }
       }
-      if (apps.length === 0) out('no app is configured');
+      if (apps.length === 0) out('no app is configured or collected yet');
       for (const warning of warnings) out(warning);
       return 0;
     });
