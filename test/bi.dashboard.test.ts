@@ -12,12 +12,12 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BucketSize, Database } from '../src/db/database.ts';
-import type { CallRecord, LossEntry, LossStage, Window } from '../src/tencent/loss.ts';
-import { loadBucket } from '../src/warehouse/load.ts';
+import type { Database } from '../src/db/database.ts';
+import type { LossStage } from '../src/tencent/loss.ts';
 import { markBucketFinal, markBucketLost } from '../src/warehouse/state.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
+import { dayBucket, hourBucket, load, loss } from './helpers/fixtures.ts';
 
 const dashboardPath = new URL('../grafana/dashboards/pushloss.json', import.meta.url);
 const datasourcePath = new URL('../grafana/provisioning/datasources/pushloss.yaml', import.meta.url);
@@ -187,37 +187,6 @@ const A = 1400000001;
 const B = 1400000002;
 const R: LossStage = 'ready_to_send';
 const P: LossStage = 'post_send_delivered';
-const dayBucket = (date: string): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000;
-  return { start, end: start + 86_400 };
-};
-const hourBucket = (date: string, hour: number): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000 + hour * 3600;
-  return { start, end: start + 3600 };
-};
-const loss = (stage: LossStage, platform: number | null, errCode: string, errCount: number, errInfo: string): LossEntry => ({ stage, platform, errCode, errCount, errInfo });
-
-let clock = Date.parse('2025-03-20T00:00:00Z');
-async function load(db: Kysely<Database>, sdkappid: number, bucket: Window, bucketSize: BucketSize, entries: LossEntry[]): Promise<void> {
-  clock += 60_000;
-  const call: CallRecord = {
-    sdkappid,
-    window: bucket,
-    startedAt: clock,
-    durationMs: 50,
-    attempt: 1,
-    host: '127.0.0.1:9',
-    httpStatus: 200,
-    actionStatus: 'OK',
-    errorCode: 0,
-    errorInfo: 'sucess',
-    requestId: null,
-    body: '{}',
-    outcome: 'ok',
-  };
-  await loadBucket(db, { sdkappid, bucket, bucketSize, call, entries });
-}
-
 async function seed(db: Kysely<Database>): Promise<void> {
   await load(db, A, dayBucket('2025-03-05'), '1d', [
     loss(R, null, '-1', 10, 'unknown error'),

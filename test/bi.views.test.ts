@@ -6,59 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BucketSize, Database } from '../src/db/database.ts';
+import type { Database } from '../src/db/database.ts';
 import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
-import type { CallRecord, LossEntry, LossStage, Window } from '../src/tencent/loss.ts';
-import { loadBucket } from '../src/warehouse/load.ts';
+import type { LossStage, Window } from '../src/tencent/loss.ts';
 import { markBucketFinal, markBucketLost } from '../src/warehouse/state.ts';
 import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
+import { dayBucket, hourBucket, load, loss } from './helpers/fixtures.ts';
 
 const A = 1400000001;
 const B = 1400000002;
 const R: LossStage = 'ready_to_send';
 const P: LossStage = 'post_send_delivered';
-
-/** A local day in Asia/Shanghai (UTC+8, no DST) or one of its hours, as a bucket. */
-const dayBucket = (date: string): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000;
-  return { start, end: start + 86_400 };
-};
-const hourBucket = (date: string, hour: number): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000 + hour * 3600;
-  return { start, end: start + 3600 };
-};
-const loss = (stage: LossStage, platform: number | null, errCode: string, errCount: number, errInfo: string): LossEntry => ({
-  stage,
-  platform,
-  errCode,
-  errCount,
-  errInfo,
-});
-
-let clock = Date.parse('2025-03-20T00:00:00Z');
-function okCall(sdkappid: number, window: Window): CallRecord {
-  clock += 60_000;
-  return {
-    sdkappid,
-    window,
-    startedAt: clock,
-    durationMs: 50,
-    attempt: 1,
-    host: '127.0.0.1:9',
-    httpStatus: 200,
-    actionStatus: 'OK',
-    errorCode: 0,
-    errorInfo: 'sucess',
-    requestId: null,
-    body: '{}',
-    outcome: 'ok',
-  };
-}
-
-async function load(db: Kysely<Database>, sdkappid: number, bucket: Window, bucketSize: BucketSize, entries: LossEntry[]): Promise<void> {
-  await loadBucket(db, { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket), entries });
-}
 
 /**
  * The known data set. App A: 2025-03-05 (ISO week 10) and 2025-03-11 (week 11) as day buckets,

@@ -17,10 +17,9 @@ import type { Database } from '../src/db/database.ts';
 import { migrateToLatest, migrationStatus } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
 import { CSV_HEADER } from '../src/report/formats.ts';
-import type { CallRecord, LossEntry, Window } from '../src/tencent/loss.ts';
-import { loadBucket } from '../src/warehouse/load.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
+import { dayBucket, load, loss } from './helpers/fixtures.ts';
 
 const A = 1400000001;
 const DAY_MS = 86_400_000;
@@ -34,28 +33,9 @@ function shanghaiDate(daysAgo: number): string {
 const DATA_DAY = shanghaiDate(2);
 
 async function seed(db: Kysely<Database>): Promise<void> {
-  const start = Date.parse(`${DATA_DAY}T00:00:00+08:00`) / 1000;
-  const bucket: Window = { start, end: start + 86_400 };
-  const entries: LossEntry[] = [
-    { stage: 'ready_to_send', platform: null, errCode: '-1', errCount: 9, errInfo: 'unknown error' },
-    { stage: 'ready_to_send', platform: 4, errCode: '-1', errCount: 9, errInfo: 'unknown error' },
-  ];
-  const call: CallRecord = {
-    sdkappid: A,
-    window: bucket,
-    startedAt: Date.now() - 60_000,
-    durationMs: 40,
-    attempt: 1,
-    host: '127.0.0.1:9',
-    httpStatus: 200,
-    actionStatus: 'OK',
-    errorCode: 0,
-    errorInfo: 'sucess',
-    requestId: null,
-    body: '{}',
-    outcome: 'ok',
-  };
-  await loadBucket(db, { sdkappid: A, bucket, bucketSize: '1d', call, entries });
+  const entries = [loss('ready_to_send', null, '-1', 9, 'unknown error'), loss('ready_to_send', 4, '-1', 9, 'unknown error')];
+  // Fetched a minute ago by the real clock, not the fixtures' fake one.
+  await load(db, A, dayBucket(DATA_DAY), '1d', entries, { startedAt: Date.now() - 60_000, durationMs: 40 });
 }
 
 /** Where the database is, as the configuration would say it: a server URL or a data directory. */

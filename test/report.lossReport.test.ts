@@ -3,51 +3,19 @@
  * exact output.
  */
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BucketSize, Database } from '../src/db/database.ts';
 import { formatReport } from '../src/report/formats.ts';
 import { lossReport } from '../src/report/lossReport.ts';
 import type { LossReport } from '../src/report/lossReport.ts';
-import type { CallRecord, LossEntry, LossStage, Window } from '../src/tencent/loss.ts';
-import { loadBucket } from '../src/warehouse/load.ts';
+import type { LossStage } from '../src/tencent/loss.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
+import { dayBucket, hourBucket, load, loss } from './helpers/fixtures.ts';
 
 const A = 1400000001;
 const B = 1400000002;
 const R: LossStage = 'ready_to_send';
 const P: LossStage = 'post_send_delivered';
-const dayBucket = (date: string): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000;
-  return { start, end: start + 86_400 };
-};
-const hourBucket = (date: string, hour: number): Window => {
-  const start = Date.parse(`${date}T00:00:00+08:00`) / 1000 + hour * 3600;
-  return { start, end: start + 3600 };
-};
-const loss = (stage: LossStage, platform: number | null, errCode: string, errCount: number, errInfo: string): LossEntry => ({ stage, platform, errCode, errCount, errInfo });
-
-let clock = Date.parse('2025-03-20T00:00:00Z');
-async function load(db: Kysely<Database>, sdkappid: number, bucket: Window, bucketSize: BucketSize, entries: LossEntry[]): Promise<void> {
-  clock += 60_000;
-  const call: CallRecord = {
-    sdkappid,
-    window: bucket,
-    startedAt: clock,
-    durationMs: 50,
-    attempt: 1,
-    host: '127.0.0.1:9',
-    httpStatus: 200,
-    actionStatus: 'OK',
-    errorCode: 0,
-    errorInfo: 'sucess',
-    requestId: null,
-    body: '{}',
-    outcome: 'ok',
-  };
-  await loadBucket(db, { sdkappid, bucket, bucketSize, call, entries });
-}
 
 const TOKEN = 'token invalid, "re-register"'; // a comma and quotes, for CSV
 const OFFLINE = '设备离线'; // wide characters, for the table
