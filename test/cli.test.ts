@@ -45,7 +45,7 @@ describe('the pushloss CLI', () => {
   it('refuses malformed ranges and unknown apps with a one-line usage error', async () => {
     expect(await runCli(['backfill', '--from', '2026-13-01', '--to', day(0)], env())).toMatchObject({ code: 2, stderr: 'pushloss: backfill: "2026-13-01" is not a calendar date\n' });
     expect(await runCli(['backfill', '--from', day(-1)], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from and --to are required/) });
-    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--app', '42'], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app 42 is not configured; configured apps: 1400000301/) });
+    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--app', '42'], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app: app 42 is not configured; configured apps: 1400000301/) });
   });
 
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {
@@ -65,7 +65,7 @@ describe('the pushloss CLI', () => {
 
     const table = await runCli(['status'], env());
     expect(table.stdout).toMatch(new RegExp(`  ${day(-1)}\\s+pending\\s+1  `));
-  });
+  }, 90_000); // three processes, each opening the embedded database from disk
 
   it('names HTTP_PORT when the port is taken, exit code 2', async () => {
     const { createServer } = await import('node:net');
@@ -113,5 +113,5 @@ describe('npm run demo', () => {
     // As the README says: status of the demo's database, with no app configured.
     const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo') });
     expect(JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length).toBe(7);
-  }, 60_000);
+  }, 90_000);
 });

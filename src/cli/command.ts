@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { Config } from '../config.ts';
+import type { AppConfig, Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 
 /** What every command gets: validated config, the process logger, and where to print. */
@@ -33,4 +33,22 @@ export class UsageError extends Error {
 export function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** `--app`: an SDKAppID, or undefined when the option was not given. */
+export function parseAppOption(value: OptionValues[string]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--app: "${String(value)}" is not an SDKAppID; pass the app's number, e.g. --app 1400000001`);
+  }
+  return Number(value);
+}
+
+/** `--app` among the configured apps: that one, or all of them when the option was not given. */
+export function selectApps(apps: readonly AppConfig[], value: OptionValues[string]): readonly AppConfig[] {
+  const sdkappid = parseAppOption(value);
+  if (sdkappid === undefined) return apps;
+  const app = apps.find((candidate) => candidate.sdkappid === sdkappid);
+  if (!app) throw new UsageError(`--app: app ${sdkappid} is not configured; configured apps: ${apps.map((a) => a.sdkappid).join(', ')}`);
+  return [app];
 }

@@ -3,7 +3,7 @@ import { requireApps } from '../../config.ts';
 import { planBackfill, runBackfill } from '../../collect/backfill.ts';
 import { createCollector } from '../../collect/collector.ts';
 import { parseRange } from '../../warehouse/buckets.ts';
-import { UsageError, type Command } from '../command.ts';
+import { selectApps, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
 export const backfillCommand: Command = {
@@ -29,8 +29,7 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
     } catch (error) {
       throw new UsageError(`backfill: ${(error as Error).message}`);
     }
-    const selected = values.app === undefined ? apps : apps.filter((app) => String(app.sdkappid) === values.app);
-    if (selected.length === 0) throw new UsageError(`backfill: --app ${String(values.app)} is not configured; configured apps: ${apps.map((a) => a.sdkappid).join(', ')}`);
+    const selected = selectApps(apps, values.app);
     const plan = planBackfill(config, range.fromMs, range.toMs, systemClock.now());
 
     return withDatabase(config, logger, async (db, { coordinationDb }) => {

@@ -1,7 +1,7 @@
 import { parsePushLossBody } from '../../tencent/response.ts';
 import type { LossEntry } from '../../tencent/loss.ts';
 import { renormalize } from '../../warehouse/renormalize.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseAppOption, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
 /** The archive's bodies, read by the same parser as live answers. */
@@ -19,8 +19,7 @@ Re-reads each bucket's archived answer and replaces its facts, one transaction p
 Use it after a parser fix. Exit code 1 if some archived bodies could not be read.`,
   options: { app: { type: 'string' } },
   async run({ config, logger, out }, values) {
-    const sdkappid = values.app === undefined ? undefined : Number(values.app);
-    if (sdkappid !== undefined && !Number.isSafeInteger(sdkappid)) throw new UsageError(`renormalize: --app "${String(values.app)}" is not an SDKAppID`);
+    const sdkappid = parseAppOption(values.app);
     return withDatabase(config, logger, async (db) => {
       const report = await renormalize(db, parseArchived, { ...(sdkappid === undefined ? {} : { sdkappid }) });
       for (const failed of report.failed) out(`app ${failed.sdkappid} bucket ${failed.bucketStart.toISOString()}: kept old facts, ${failed.reason}`);

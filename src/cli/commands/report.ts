@@ -3,7 +3,7 @@ import { migrationStatus } from '../../db/migrate.ts';
 import { formatReport, REPORT_FORMATS } from '../../report/formats.ts';
 import type { ReportFormat } from '../../report/formats.ts';
 import { lossReport } from '../../report/lossReport.ts';
-import { UsageError, type Command, type OptionValues } from '../command.ts';
+import { parseAppOption, UsageError, type Command, type OptionValues } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
 /** The longest period `--days` accepts: ten years, far beyond any sensible terminal report. */
@@ -27,14 +27,7 @@ export interface ReportCommandOptions {
 /** Validates the command line; every problem is one UsageError line naming the option. */
 export function parseReportOptions(values: OptionValues, positionals: readonly string[] = []): ReportCommandOptions {
   if (positionals.length > 0) throw new UsageError(`report: unexpected argument "${positionals[0]}"; see pushloss report --help`);
-  const app = values.app;
-  let sdkappid: number | undefined;
-  if (app !== undefined) {
-    if (typeof app !== 'string' || !/^[1-9]\d{0,15}$/.test(app) || !Number.isSafeInteger(Number(app))) {
-      throw new UsageError(`--app: "${String(app)}" is not an SDKAppID; pass the app's number, e.g. --app 1400000001`);
-    }
-    sdkappid = Number(app);
-  }
+  const sdkappid = parseAppOption(values.app);
   const daysText = values.days ?? '7';
   const days = Number(daysText);
   if (typeof daysText !== 'string' || !/^\d+$/.test(daysText) || days < 1 || days > MAX_REPORT_DAYS) {

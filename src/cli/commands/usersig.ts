@@ -1,7 +1,7 @@
 import { systemClock } from '../../clock.ts';
 import { requireApps } from '../../config.ts';
 import { UserSigSource } from '../../tencent/usersig.ts';
-import { UsageError, type Command } from '../command.ts';
+import { selectApps, UsageError, type Command } from '../command.ts';
 
 /** Prints a fresh admin UserSig, for debugging calls by hand. It is a credential: handle with care. */
 export const usersigCommand: Command = {
@@ -15,11 +15,9 @@ It is a credential: do not paste it into tickets or chats.
   options: { app: { type: 'string' } },
   async run({ config, out }, values) {
     const apps = requireApps(config);
-    const app = values.app === undefined ? apps[0] : apps.find((candidate) => String(candidate.sdkappid) === values.app);
-    if (!app || (values.app === undefined && apps.length > 1)) {
-      throw new UsageError(`--app: ${values.app === undefined ? 'several apps are configured' : `app ${values.app} is not configured`}; pass one of ${apps.map((a) => a.sdkappid).join(', ')}`);
-    }
-    out(new UserSigSource(app, systemClock).current());
+    const selected = selectApps(apps, values.app);
+    if (selected.length > 1) throw new UsageError(`--app: several apps are configured; pass one of ${apps.map((a) => a.sdkappid).join(', ')}`);
+    out(new UserSigSource(selected[0]!, systemClock).current());
     return 0;
   },
 };
