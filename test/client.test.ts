@@ -20,8 +20,9 @@ const yesterday = { start: Date.UTC(2026, 10, 24, 16) / 1000, end: Date.UTC(2026
 const api = (overrides: Partial<Config['api']> = {}): Config['api'] => ({
   horizonSeconds: 7 * DAY,
   maxSpanSeconds: 7 * DAY,
-  // Above the simulator's 20 ms, as production's 1200 ms is above Tencent's 1000 ms: jitter margin.
-  minIntervalMs: 30,
+  // Well above the simulator's 20 ms, as production's 1200 ms is above Tencent's 1000 ms: the
+  // margin absorbs a busy machine's jitter between our start and the simulator's arrival time.
+  minIntervalMs: 50,
   timeoutMs: 1_000,
   maxAttempts: 4,
   ...overrides,
@@ -82,8 +83,8 @@ describe('normal_push_loss client against the simulator', () => {
     const { tim } = client();
     for (let i = 0; i < 5; i++) await tim.normalPushLoss(yesterday);
     const randoms = sim.calls.map((c) => c.random);
-    expect(new Set(randoms).size).toBe(5);
-    expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
+    expect(sim.calls.filter((c) => c.errorCode === 0)).toHaveLength(5);
+    expect(new Set(randoms).size).toBe(sim.calls.length); // retries included, if a busy machine caused any
   });
 
   it.each([
@@ -173,11 +174,13 @@ describe('normal_push_loss client against the simulator', () => {
   });
 
   it('spaces concurrent calls for one app by the interval, measured at the server', async () => {
-    const { tim } = client({ api: api({ minIntervalMs: 60 }) });
+    const { tim } = client({ api: api({ minIntervalMs: 120 }) });
     await Promise.all([0, 1, 2, 3, 4].map(() => tim.normalPushLoss(yesterday)));
     expect(sim.calls.map((c) => c.errorCode)).toEqual([0, 0, 0, 0, 0]);
     const gaps = sim.calls.slice(1).map((c, i) => c.receivedAtMono - sim.calls[i]!.receivedAtMono);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(55); // timer resolution slack only
+    // Five calls at once would arrive within a few ms without the gate; with it, ~120 ms apart
+    // (less whatever a busy machine adds to one arrival and not the next).
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(80);
   });
 
   it('without the gate, the simulator does answer 60011 (the check above can fail)', async () => {
