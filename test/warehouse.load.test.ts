@@ -326,7 +326,7 @@ describe('renormalize', () => {
   it('rebuilds every bucket from the archive exactly as loaded, without the API', async () => {
     const snapshot = await t.db.selectFrom('loss_fact').selectAll().orderBy('sdkappid').orderBy('bucket_start').orderBy('bucket_size').orderBy('scope').orderBy('stage').orderBy('platform').orderBy('err_code').execute();
     expect(snapshot.length).toBeGreaterThan(0);
-    // Damage the facts: one bucket emptied, one count wrong, one stray row.
+    // Damage the facts: one bucket emptied, one count wrong.
     await t.db.deleteFrom('loss_fact').where('bucket_start', '=', new Date(day('2025-03-12').start * 1000)).execute();
     await t.db.updateTable('loss_fact').set({ err_count: 1 }).where('bucket_start', '=', new Date(day('2025-06-01').start * 1000)).execute();
 

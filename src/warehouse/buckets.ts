@@ -144,10 +144,6 @@ export function bucketsOverlapping(
   return buckets;
 }
 
-/** Nominal length of a bucket size in seconds (a DST day is 23 or 25 h: use the window instead). */
-export function nominalSeconds(size: BucketSize): number {
-  return size === '1d' ? 86_400 : 3_600;
-}
 
 /**
  * Reads one end of a CLI range. A bare date `YYYY-MM-DD` means that whole local day in the zone:
