@@ -22,13 +22,17 @@ export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latene
     async wait(sdkappid, signal) {
       for (;;) {
         signal?.throwIfAborted();
-        const asked = performance.now();
-        const { rows } = await sql<{ wait_ms: number }>`
-          insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
-          on conflict (sdkappid) do update
-            set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
-          returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(db);
-        const waitMs = Number(rows[0]!.wait_ms);
+        // `asked` is taken once a connection is ours, so waiting for a pooled connection does
+        // not count as lateness; only the reservation's own round trip does.
+        const { asked, waitMs } = await db.connection().execute(async (connection) => {
+          const asked = performance.now();
+          const { rows } = await sql<{ wait_ms: number }>`
+            insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
+            on conflict (sdkappid) do update
+              set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
+            returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(connection);
+          return { asked, waitMs: Number(rows[0]!.wait_ms) };
+        });
         // The database read its clock after `asked`, so the slot is at `asked + waitMs` or later:
         // waiting `waitMs` from now never starts early. Real time, never an injected clock.
         if (waitMs > 0) await systemClock.sleep(waitMs, signal);
