@@ -12,14 +12,17 @@ export interface BucketKey {
   bucketSize: BucketSize;
 }
 
+/** The key columns of one bucket, for `where((eb) => eb.and(...))` on bucket_state or loss_fact. */
+function bucketKeyColumns(key: BucketKey) {
+  return { sdkappid: key.sdkappid, bucket_start: new Date(key.bucketStart * 1000), bucket_size: key.bucketSize };
+}
+
 /** The bookkeeping row of one bucket, or undefined if it was never fetched nor marked. */
 export async function getBucketState(db: Kysely<Database>, key: BucketKey): Promise<BucketState | undefined> {
   return db
     .selectFrom('bucket_state')
     .selectAll()
-    .where('sdkappid', '=', key.sdkappid)
-    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
-    .where('bucket_size', '=', key.bucketSize)
+    .where((eb) => eb.and(bucketKeyColumns(key)))
     .executeTakeFirst();
 }
 
@@ -47,9 +50,7 @@ export async function getBucketFacts(db: Kysely<Database>, key: BucketKey): Prom
   return db
     .selectFrom('loss_fact')
     .selectAll()
-    .where('sdkappid', '=', key.sdkappid)
-    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
-    .where('bucket_size', '=', key.bucketSize)
+    .where((eb) => eb.and(bucketKeyColumns(key)))
     .orderBy('scope')
     .orderBy('stage')
     .orderBy('platform')
@@ -62,9 +63,7 @@ export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Pro
   const result = await db
     .updateTable('bucket_state')
     .set({ final: true })
-    .where('sdkappid', '=', key.sdkappid)
-    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
-    .where('bucket_size', '=', key.bucketSize)
+    .where((eb) => eb.and(bucketKeyColumns(key)))
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
