@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
-import { simulatorApps, simulatorEnv, TEST_SECRET } from './helpers/config.ts';
+import { beijingDay, simulatorApps, simulatorEnv, TEST_SECRET } from './helpers/config.ts';
 import { runCli } from './helpers/process.ts';
 
 const APP = 1400000301;
@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => sim?.close());
 
 const env = (extra: Record<string, string> = {}) => simulatorEnv(sim.url, [APP], { PUSHLOSS_DATA_DIR: dataDir, ...extra });
-const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('en-CA', { timeZone: 'Asia/Shanghai' });
+const day = beijingDay;
 
 describe('the pushloss CLI', () => {
   it('stops on bad configuration with one line naming the variable, exit code 2', async () => {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, systemClock, type Clock } from '../src/clock.ts';
 import { loadConfig, type AppConfig, type Config } from '../src/config.ts';
@@ -9,6 +8,7 @@ import type { CallRecord } from '../src/tencent/loss.ts';
 import { generateUserSig } from '../src/tencent/usersig.ts';
 import { defaultLossData, finishedPart, sumLossEntries, startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { capturedLogger } from './helpers/logs.ts';
+import { freePort } from './helpers/process.ts';
 
 const SECRET = 'sim-secret-key-0123456789abcdef';
 const APP = 1400000001;
@@ -48,13 +48,6 @@ function client(overrides: Partial<TimClientDeps> & { baseUrls?: string[]; clock
   return { tim, log, failed };
 }
 
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 beforeAll(async () => {
   clock = manualClock(NOW_MS);
@@ -165,7 +158,7 @@ describe('normal_push_loss client against the simulator', () => {
   });
 
   it('moves to the backup domain when the primary fails at the network level', async () => {
-    const dead = await closedPortUrl();
+    const dead = `http://127.0.0.1:${await freePort()}`; // nothing listens there
     const { tim, failed } = client({ baseUrls: [dead, sim.url] });
     const { call } = await tim.normalPushLoss(yesterday);
     expect(failed).toHaveLength(1);
@@ -215,7 +208,7 @@ describe('normal_push_loss client against the simulator', () => {
   });
 
   it('keeps secrets out of error messages too', async () => {
-    const dead = await closedPortUrl();
+    const dead = `http://127.0.0.1:${await freePort()}`; // nothing listens there
     const { tim } = client({ baseUrls: [dead], api: api({ maxAttempts: 2 }) });
     const error = (await tim.normalPushLoss(yesterday).catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/ECONNREFUSED/);

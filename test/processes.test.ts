@@ -9,7 +9,7 @@ import { defaultLossData, finishedPart, startSimulator, sumLossEntries, type Sim
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
 import { normalizeLoss } from '../src/warehouse/normalize.ts';
-import { simulatorApps, simulatorEnv } from './helpers/config.ts';
+import { beijingDay, simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { eventually, freePort, runCli, spawnCli } from './helpers/process.ts';
 
@@ -67,7 +67,7 @@ function minGapPerApp(sim: Simulator): Map<number, number> {
   return gaps;
 }
 
-const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('en-CA', { timeZone: 'Asia/Shanghai' });
+const day = beijingDay;
 
 describe('processes sharing one rate cap', () => {
   const APPS = [1400000501, 1400000502];

@@ -5,6 +5,7 @@ import {
   bucketsOverlapping,
   DEFAULT_TIME_ZONE,
   formatLocalDate,
+  formatLocalMinute,
   isValidTimeZone,
   parseDayOrInstant,
   parseRange,
@@ -74,6 +75,8 @@ describe('hour buckets', () => {
     expect(buckets.map((b) => formatLocalDate(b.start * 1000, 'America/New_York'))).toEqual(['2025-03-09', '2025-03-09', '2025-03-09']);
     expect(buckets.map(hours)).toEqual([1, 1, 1]);
     expect(new Date(buckets[2]!.start * 1000).toISOString()).toBe('2025-03-09T07:00:00.000Z'); // 03:00 EDT
+    // How `status` labels hour buckets: the local wall-clock hour, the missing 02:00 skipped.
+    expect(buckets.map((b) => formatLocalMinute(b.start * 1000, 'America/New_York'))).toEqual(['2025-03-09 00:00', '2025-03-09 01:00', '2025-03-09 03:00']);
   });
 
   it('start on local hours in a half-hour zone (Asia/Kolkata)', () => {

@@ -91,6 +91,11 @@ export function formatLocalDate(instantMs: number, timeZone: string): string {
   return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
 
+/** `YYYY-MM-DD HH:MM`: the local wall-clock time of an instant, to the minute. */
+export function formatLocalMinute(instantMs: number, timeZone: string): string {
+  return new Date(wallClock(instantMs, timeZone)).toISOString().slice(0, 16).replace('T', ' ');
+}
+
 /**
  * The first instant (ms) of a local calendar day. Normally local midnight; if midnight occurs
  * twice, the first one; if midnight is skipped by a DST jump, the instant of the jump.

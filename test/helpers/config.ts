@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { formatLocalDate } from '../../src/warehouse/buckets.ts';
 
 export const TEST_SECRET = 'test-secret-key-do-not-log';
 
@@ -20,3 +21,6 @@ export const simulatorApps = (sdkappids: number[]) => sdkappids.map((sdkappid) =
 export function simulatorConfig(simUrl: string, sdkappids: number[], extra: Record<string, string> = {}): Config {
   return loadConfig(simulatorEnv(simUrl, sdkappids, extra));
 }
+
+/** `YYYY-MM-DD` of the Beijing day `offsetDays` from today (the default BUCKET_TZ). */
+export const beijingDay = (offsetDays: number): string => formatLocalDate(Date.now() + offsetDays * 86_400_000, 'Asia/Shanghai');

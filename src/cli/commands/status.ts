@@ -2,6 +2,7 @@ import { isoMs, systemClock } from '../../clock.ts';
 import { listAppStates } from '../../collect/appState.ts';
 import { recentBuckets, type BucketReport } from '../../collect/bucketStatus.ts';
 import { STATUS_DAYS } from '../../daemon/daemon.ts';
+import { formatLocalDate, formatLocalMinute } from '../../warehouse/buckets.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
@@ -62,8 +63,5 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
 
 /** The bucket as the operator thinks of it: its local day (or local day and hour). */
 function label(bucket: BucketReport, timeZone: string, size: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(bucket.start * 1000);
-  const get = (type: string) => parts.find((part) => part.type === type)!.value;
-  const day = `${get('year')}-${get('month')}-${get('day')}`;
-  return size === '1d' ? day : `${day} ${get('hour')}:${get('minute')}`;
+  return size === '1d' ? formatLocalDate(bucket.start * 1000, timeZone) : formatLocalMinute(bucket.start * 1000, timeZone);
 }
