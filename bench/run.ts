@@ -30,9 +30,15 @@ async function main() {
   const base = loadConfig({});
   const sdkappids = Array.from({ length: apps }, (_, i) => 1_500_000_000 + i);
   // The simulator runs in its own process: arrival times judged on a busy event loop would lie.
-  const simProcess = spawn(process.execPath, [fileURLToPath(new URL('./simulatorProcess.ts', import.meta.url)), String(sdkappids[0]), String(apps)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const simProcess = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./simulatorProcess.ts', import.meta.url)), String(sdkappids[0]), String(apps)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const simOutput: string[] = [];
-  simProcess.stdout.setEncoding('utf8').on('data', (chunk: string) => simOutput.push(...chunk.split('\n').filter(Boolean)));
+  simProcess.stdout
+    .setEncoding('utf8')
+    .on('data', (chunk: string) => simOutput.push(...chunk.split('\n').filter(Boolean)));
   while (simOutput.length === 0) await once(simProcess.stdout, 'data');
   const simUrl = simOutput[0]!;
   let databaseUrl: string | undefined;
@@ -45,16 +51,33 @@ async function main() {
     url.pathname = `/${scratch}`;
     databaseUrl = url.toString();
   }
-  const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: Number(process.env.BENCH_POOL ?? 10) });
+  const opened = await openDatabase({
+    databaseUrl,
+    dataDir: MEMORY_DATA_DIR,
+    maxConnections: Number(process.env.BENCH_POOL ?? 10),
+  });
   try {
     await migrateToLatest(opened.db);
     const config: Config = {
       ...base,
-      apps: sdkappids.map((sdkappid) => ({ sdkappid, secretKey: new Secret(`bench-${sdkappid}`), identifier: 'administrator', region: 'china', baseUrls: [simUrl], loopback: true })),
+      apps: sdkappids.map((sdkappid) => ({
+        sdkappid,
+        secretKey: new Secret(`bench-${sdkappid}`),
+        identifier: 'administrator',
+        region: 'china',
+        baseUrls: [simUrl],
+        loopback: true,
+      })),
     };
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-    const collector = createCollector({ db: opened.db, coordinationDb: opened.coordinationDb, config, logger: createLogger('error'), clock: systemClock });
+    const collector = createCollector({
+      db: opened.db,
+      coordinationDb: opened.coordinationDb,
+      config,
+      logger: createLogger('error'),
+      clock: systemClock,
+    });
     const pass = await collector.runPass();
     clearInterval(sampler);
 
@@ -67,14 +90,24 @@ async function main() {
     const simStats = JSON.parse(simOutput.at(-1)!) as { calls: number; refusedForRate: number; minGapMs: number };
     console.log(`database          ${opened.kind}${serverUrl ? ` (${scratch})` : ' (in memory)'}`);
     console.log(`apps              ${apps}, ${fetched} buckets fetched (${perApp} per app)`);
-    console.log(`at the simulator  ${simStats.calls} calls, ${simStats.refusedForRate} refused for rate (60011), smallest gap between one app's calls ${simStats.minGapMs} ms`);
+    console.log(
+      `at the simulator  ${simStats.calls} calls, ${simStats.refusedForRate} refused for rate (60011), smallest gap between one app's calls ${simStats.minGapMs} ms`,
+    );
     const { rows: gaps } = await sql<{ min_gap_ms: number }>`
       select min(gap_ms)::float8 as min_gap_ms from (
-        select extract(epoch from started_at - lag(started_at) over (partition by sdkappid order by started_at)) * 1000 as gap_ms from tim_call) g`.execute(opened.db);
-    console.log(`at pushloss      smallest gap between the starts of one app's calls ${Math.round(gaps[0]!.min_gap_ms)} ms (tim_call.started_at)`);
+        select extract(epoch from started_at - lag(started_at) over (partition by sdkappid order by started_at)) * 1000 as gap_ms from tim_call) g`.execute(
+      opened.db,
+    );
+    console.log(
+      `at pushloss      smallest gap between the starts of one app's calls ${Math.round(gaps[0]!.min_gap_ms)} ms (tim_call.started_at)`,
+    );
     console.log(`pass wall time    ${(pass.durationMs / 1000).toFixed(1)} s`);
-    console.log(`one app's floor   ${ideal.toFixed(1)} s  ((calls - 1) × MIN_CALL_INTERVAL ${config.api.minIntervalMs} ms)`);
-    console.log(`ratio             ${(pass.durationMs / 1000 / ideal).toFixed(2)} × one app's floor; sequential apps would be ${apps}×`);
+    console.log(
+      `one app's floor   ${ideal.toFixed(1)} s  ((calls - 1) × MIN_CALL_INTERVAL ${config.api.minIntervalMs} ms)`,
+    );
+    console.log(
+      `ratio             ${(pass.durationMs / 1000 / ideal).toFixed(2)} × one app's floor; sequential apps would be ${apps}×`,
+    );
     console.log(`peak RSS          ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
   } finally {
     await opened.close();

@@ -16,7 +16,13 @@ process.once('SIGTERM', async () => {
     const times = calls.map((call) => call.receivedAtMono).sort((a, b) => a - b);
     for (let i = 1; i < times.length; i++) minGapMs = Math.min(minGapMs, times[i]! - times[i - 1]!);
   }
-  console.log(JSON.stringify({ calls: sim.calls.length, refusedForRate: sim.calls.filter((c) => c.errorCode === 60011).length, minGapMs: Math.round(minGapMs) }));
+  console.log(
+    JSON.stringify({
+      calls: sim.calls.length,
+      refusedForRate: sim.calls.filter((c) => c.errorCode === 60011).length,
+      minGapMs: Math.round(minGapMs),
+    }),
+  );
   await sim.close();
   process.exit(0);
 });

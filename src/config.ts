@@ -111,32 +111,50 @@ export function loadConfig(env: Env): Config {
   };
 
   const logLevel = get('LOG_LEVEL');
-  if (!LOG_LEVELS.includes(logLevel)) fail('LOG_LEVEL', `"${logLevel}" is not a log level`, `use one of ${LOG_LEVELS.join('|')}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    fail('LOG_LEVEL', `"${logLevel}" is not a log level`, `use one of ${LOG_LEVELS.join('|')}`);
 
   const bucketSize = get('BUCKET_SIZE');
-  if (bucketSize !== '1d' && bucketSize !== '1h') fail('BUCKET_SIZE', `"${bucketSize}" is not a bucket size`, 'use 1d or 1h');
+  if (bucketSize !== '1d' && bucketSize !== '1h')
+    fail('BUCKET_SIZE', `"${bucketSize}" is not a bucket size`, 'use 1d or 1h');
 
   const bucketTz = get('BUCKET_TZ');
-  if (!isValidTimeZone(bucketTz)) fail('BUCKET_TZ', `"${bucketTz}" is not an IANA time zone`, 'use a name like Asia/Shanghai or UTC');
+  if (!isValidTimeZone(bucketTz))
+    fail('BUCKET_TZ', `"${bucketTz}" is not an IANA time zone`, 'use a name like Asia/Shanghai or UTC');
 
   const databaseUrl = nonEmpty(env.DATABASE_URL) ?? readOptionalFile(env.DATABASE_URL_FILE, 'DATABASE_URL_FILE');
-  if (nonEmpty(env.DATABASE_URL) !== undefined && nonEmpty(env.DATABASE_URL_FILE) !== undefined) fail('DATABASE_URL', 'is set together with DATABASE_URL_FILE', 'set only one of them');
+  if (nonEmpty(env.DATABASE_URL) !== undefined && nonEmpty(env.DATABASE_URL_FILE) !== undefined)
+    fail('DATABASE_URL', 'is set together with DATABASE_URL_FILE', 'set only one of them');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    fail('DATABASE_URL', 'is not a postgres:// URL', 'use postgres://user:password@host:5432/database, or unset it for the embedded database');
+    fail(
+      'DATABASE_URL',
+      'is not a postgres:// URL',
+      'use postgres://user:password@host:5432/database, or unset it for the embedded database',
+    );
   }
 
   const cron = get('COLLECT_CRON');
-  if (!validateCron(cron)) fail('COLLECT_CRON', `"${cron}" is not a cron expression`, 'use five fields (or six with seconds), e.g. */30 * * * *');
+  if (!validateCron(cron))
+    fail(
+      'COLLECT_CRON',
+      `"${cron}" is not a cron expression`,
+      'use five fields (or six with seconds), e.g. */30 * * * *',
+    );
 
   const migrateOnStart = get('MIGRATE_ON_START');
-  if (migrateOnStart !== 'true' && migrateOnStart !== 'false') fail('MIGRATE_ON_START', `"${migrateOnStart}" is not a boolean`, 'use true or false');
+  if (migrateOnStart !== 'true' && migrateOnStart !== 'false')
+    fail('MIGRATE_ON_START', `"${migrateOnStart}" is not a boolean`, 'use true or false');
 
   const apps = loadApps(env);
   const minIntervalMs = duration('MIN_CALL_INTERVAL');
   if (minIntervalMs < MIN_REMOTE_INTERVAL_MS) {
     const remote = apps.find((app) => !app.loopback);
     if (remote) {
-      fail('MIN_CALL_INTERVAL', `${minIntervalMs} ms leaves no margin over the API's 1 call/second cap for app ${remote.sdkappid}`, `use ${MIN_REMOTE_INTERVAL_MS}ms or more; shorter intervals are only for a loopback simulator`);
+      fail(
+        'MIN_CALL_INTERVAL',
+        `${minIntervalMs} ms leaves no margin over the API's 1 call/second cap for app ${remote.sdkappid}`,
+        `use ${MIN_REMOTE_INTERVAL_MS}ms or more; shorter intervals are only for a loopback simulator`,
+      );
     }
   }
 
@@ -185,16 +203,22 @@ function loadApps(env: Env): AppConfig[] {
   const appsFile = nonEmpty(env.PUSHLOSS_APPS_FILE);
   if (appsFile !== undefined) {
     if (nonEmpty(env.TIM_SDKAPPID) !== undefined) {
-      fail('PUSHLOSS_APPS_FILE', 'is set together with TIM_SDKAPPID', 'configure apps either in the file or through TIM_* variables, not both');
+      fail(
+        'PUSHLOSS_APPS_FILE',
+        'is set together with TIM_SDKAPPID',
+        'configure apps either in the file or through TIM_* variables, not both',
+      );
     }
     return loadAppsFile(appsFile);
   }
   const sdkappidText = nonEmpty(env.TIM_SDKAPPID);
   if (sdkappidText === undefined) return [];
-  if (!/^[1-9]\d{0,15}$/.test(sdkappidText)) fail('TIM_SDKAPPID', `"${sdkappidText}" is not an SDKAppID`, 'copy the numeric SDKAppID from the Chat console');
+  if (!/^[1-9]\d{0,15}$/.test(sdkappidText))
+    fail('TIM_SDKAPPID', `"${sdkappidText}" is not an SDKAppID`, 'copy the numeric SDKAppID from the Chat console');
 
   const regionText = nonEmpty(env.TIM_REGION) ?? DEFAULTS.TIM_REGION;
-  if (!(REGION_NAMES as string[]).includes(regionText)) fail('TIM_REGION', `"${regionText}" is not a region`, `use one of ${REGION_NAMES.join('|')}`);
+  if (!(REGION_NAMES as string[]).includes(regionText))
+    fail('TIM_REGION', `"${regionText}" is not a region`, `use one of ${REGION_NAMES.join('|')}`);
   const region = regionText as Region;
 
   return [
@@ -216,11 +240,21 @@ function loadAppsFile(path: string): AppConfig[] {
   } catch (error) {
     // Never echo the parser's message: it quotes the file's text, which holds secret keys.
     const position = /position (\d+)/.exec((error as Error).message)?.[1];
-    const why = (error as NodeJS.ErrnoException).code ?? (position === undefined ? 'invalid JSON' : `invalid JSON at character ${position}`);
-    fail('PUSHLOSS_APPS_FILE', `cannot read ${path} as JSON (${why})`, 'point it at a JSON array of apps as shown in the README');
+    const why =
+      (error as NodeJS.ErrnoException).code ??
+      (position === undefined ? 'invalid JSON' : `invalid JSON at character ${position}`);
+    fail(
+      'PUSHLOSS_APPS_FILE',
+      `cannot read ${path} as JSON (${why})`,
+      'point it at a JSON array of apps as shown in the README',
+    );
   }
   if (!Array.isArray(parsed) || parsed.length === 0) {
-    fail('PUSHLOSS_APPS_FILE', `${path} is not a non-empty JSON array`, 'write an array of {"sdkappid", "secretKey" or "secretKeyFile", "region"} objects');
+    fail(
+      'PUSHLOSS_APPS_FILE',
+      `${path} is not a non-empty JSON array`,
+      'write an array of {"sdkappid", "secretKey" or "secretKeyFile", "region"} objects',
+    );
   }
   const seen = new Set<number>();
   return parsed.map((raw, index) => {
@@ -229,7 +263,11 @@ function loadAppsFile(path: string): AppConfig[] {
     if (!result.success) {
       const issue = result.error.issues[0]!;
       const field = issue.path.join('.') || 'entry';
-      fail(where, `${field}: ${issue.message}`, 'each entry needs sdkappid (number), secretKey or secretKeyFile, region; identifier and baseUrl are optional');
+      fail(
+        where,
+        `${field}: ${issue.message}`,
+        'each entry needs sdkappid (number), secretKey or secretKeyFile, region; identifier and baseUrl are optional',
+      );
     }
     const entry = result.data;
     if (seen.has(entry.sdkappid)) fail(where, `sdkappid ${entry.sdkappid} is listed twice`, 'keep one entry per app');
@@ -245,8 +283,18 @@ function loadAppsFile(path: string): AppConfig[] {
   });
 }
 
-function buildApp(input: { sdkappid: number; secretKey: Secret; identifier: string; region: Region; baseUrl: string | undefined; where: string }): AppConfig {
-  const baseUrls = input.baseUrl === undefined ? regionBaseUrls(input.region) : input.baseUrl.split(',').map((url) => checkBaseUrl(url.trim(), input.where));
+function buildApp(input: {
+  sdkappid: number;
+  secretKey: Secret;
+  identifier: string;
+  region: Region;
+  baseUrl: string | undefined;
+  where: string;
+}): AppConfig {
+  const baseUrls =
+    input.baseUrl === undefined
+      ? regionBaseUrls(input.region)
+      : input.baseUrl.split(',').map((url) => checkBaseUrl(url.trim(), input.where));
   return {
     sdkappid: input.sdkappid,
     secretKey: input.secretKey,
@@ -262,28 +310,39 @@ function checkBaseUrl(text: string, where: string): string {
   try {
     url = new URL(text);
   } catch {
-    fail(where, `"${text}" is not a URL`, 'use https://host[:port], or leave it unset to use the region\'s domains');
+    fail(where, `"${text}" is not a URL`, "use https://host[:port], or leave it unset to use the region's domains");
   }
   if (url.protocol === 'http:' && !isLoopbackUrl(url)) {
-    fail(where, `"${text}" uses plain http on a remote host`, 'use https://, plain http is only allowed for 127.0.0.1/localhost');
+    fail(
+      where,
+      `"${text}" uses plain http on a remote host`,
+      'use https://, plain http is only allowed for 127.0.0.1/localhost',
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(where, `"${text}" is not http(s)`, 'use https://host[:port]');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    fail(where, `"${text}" is not http(s)`, 'use https://host[:port]');
   return url.origin;
 }
 
 function secretFrom(value: string | undefined, file: string | undefined, valueName: string, fileName: string): Secret {
-  if (nonEmpty(value) !== undefined && nonEmpty(file) !== undefined) fail(valueName, `is set together with ${fileName}`, 'set only one of them');
+  if (nonEmpty(value) !== undefined && nonEmpty(file) !== undefined)
+    fail(valueName, `is set together with ${fileName}`, 'set only one of them');
   if (nonEmpty(file) !== undefined) {
     let text: string;
     try {
       text = readFileSync(file!, 'utf8').trim();
     } catch (error) {
-      fail(fileName, `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'point it at a readable file holding the secret key');
+      fail(
+        fileName,
+        `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        'point it at a readable file holding the secret key',
+      );
     }
-    if (text === '') fail(fileName, `${file} is empty`, 'put the app\'s secret key from the Chat console in it');
+    if (text === '') fail(fileName, `${file} is empty`, "put the app's secret key from the Chat console in it");
     return new Secret(text);
   }
-  if (nonEmpty(value) === undefined) fail(valueName, 'is not set', `set it (or ${fileName}) to the app's secret key from the Chat console`);
+  if (nonEmpty(value) === undefined)
+    fail(valueName, 'is not set', `set it (or ${fileName}) to the app's secret key from the Chat console`);
   return new Secret(value!.trim());
 }
 
@@ -291,10 +350,17 @@ function secretFrom(value: string | undefined, file: string | undefined, valueNa
 function readOptionalFile(path: string | undefined, name: string): string | undefined {
   if (nonEmpty(path) === undefined) return undefined;
   try {
-    return nonEmpty(readFileSync(path!, 'utf8')) ?? fail(name, `${path} is empty`, 'put the value in the file or unset the variable');
+    return (
+      nonEmpty(readFileSync(path!, 'utf8')) ??
+      fail(name, `${path} is empty`, 'put the value in the file or unset the variable')
+    );
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    fail(name, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'point it at a readable file');
+    fail(
+      name,
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      'point it at a readable file',
+    );
   }
 }
 
@@ -305,7 +371,6 @@ function fail(where: string, problem: string, fix: string): never {
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
-
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !(value instanceof Secret)) {

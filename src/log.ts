@@ -6,7 +6,18 @@ export type { Logger };
  * Field names that may hold a secret. Secret objects already print as `[redacted]`; this is the
  * second lock on the door for anything that reaches a log as a plain string.
  */
-const REDACT_PATHS = ['secretKey', 'usersig', 'userSig', 'url', '*.secretKey', '*.usersig', '*.userSig', '*.url', 'config.headers', 'config.params'];
+const REDACT_PATHS = [
+  'secretKey',
+  'usersig',
+  'userSig',
+  'url',
+  '*.secretKey',
+  '*.usersig',
+  '*.userSig',
+  '*.url',
+  'config.headers',
+  'config.params',
+];
 
 /** The process logger: JSON lines on stdout (or the given stream), secrets censored. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {

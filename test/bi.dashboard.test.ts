@@ -67,7 +67,11 @@ type Selection = { value: string } | { values: string[] };
  * or include-All variable becomes a list of quoted literals ('a','b'), a single-value one its raw
  * text. `$name`, `${name}` and `[[name]]` forms.
  */
-function interpolateVariables(text: string, variables: ReadonlyArray<Variable>, selected: Record<string, Selection>): string {
+function interpolateVariables(
+  text: string,
+  variables: ReadonlyArray<Variable>,
+  selected: Record<string, Selection>,
+): string {
   return text.replace(/\$\{(\w+)\}|\[\[(\w+)\]\]|\$(\w+)/g, (match, a?: string, b?: string, c?: string) => {
     const name = (a ?? b ?? c)!;
     if (name.startsWith('__')) return match; // a macro or a built-in, not a dashboard variable
@@ -86,14 +90,19 @@ function interpolateVariables(text: string, variables: ReadonlyArray<Variable>, 
 
 /** RFC 3339 in UTC with the fraction trimmed, as Go's time.RFC3339Nano formats it. */
 function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.?0+Z$/, 'Z').replace(/\.Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/\.?0+Z$/, 'Z')
+    .replace(/\.Z$/, 'Z');
 }
 
 /** Seconds of a Grafana interval like 5m, 1h, 1d. */
 function intervalSeconds(text: string): number {
   const match = /^'?(\d+)(ms|s|m|h|d|w)'?$/.exec(text.trim());
   if (!match) throw new Error(`interval ${text} not understood`);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[
+    match[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'
+  ];
   return Number(match[1]) * unit;
 }
 
@@ -145,7 +154,11 @@ function splitArgs(text: string): string[] {
   return args;
 }
 
-function macro(name: string, args: string[], { from, to, range }: { from: string; to: string; range: TimeRange }): string {
+function macro(
+  name: string,
+  args: string[],
+  { from, to, range }: { from: string; to: string; range: TimeRange },
+): string {
   const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
   switch (name) {
     case 'time':
@@ -208,11 +221,25 @@ async function seed(db: Kysely<Database>): Promise<void> {
     loss(P, 9, '1001', 2, 'device offline'),
   ]);
   await load(db, A, hourBucket('2025-03-11', 1), '1h', [loss(R, null, '-1', 100, 'hidden by the day bucket')]);
-  await load(db, A, hourBucket('2025-03-12', 0), '1h', [loss(R, null, '-1', 1, 'unknown error'), loss(R, 3, '-1', 1, 'unknown error')]);
-  await load(db, A, hourBucket('2025-03-12', 1), '1h', [loss(R, null, '-1', 2, 'unknown error'), loss(R, null, '410', 2, 'token invalid')]);
-  await markBucketLost(db, { sdkappid: A, bucket: dayBucket('2025-03-04'), bucketSize: '1d', at: new Date('2025-03-12T00:00:00Z') });
+  await load(db, A, hourBucket('2025-03-12', 0), '1h', [
+    loss(R, null, '-1', 1, 'unknown error'),
+    loss(R, 3, '-1', 1, 'unknown error'),
+  ]);
+  await load(db, A, hourBucket('2025-03-12', 1), '1h', [
+    loss(R, null, '-1', 2, 'unknown error'),
+    loss(R, null, '410', 2, 'token invalid'),
+  ]);
+  await markBucketLost(db, {
+    sdkappid: A,
+    bucket: dayBucket('2025-03-04'),
+    bucketSize: '1d',
+    at: new Date('2025-03-12T00:00:00Z'),
+  });
   // App B: a lot of loss that must never show when only A is selected.
-  await load(db, B, dayBucket('2025-03-11'), '1d', [loss(R, null, '-1', 1000, 'unknown error'), loss(R, 3, '-1', 1000, 'unknown error')]);
+  await load(db, B, dayBucket('2025-03-11'), '1d', [
+    loss(R, null, '-1', 1000, 'unknown error'),
+    loss(R, 3, '-1', 1000, 'unknown error'),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,8 +303,20 @@ describe('the dashboard file', () => {
   });
 
   it('reads nothing but the BI views, the dimensions and the zone function', () => {
-    const allowed = new Set(['push_loss', 'push_loss_daily', 'push_loss_top_codes', 'push_loss_bucket_share', 'push_loss_wow', 'collection_status', 'stage', 'platform']);
-    const queries = [...dashboard.panels.flatMap((p) => p.targets.map((x) => x.rawSql)), ...dashboard.templating.list.map((v) => v.query)];
+    const allowed = new Set([
+      'push_loss',
+      'push_loss_daily',
+      'push_loss_top_codes',
+      'push_loss_bucket_share',
+      'push_loss_wow',
+      'collection_status',
+      'stage',
+      'platform',
+    ]);
+    const queries = [
+      ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.rawSql)),
+      ...dashboard.templating.list.map((v) => v.query),
+    ];
     for (const query of queries) {
       for (const [, relation] of query.matchAll(/\b(?:from|join)\s+([a-z_]+)/gi)) {
         if (relation === 'epoch') continue; // extract(epoch from ...)
@@ -293,11 +332,16 @@ describe('the emulation of Grafana', () => {
     expect(expandMacros('where $__timeFilter(d.day_start) and x < $__timeTo() and y >= $__timeFrom()', range)).toBe(
       "where d.day_start BETWEEN '2025-03-01T00:00:00Z' AND '2025-03-20T12:30:00.25Z' and x < '2025-03-20T12:30:00.25Z' and y >= '2025-03-01T00:00:00Z'",
     );
-    expect(expandMacros("select $__timeGroupAlias(coalesce(a, b), '1h')", range)).toBe('select floor(extract(epoch from coalesce(a, b))/3600)*3600 AS "time"');
-    expect(() => expandMacros('select $__unknownMacro(x)', range)).toThrow(/not emulated/);
-    expect(interpolateVariables('in ($sdkappid) and ${stage}', dashboard.templating.list, { sdkappid: { values: ['1', "2'"] }, stage: { value: 'x' } })).toBe(
-      "in ('1','2''') and 'x'",
+    expect(expandMacros("select $__timeGroupAlias(coalesce(a, b), '1h')", range)).toBe(
+      'select floor(extract(epoch from coalesce(a, b))/3600)*3600 AS "time"',
     );
+    expect(() => expandMacros('select $__unknownMacro(x)', range)).toThrow(/not emulated/);
+    expect(
+      interpolateVariables('in ($sdkappid) and ${stage}', dashboard.templating.list, {
+        sdkappid: { values: ['1', "2'"] },
+        stage: { value: 'x' },
+      }),
+    ).toBe("in ('1','2''') and 'x'");
   });
 });
 
@@ -328,7 +372,9 @@ describe('panels on known data', () => {
     ]);
     // Both apps: B's 1000 joins A's 23 on 03-11.
     const both = await runPanel('Loss per stage', MARCH, { ...ONLY_A, sdkappid: { values: [String(A), String(B)] } });
-    expect(both.find((r) => (r.time as Date).getTime() === at('2025-03-11').getTime() && r.metric === 'Ready to send')).toMatchObject({ value: 1023 });
+    expect(
+      both.find((r) => (r.time as Date).getTime() === at('2025-03-11').getTime() && r.metric === 'Ready to send'),
+    ).toMatchObject({ value: 1023 });
     // The time filter: a range ending before 03-11 keeps only 03-05.
     const early = await runPanel('Loss per stage', { from: MARCH.from, to: new Date('2025-03-09T00:00:00Z') }, ONLY_A);
     expect(early.map((r) => r.value)).toEqual([15, 7]);
@@ -434,17 +480,25 @@ describe('grafana/init/01-grafana-reader.sh', () => {
       await client.connect();
       const one = async (text: string) => (await client.query(text)).rows[0] as Record<string, unknown>;
       expect(await one('select current_user as who')).toEqual({ who: login });
-      expect(await one("select pg_has_role(current_user, 'pushloss_reader', 'member') as member")).toEqual({ member: true });
+      expect(await one("select pg_has_role(current_user, 'pushloss_reader', 'member') as member")).toEqual({
+        member: true,
+      });
       expect(await one('show default_transaction_read_only')).toEqual({ default_transaction_read_only: 'on' });
       expect(await one('select push_loss_day_zone() as zone')).toEqual({ zone: 'Europe/Berlin' });
-      expect(await one('select count(*)::int as n from push_loss_daily where sdkappid = 1400000001')).toEqual({ n: expect.any(Number) });
+      expect(await one('select count(*)::int as n from push_loss_daily where sdkappid = 1400000001')).toEqual({
+        n: expect.any(Number),
+      });
       const denied = await client.query('select * from tim_call').then(
         () => 'allowed',
         (error: { code?: string }) => error.code,
       );
       expect(denied).toBe('42501');
-      const [role] = (await sql<{ rolcanlogin: boolean; rolsuper: boolean; has_password: boolean }>`
-        select rolcanlogin, rolsuper, rolpassword is not null as has_password from pg_authid where rolname = ${login}`.execute(t.db)).rows;
+      const [role] = (
+        await sql<{ rolcanlogin: boolean; rolsuper: boolean; has_password: boolean }>`
+        select rolcanlogin, rolsuper, rolpassword is not null as has_password from pg_authid where rolname = ${login}`.execute(
+          t.db,
+        )
+      ).rows;
       expect(role).toEqual({ rolcanlogin: true, rolsuper: false, has_password: true });
     } finally {
       await client.end().catch(() => {});

@@ -45,13 +45,33 @@ async function seed(db: Kysely<Database>): Promise<void> {
     loss(P, 9, '1001', 2, 'device offline'),
   ]);
   await load(db, A, hourBucket('2025-03-11', 1), '1h', [loss(R, null, '-1', 100, 'must not be counted')]);
-  await load(db, A, hourBucket('2025-03-12', 0), '1h', [loss(R, null, '-1', 1, 'unknown error'), loss(R, 3, '-1', 1, 'unknown error')]);
-  await load(db, A, hourBucket('2025-03-12', 1), '1h', [loss(R, null, '-1', 2, 'unknown error (hourly)'), loss(R, null, '410', 2, 'token invalid')]);
-  await markBucketLost(db, { sdkappid: A, bucket: dayBucket('2025-03-04'), bucketSize: '1d', at: new Date('2025-03-12T00:00:00Z') });
-  await load(db, B, dayBucket('2025-03-11'), '1d', [loss(R, null, '-1', 1, 'unknown error'), loss(P, 4, '1001', 0, 'device offline')]);
+  await load(db, A, hourBucket('2025-03-12', 0), '1h', [
+    loss(R, null, '-1', 1, 'unknown error'),
+    loss(R, 3, '-1', 1, 'unknown error'),
+  ]);
+  await load(db, A, hourBucket('2025-03-12', 1), '1h', [
+    loss(R, null, '-1', 2, 'unknown error (hourly)'),
+    loss(R, null, '410', 2, 'token invalid'),
+  ]);
+  await markBucketLost(db, {
+    sdkappid: A,
+    bucket: dayBucket('2025-03-04'),
+    bucketSize: '1d',
+    at: new Date('2025-03-12T00:00:00Z'),
+  });
+  await load(db, B, dayBucket('2025-03-11'), '1d', [
+    loss(R, null, '-1', 1, 'unknown error'),
+    loss(P, 4, '1001', 0, 'device offline'),
+  ]);
 }
 
-const VIEWS = ['push_loss_daily', 'push_loss_top_codes', 'push_loss_bucket_share', 'push_loss_wow', 'collection_status'] as const;
+const VIEWS = [
+  'push_loss_daily',
+  'push_loss_top_codes',
+  'push_loss_bucket_share',
+  'push_loss_wow',
+  'collection_status',
+] as const;
 
 async function rows<T>(db: Kysely<any>, query: RawBuilder<unknown>): Promise<T[]> {
   return (await query.execute(db)).rows as T[];
@@ -104,7 +124,9 @@ describe('columns and types', () => {
            where table_schema = current_schema() and table_name in (${sql.join([...VIEWS])})
            order by table_name, ordinal_position`,
     );
-    const byView = Object.fromEntries(VIEWS.map((v) => [v, columns.filter((c) => c.table_name === v).map((c) => `${c.column_name} ${c.data_type}`)]));
+    const byView = Object.fromEntries(
+      VIEWS.map((v) => [v, columns.filter((c) => c.table_name === v).map((c) => `${c.column_name} ${c.data_type}`)]),
+    );
     expect(byView).toEqual({
       push_loss_daily: [
         'sdkappid bigint',
@@ -177,18 +199,28 @@ describe('columns and types', () => {
     );
     expect(comments).toHaveLength(VIEWS.length);
     for (const { comment } of comments) expect(comment!.length).toBeGreaterThan(80);
-    expect(comments.find((c) => c.view === 'push_loss_daily')!.comment).toMatch(/Asia\/Shanghai.*1d bucket.*1h buckets/);
+    expect(comments.find((c) => c.view === 'push_loss_daily')!.comment).toMatch(
+      /Asia\/Shanghai.*1d bucket.*1h buckets/,
+    );
   });
 });
 
 describe('push_loss_daily', () => {
-  it('sums error codes per app, local day, stage and channel; a day bucket hides that day\'s hours', async () => {
+  it("sums error codes per app, local day, stage and channel; a day bucket hides that day's hours", async () => {
     const daily = await rows(
       t.db,
       sql`select sdkappid, day::text as day, day_start, stage, platform, platform_name, err_count, bucket_size
             from push_loss_daily order by sdkappid, day, stage desc, platform nulls first`,
     );
-    const d = (sdkappid: number, day: string, stage: LossStage, platform: number | null, platform_name: string | null, err_count: number, bucket_size = '1d') => ({
+    const d = (
+      sdkappid: number,
+      day: string,
+      stage: LossStage,
+      platform: number | null,
+      platform_name: string | null,
+      err_count: number,
+      bucket_size = '1d',
+    ) => ({
       sdkappid,
       day,
       day_start: new Date(`${day}T00:00:00+08:00`),
@@ -245,7 +277,15 @@ describe('push_loss_top_codes', () => {
             from push_loss_top_codes where sdkappid = ${A} and stage = 'ready_to_send'
            order by day, platform nulls first, rank`,
     );
-    const r = (day: string, platform: number | null, rank: number, err_code: string, err_info: string, err_count: number, bucket_size = '1d') => ({
+    const r = (
+      day: string,
+      platform: number | null,
+      rank: number,
+      err_code: string,
+      err_info: string,
+      err_count: number,
+      bucket_size = '1d',
+    ) => ({
       day,
       stage: R,
       platform,
@@ -274,8 +314,15 @@ describe('push_loss_top_codes', () => {
 
   it('breaks ties by error code (text order), so "top N" is always N rows', async () => {
     const tied = await rolledBack(t.db, async (trx) => {
-      await load(trx, B, dayBucket('2025-03-20'), '1d', [loss(R, null, '9', 4, 'nine'), loss(R, null, '10', 4, 'ten'), loss(R, null, '8', 1, 'eight')]);
-      return rows(trx, sql`select err_code, rank from push_loss_top_codes where sdkappid = ${B} and day = '2025-03-20' order by rank`);
+      await load(trx, B, dayBucket('2025-03-20'), '1d', [
+        loss(R, null, '9', 4, 'nine'),
+        loss(R, null, '10', 4, 'ten'),
+        loss(R, null, '8', 1, 'eight'),
+      ]);
+      return rows(
+        trx,
+        sql`select err_code, rank from push_loss_top_codes where sdkappid = ${B} and day = '2025-03-20' order by rank`,
+      );
     });
     expect(tied).toEqual([
       { err_code: '10', rank: 1 },
@@ -287,12 +334,30 @@ describe('push_loss_top_codes', () => {
 
 describe('push_loss_bucket_share', () => {
   it("gives each channel's share of the per-channel loss of its bucket and stage", async () => {
-    const share = await rows<{ sdkappid: number; bucket_start: Date; bucket_size: string; stage: string; platform_name: string; err_count: number; stage_err_count: number; share: number | null }>(
+    const share = await rows<{
+      sdkappid: number;
+      bucket_start: Date;
+      bucket_size: string;
+      stage: string;
+      platform_name: string;
+      err_count: number;
+      stage_err_count: number;
+      share: number | null;
+    }>(
       t.db,
       sql`select sdkappid, bucket_start, bucket_size, stage, platform_name, err_count, stage_err_count, share
             from push_loss_bucket_share order by sdkappid, bucket_start, bucket_size, stage desc, platform`,
     );
-    const s = (sdkappid: number, bucket: Window, bucket_size: string, stage: LossStage, platform_name: string, err_count: number, stage_err_count: number, value: number | null) => ({
+    const s = (
+      sdkappid: number,
+      bucket: Window,
+      bucket_size: string,
+      stage: LossStage,
+      platform_name: string,
+      err_count: number,
+      stage_err_count: number,
+      value: number | null,
+    ) => ({
       sdkappid,
       bucket_start: new Date(bucket.start * 1000),
       bucket_size,
@@ -322,7 +387,17 @@ describe('push_loss_wow', () => {
       sql`select sdkappid, week_start::text as week_start, iso_year, iso_week, stage, err_code, err_info, err_count, prev_err_count, change, change_ratio
             from push_loss_wow order by sdkappid, stage desc, err_code, week_start`,
     );
-    const w = (sdkappid: number, week_start: string, iso_week: number, stage: LossStage, err_code: string, err_info: string, err_count: number, prev: number, ratio: number | null) => ({
+    const w = (
+      sdkappid: number,
+      week_start: string,
+      iso_week: number,
+      stage: LossStage,
+      err_code: string,
+      err_info: string,
+      err_count: number,
+      prev: number,
+      ratio: number | null,
+    ) => ({
       sdkappid,
       week_start,
       iso_year: 2025,
@@ -355,12 +430,22 @@ describe('push_loss_wow', () => {
 
 describe('collection_status', () => {
   it('says final, pending or lost for every bucket the collector knows', async () => {
-    const status = await rows<{ sdkappid: number; bucket_start: Date; bucket_size: string; state: string; fetch_count: number; last_fetched_at: Date | null; lost_at: Date | null }>(
+    const status = await rows<{
+      sdkappid: number;
+      bucket_start: Date;
+      bucket_size: string;
+      state: string;
+      fetch_count: number;
+      last_fetched_at: Date | null;
+      lost_at: Date | null;
+    }>(
       t.db,
       sql`select sdkappid, bucket_start, bucket_size, state, fetch_count, last_fetched_at, lost_at
             from collection_status order by sdkappid, bucket_start, bucket_size`,
     );
-    expect(status.map((s) => [s.sdkappid, s.bucket_start.toISOString(), s.bucket_size, s.state, s.fetch_count])).toEqual([
+    expect(
+      status.map((s) => [s.sdkappid, s.bucket_start.toISOString(), s.bucket_size, s.state, s.fetch_count]),
+    ).toEqual([
       [A, '2025-03-03T16:00:00.000Z', '1d', 'lost', 0],
       [A, '2025-03-04T16:00:00.000Z', '1d', 'final', 1],
       [A, '2025-03-10T16:00:00.000Z', '1d', 'pending', 1],
@@ -375,11 +460,34 @@ describe('collection_status', () => {
 });
 
 describe('the pushloss_reader role', () => {
-  const READABLE = ['collection_status', 'platform', 'push_loss', 'push_loss_bucket_share', 'push_loss_daily', 'push_loss_top_codes', 'push_loss_wow', 'stage'];
-  const PRIVATE = ['tim_call', 'loss_fact', 'bucket_state', 'app_state', 'app_lease', 'rate_slot', 'kysely_migration', 'kysely_migration_lock'];
+  const READABLE = [
+    'collection_status',
+    'platform',
+    'push_loss',
+    'push_loss_bucket_share',
+    'push_loss_daily',
+    'push_loss_top_codes',
+    'push_loss_wow',
+    'stage',
+  ];
+  const PRIVATE = [
+    'tim_call',
+    'loss_fact',
+    'bucket_state',
+    'app_state',
+    'app_lease',
+    'rate_slot',
+    'kysely_migration',
+    'kysely_migration_lock',
+  ];
 
   it('cannot log in and has no password', async () => {
-    const [role] = await rows<{ rolcanlogin: boolean; rolpassword: string | null; rolsuper: boolean; rolcreaterole: boolean }>(
+    const [role] = await rows<{
+      rolcanlogin: boolean;
+      rolpassword: string | null;
+      rolsuper: boolean;
+      rolcreaterole: boolean;
+    }>(
       t.db,
       sql`select rolcanlogin, rolpassword, rolsuper, rolcreaterole from pg_authid where rolname = 'pushloss_reader'`,
     );
@@ -401,11 +509,13 @@ describe('the pushloss_reader role', () => {
           order by 1, 2`,
     );
     const [schema] = await rows<{ name: string }>(t.db, sql`select current_schema() as name`);
-    expect(privileges).toEqual([
-      ...READABLE.map((object) => ({ object, privilege: 'SELECT' })),
-      { object: 'function push_loss_day_zone', privilege: 'EXECUTE' },
-      { object: `schema ${schema!.name}`, privilege: 'USAGE' },
-    ].sort((a, b) => (a.object < b.object ? -1 : 1)));
+    expect(privileges).toEqual(
+      [
+        ...READABLE.map((object) => ({ object, privilege: 'SELECT' })),
+        { object: 'function push_loss_day_zone', privilege: 'EXECUTE' },
+        { object: `schema ${schema!.name}`, privilege: 'USAGE' },
+      ].sort((a, b) => (a.object < b.object ? -1 : 1)),
+    );
   });
 
   it('reads every view and dimension, although it has no right on the tables behind them', async () => {
@@ -436,7 +546,10 @@ describe('the pushloss_reader role', () => {
 
   it('cannot read the raw archive, the facts or any other table directly', async () => {
     for (const table of PRIVATE) {
-      expect(await sqlState(asReader(t.db, (trx) => sql`select * from ${sql.table(table)} limit 1`.execute(trx))), table).toBe('42501');
+      expect(
+        await sqlState(asReader(t.db, (trx) => sql`select * from ${sql.table(table)} limit 1`.execute(trx))),
+        table,
+      ).toBe('42501');
     }
   });
 
@@ -446,7 +559,10 @@ describe('the pushloss_reader role', () => {
       ['update stage', sql`update stage set name = 'x'`],
       ['delete platform', sql`delete from platform`],
       ['truncate platform', sql`truncate platform`],
-      ['insert tim_call', sql`insert into tim_call (sdkappid, window_start, window_end, started_at, duration_ms, attempt, host, outcome) values (1, now(), now() + interval '1 s', now(), 1, 1, 'h', 'ok')`],
+      [
+        'insert tim_call',
+        sql`insert into tim_call (sdkappid, window_start, window_end, started_at, duration_ms, attempt, host, outcome) values (1, now(), now() + interval '1 s', now(), 1, 1, 'h', 'ok')`,
+      ],
       ['delete loss_fact', sql`delete from loss_fact`],
       ['update bucket_state', sql`update bucket_state set final = true`],
       ['update collection_status', sql`update collection_status set fetch_count = 0`], // auto-updatable view
@@ -459,7 +575,9 @@ describe('the pushloss_reader role', () => {
     }
     // Views over joins are not updatable at all, whoever asks.
     expect(await sqlState(asReader(t.db, (trx) => sql`delete from push_loss`.execute(trx)))).toBeDefined();
-    expect(await sqlState(asReader(t.db, (trx) => sql`insert into push_loss_daily (sdkappid) values (1)`.execute(trx)))).toBeDefined();
+    expect(
+      await sqlState(asReader(t.db, (trx) => sql`insert into push_loss_daily (sdkappid) values (1)`.execute(trx))),
+    ).toBeDefined();
     const [facts] = await rows<{ n: number }>(t.db, sql`select count(*)::int8 as n from loss_fact`);
     expect(facts!.n).toBe(21);
   });
@@ -476,17 +594,24 @@ describe('migration 0003 down and up', () => {
           sql`select c.relname as object from pg_class c, aclexplode(c.relacl) a
                where c.relnamespace = current_schema()::regnamespace and a.grantee = 'pushloss_reader'::regrole order by 1`,
         );
-      const roleExists = async () => (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
+      const roleExists = async () =>
+        (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
       expect(before).toHaveLength(8);
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
       expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Down' }] });
-      const [views] = await rows<{ n: number }>(own.db, sql`select count(*)::int8 as n from pg_views where viewname like 'push_loss_%' or viewname = 'collection_status'`);
+      const [views] = await rows<{ n: number }>(
+        own.db,
+        sql`select count(*)::int8 as n from pg_views where viewname like 'push_loss_%' or viewname = 'collection_status'`,
+      );
       expect(views!.n).toBe(0);
       expect(await roleExists()).toBe(true); // a member: never dropped under it
-      const [membership] = await rows<{ n: number }>(own.db, sql`select count(*)::int8 as n from pg_auth_members where roleid = 'pushloss_reader'::regrole`);
+      const [membership] = await rows<{ n: number }>(
+        own.db,
+        sql`select count(*)::int8 as n from pg_auth_members where roleid = 'pushloss_reader'::regrole`,
+      );
       expect(membership!.n).toBeGreaterThanOrEqual(1);
       expect(await migrateToLatest(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Up' }] });
       expect(await grants()).toEqual(before);
@@ -528,7 +653,10 @@ describe('migration 0003 down and up', () => {
       ]);
       await Promise.all([migrateToLatest(all[0]!.db), migrateToLatest(all[1]!.db)]);
       for (const d of all) {
-        const readable = await rows(d.db, sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`);
+        const readable = await rows(
+          d.db,
+          sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
+        );
         expect(readable).toHaveLength(8);
       }
     } finally {

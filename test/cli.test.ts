@@ -16,20 +16,35 @@ beforeAll(async () => {
 });
 afterAll(() => sim?.close());
 
-const env = (extra: Record<string, string> = {}) => simulatorEnv(sim.url, [APP], { PUSHLOSS_DATA_DIR: dataDir, ...extra });
+const env = (extra: Record<string, string> = {}) =>
+  simulatorEnv(sim.url, [APP], { PUSHLOSS_DATA_DIR: dataDir, ...extra });
 const day = beijingDay;
 
 describe('the pushloss CLI', () => {
   it('stops on bad configuration with one line naming the variable, exit code 2', async () => {
     const result = await runCli(['collect'], { TIM_SDKAPPID: '1', TIM_SECRET_KEY: 'x', TIM_REGION: 'atlantis' });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('pushloss: configuration error: TIM_REGION: "atlantis" is not a region; use one of china|singapore|seoul|frankfurt|silicon-valley|jakarta\n');
+    expect(result.stderr).toBe(
+      'pushloss: configuration error: TIM_REGION: "atlantis" is not a region; use one of china|singapore|seoul|frankfurt|silicon-valley|jakarta\n',
+    );
   });
 
   it('lists its commands and explains each with --help', async () => {
     const list = await runCli(['--help'], {});
     expect(list.code).toBe(0);
-    for (const command of ['daemon', 'collect', 'backfill', 'status', 'report', 'migrate', 'renormalize', 'demo', 'usersig', 'simulator']) expect(list.stdout).toContain(`  ${command}`);
+    for (const command of [
+      'daemon',
+      'collect',
+      'backfill',
+      'status',
+      'report',
+      'migrate',
+      'renormalize',
+      'demo',
+      'usersig',
+      'simulator',
+    ])
+      expect(list.stdout).toContain(`  ${command}`);
     const help = await runCli(['backfill', '--help'], {});
     expect(help.stdout).toMatch(/--from 2026-11-20 --to 2026-11-25 is six days/);
   });
@@ -38,14 +53,25 @@ describe('the pushloss CLI', () => {
     const calls = sim.calls.length;
     const result = await runCli(['backfill', '--from', day(-9), '--to', day(-1)], env());
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^pushloss: \d+ bucket\(s\) from .* are older than the API's 7-day horizon and can no longer be fetched; the earliest bucket that can is .*\n$/);
+    expect(result.stderr).toMatch(
+      /^pushloss: \d+ bucket\(s\) from .* are older than the API's 7-day horizon and can no longer be fetched; the earliest bucket that can is .*\n$/,
+    );
     expect(sim.calls.length).toBe(calls);
   });
 
   it('refuses malformed ranges and unknown apps with a one-line usage error', async () => {
-    expect(await runCli(['backfill', '--from', '2026-13-01', '--to', day(0)], env())).toMatchObject({ code: 2, stderr: 'pushloss: backfill: "2026-13-01" is not a calendar date\n' });
-    expect(await runCli(['backfill', '--from', day(-1)], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from and --to are required/) });
-    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--app', '42'], env())).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app: app 42 is not configured; configured apps: 1400000301/) });
+    expect(await runCli(['backfill', '--from', '2026-13-01', '--to', day(0)], env())).toMatchObject({
+      code: 2,
+      stderr: 'pushloss: backfill: "2026-13-01" is not a calendar date\n',
+    });
+    expect(await runCli(['backfill', '--from', day(-1)], env())).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--from and --to are required/),
+    });
+    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--app', '42'], env())).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--app: app 42 is not configured; configured apps: 1400000301/),
+    });
   });
 
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {
@@ -73,9 +99,14 @@ describe('the pushloss CLI', () => {
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const result = await runCli(['daemon'], env({ HTTP_PORT: String(port), PUSHLOSS_DATA_DIR: mkdtempSync(join(tmpdir(), 'pushloss-port-')) }));
+      const result = await runCli(
+        ['daemon'],
+        env({ HTTP_PORT: String(port), PUSHLOSS_DATA_DIR: mkdtempSync(join(tmpdir(), 'pushloss-port-')) }),
+      );
       expect(result.code).toBe(2);
-      expect(result.stderr).toBe(`pushloss: HTTP_PORT: port ${port} is already in use; set HTTP_PORT to a free port (or 0 for any)\n`);
+      expect(result.stderr).toBe(
+        `pushloss: HTTP_PORT: port ${port} is already in use; set HTTP_PORT to a free port (or 0 for any)\n`,
+      );
     } finally {
       blocker.close();
     }
@@ -90,7 +121,9 @@ describe('the pushloss CLI', () => {
       const began = Date.now();
       const second = await runCli(['status'], env());
       expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(new RegExp(`^pushloss: data directory .* is in use by pid ${daemon.child.pid} .*DATABASE_URL`));
+      expect(second.stderr).toMatch(
+        new RegExp(`^pushloss: data directory .* is in use by pid ${daemon.child.pid} .*DATABASE_URL`),
+      );
       expect(second.stderr.trim().split('\n')).toHaveLength(1);
       expect(Date.now() - began).toBeLessThan(5_000);
     } finally {
@@ -112,6 +145,8 @@ describe('npm run demo', () => {
     expect(result.stdout).toMatch(/1400000000 +Sent, not delivered +APNs +1 +\S+ +\d+ +\S/);
     // As the README says: status of the demo's database, with no app configured.
     const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo') });
-    expect(JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length).toBe(7);
+    expect(
+      JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length,
+    ).toBe(7);
   }, 90_000);
 });

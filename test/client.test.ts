@@ -6,7 +6,13 @@ import { createTimClient, type TimClientDeps } from '../src/tencent/client.ts';
 import { TimApiError } from '../src/tencent/errors.ts';
 import type { CallRecord } from '../src/tencent/loss.ts';
 import { generateUserSig } from '../src/tencent/usersig.ts';
-import { defaultLossData, finishedPart, sumLossEntries, startSimulator, type Simulator } from '../src/simulator/index.ts';
+import {
+  defaultLossData,
+  finishedPart,
+  sumLossEntries,
+  startSimulator,
+  type Simulator,
+} from '../src/simulator/index.ts';
 import { capturedLogger } from './helpers/logs.ts';
 import { freePort } from './helpers/process.ts';
 
@@ -29,7 +35,14 @@ const api = (overrides: Partial<Config['api']> = {}): Config['api'] => ({
 });
 
 function appFor(baseUrls: string[]): AppConfig {
-  return { sdkappid: APP, secretKey: new Secret(SECRET), identifier: 'administrator', region: 'china', baseUrls, loopback: true };
+  return {
+    sdkappid: APP,
+    secretKey: new Secret(SECRET),
+    identifier: 'administrator',
+    region: 'china',
+    baseUrls,
+    loopback: true,
+  };
 }
 
 let sim: Simulator;
@@ -48,7 +61,6 @@ function client(overrides: Partial<TimClientDeps> & { baseUrls?: string[]; clock
   return { tim, log, failed };
 }
 
-
 beforeAll(async () => {
   clock = manualClock(NOW_MS);
   sim = await startSimulator({ apps: [{ sdkappid: APP, secretKey: SECRET }], clock, minIntervalMs: 20 });
@@ -66,7 +78,15 @@ describe('normal_push_loss client against the simulator', () => {
     const expected = sumLossEntries(defaultLossData(APP, finishedPart(yesterday, NOW_MS)));
     expect(entries.length).toBeGreaterThan(0);
     expect(sumLossEntries(entries)).toEqual(expected);
-    expect(call).toMatchObject({ sdkappid: APP, window: yesterday, attempt: 1, httpStatus: 200, errorCode: 0, actionStatus: 'OK', outcome: 'ok' });
+    expect(call).toMatchObject({
+      sdkappid: APP,
+      window: yesterday,
+      attempt: 1,
+      httpStatus: 200,
+      errorCode: 0,
+      actionStatus: 'OK',
+      outcome: 'ok',
+    });
     expect(JSON.parse(call.body!)).toHaveProperty('ReadyToSendLoss');
     expect(sim.calls).toHaveLength(1);
     expect(JSON.parse(sim.calls[0]!.body)).toEqual({ StartTime: yesterday.start, EndTime: yesterday.end });
@@ -83,10 +103,17 @@ describe('normal_push_loss client against the simulator', () => {
   it.each([
     ['an empty window', { start: yesterday.start, end: yesterday.start }, /EndTime .* is not after StartTime/],
     ['a window over 7 days', { start: yesterday.end - 8 * DAY, end: yesterday.end }, /longer than the API's 604800 s/],
-    ['a window before the horizon', { start: NOW_MS / 1000 - 7 * DAY - 60, end: NOW_MS / 1000 - 6 * DAY }, /before the API's horizon/],
+    [
+      'a window before the horizon',
+      { start: NOW_MS / 1000 - 7 * DAY - 60, end: NOW_MS / 1000 - 6 * DAY },
+      /before the API's horizon/,
+    ],
   ])('refuses %s without calling', async (_name, window, message) => {
     const { tim } = client();
-    await expect(tim.normalPushLoss(window)).rejects.toMatchObject({ code: 'WINDOW_REJECTED', message: expect.stringMatching(message) });
+    await expect(tim.normalPushLoss(window)).rejects.toMatchObject({
+      code: 'WINDOW_REJECTED',
+      message: expect.stringMatching(message),
+    });
     expect(sim.calls).toHaveLength(0);
   });
 
@@ -122,8 +149,17 @@ describe('normal_push_loss client against the simulator', () => {
     const { tim, failed } = client();
     const error = await tim.normalPushLoss(yesterday).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TimApiError);
-    expect(error).toMatchObject({ code: 'TIM_90045', failure: 'fatal', tencentCode: 90045, sdkappid: APP, attempt: 1, fatalForApp: true });
-    expect((error as Error).message).toMatch(/Tencent error 90045: push service not enabled; Push service not enabled: enable Push/);
+    expect(error).toMatchObject({
+      code: 'TIM_90045',
+      failure: 'fatal',
+      tencentCode: 90045,
+      sdkappid: APP,
+      attempt: 1,
+      fatalForApp: true,
+    });
+    expect((error as Error).message).toMatch(
+      /Tencent error 90045: push service not enabled; Push service not enabled: enable Push/,
+    );
     expect(sim.calls).toHaveLength(1);
     expect(failed).toHaveLength(1);
   });
@@ -131,14 +167,24 @@ describe('normal_push_loss client against the simulator', () => {
   it('gives up after maxAttempts', async () => {
     sim.fail({ kind: 'http', status: 503 }, { times: 10 });
     const { tim } = client({ api: api({ maxAttempts: 3 }) });
-    await expect(tim.normalPushLoss(yesterday)).rejects.toMatchObject({ code: 'RETRYABLE', attempt: 3, message: expect.stringMatching(/gave up after 3 attempts/) });
+    await expect(tim.normalPushLoss(yesterday)).rejects.toMatchObject({
+      code: 'RETRYABLE',
+      attempt: 3,
+      message: expect.stringMatching(/gave up after 3 attempts/),
+    });
     expect(sim.calls).toHaveLength(3);
   });
 
   it('rejects an unreadable answer and keeps its body for the archive', async () => {
-    sim.fail({ kind: 'body', body: '{"ActionStatus":"OK","ErrorCode":0,"ReadyToSendLoss":[{"ErrCode":"1","ErrCount":-5}]}' });
+    sim.fail({
+      kind: 'body',
+      body: '{"ActionStatus":"OK","ErrorCode":0,"ReadyToSendLoss":[{"ErrCode":"1","ErrCount":-5}]}',
+    });
     const { tim, failed } = client();
-    await expect(tim.normalPushLoss(yesterday)).rejects.toMatchObject({ failure: 'invalid_response', message: expect.stringMatching(/ErrCount is not a non-negative integer/) });
+    await expect(tim.normalPushLoss(yesterday)).rejects.toMatchObject({
+      failure: 'invalid_response',
+      message: expect.stringMatching(/ErrCount is not a non-negative integer/),
+    });
     expect(failed[0]).toMatchObject({ outcome: 'invalid_response', body: expect.stringContaining('"ErrCount":-5') });
   });
 
@@ -199,8 +245,16 @@ describe('normal_push_loss client against the simulator', () => {
       [APP, 2, 'retryable', null],
       [APP, 3, 'ok', 0],
     ]);
-    expect(calls.every((l) => typeof l.durationMs === 'number' && (l.window as { start: number }).start === yesterday.start)).toBe(true);
-    const sig = generateUserSig({ sdkappid: APP, identifier: 'administrator', secretKey: new Secret(SECRET), time: Math.floor(NOW_MS / 1000), expire: 172800 });
+    expect(
+      calls.every((l) => typeof l.durationMs === 'number' && (l.window as { start: number }).start === yesterday.start),
+    ).toBe(true);
+    const sig = generateUserSig({
+      sdkappid: APP,
+      identifier: 'administrator',
+      secretKey: new Secret(SECRET),
+      time: Math.floor(NOW_MS / 1000),
+      expire: 172800,
+    });
     expect(log.text()).not.toContain(SECRET);
     expect(log.text()).not.toContain(sig);
     expect(log.text()).not.toMatch(/usersig=/i);
@@ -223,7 +277,10 @@ describe('the real 1 call/second cap', () => {
     try {
       const now = systemClock.now();
       const window = { start: Math.floor(now / 1000) - 2 * DAY, end: Math.floor(now / 1000) - DAY };
-      const tim = createTimClient(appFor([realSim.url]), { api: api({ minIntervalMs: loadConfig({}).api.minIntervalMs }), logger: capturedLogger().logger });
+      const tim = createTimClient(appFor([realSim.url]), {
+        api: api({ minIntervalMs: loadConfig({}).api.minIntervalMs }),
+        logger: capturedLogger().logger,
+      });
       await Promise.all([tim.normalPushLoss(window), tim.normalPushLoss(window), tim.normalPushLoss(window)]);
       expect(realSim.calls.map((c) => c.errorCode)).toEqual([0, 0, 0]);
       const gaps = realSim.calls.slice(1).map((c, i) => c.receivedAtMono - realSim.calls[i]!.receivedAtMono);

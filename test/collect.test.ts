@@ -7,7 +7,13 @@ import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
 import { parseRange } from '../src/warehouse/buckets.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
-import { defaultLossData, finishedPart, startSimulator, sumLossEntries, type Simulator } from '../src/simulator/index.ts';
+import {
+  defaultLossData,
+  finishedPart,
+  startSimulator,
+  sumLossEntries,
+  type Simulator,
+} from '../src/simulator/index.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
@@ -35,24 +41,49 @@ beforeEach(async () => {
   clock.set(NOW);
   sim.reset();
   sim.setLossData();
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const) await t.db.deleteFrom(table).execute();
+  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const)
+    await t.db.deleteFrom(table).execute();
 });
 
-const collector = (leaseGraceMs = 0) => createCollector({ db: t.db, config, logger: capturedLogger().logger, clock, leaseGraceMs });
+const collector = (leaseGraceMs = 0) =>
+  createCollector({ db: t.db, config, logger: capturedLogger().logger, clock, leaseGraceMs });
 
 /** The push_loss view as the BI user sees it, summed per app, bucket, stage, platform, code. */
 async function view(sdkappid: number) {
-  const rows = await t.db.selectFrom('push_loss').selectAll().where('sdkappid', '=', sdkappid).orderBy(['bucket_start', 'stage', 'platform', 'err_code']).execute();
-  return rows.map((r) => ({ start: r.bucket_start.getTime() / 1000, stage: r.stage, platform: r.platform, code: r.err_code, count: r.err_count }));
+  const rows = await t.db
+    .selectFrom('push_loss')
+    .selectAll()
+    .where('sdkappid', '=', sdkappid)
+    .orderBy(['bucket_start', 'stage', 'platform', 'err_code'])
+    .execute();
+  return rows.map((r) => ({
+    start: r.bucket_start.getTime() / 1000,
+    stage: r.stage,
+    platform: r.platform,
+    code: r.err_code,
+    count: r.err_count,
+  }));
 }
 
 function expectedRows(sdkappid: number, buckets: Window[], nowMs: number) {
   return buckets.flatMap((bucket) =>
-    sumLossEntries(defaultLossData(sdkappid, finishedPart(bucket, nowMs))).map((e: LossEntry) => ({ start: bucket.start, stage: e.stage, platform: e.platform, code: e.errCode, count: e.errCount })),
+    sumLossEntries(defaultLossData(sdkappid, finishedPart(bucket, nowMs))).map((e: LossEntry) => ({
+      start: bucket.start,
+      stage: e.stage,
+      platform: e.platform,
+      code: e.errCode,
+      count: e.errCount,
+    })),
   );
 }
 const sortRows = <T extends { start: number; stage: string; platform: number | null; code: string }>(rows: T[]) =>
-  [...rows].sort((a, b) => a.start - b.start || a.stage.localeCompare(b.stage) || (a.platform ?? -1) - (b.platform ?? -1) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  [...rows].sort(
+    (a, b) =>
+      a.start - b.start ||
+      a.stage.localeCompare(b.stage) ||
+      (a.platform ?? -1) - (b.platform ?? -1) ||
+      (a.code < b.code ? -1 : a.code > b.code ? 1 : 0),
+  );
 
 describe('a collection pass', () => {
   it('loads exactly what the API answered for every bucket in the horizon, for every app', async () => {
@@ -60,13 +91,20 @@ describe('a collection pass', () => {
     for (const sdkappid of APPS) {
       const result = pass.apps.get(sdkappid);
       expect(result).toMatchObject({ status: 'collected', fetched: 7, failed: 0, lost: 0 });
-      const buckets = [...Array(7).keys()].map((i) => ({ start: Date.UTC(2026, 10, 19, 16) / 1000 + i * DAY, end: Date.UTC(2026, 10, 20, 16) / 1000 + i * DAY }));
+      const buckets = [...Array(7).keys()].map((i) => ({
+        start: Date.UTC(2026, 10, 19, 16) / 1000 + i * DAY,
+        end: Date.UTC(2026, 10, 20, 16) / 1000 + i * DAY,
+      }));
       expect(sortRows(await view(sdkappid))).toEqual(sortRows(expectedRows(sdkappid, buckets, NOW)));
     }
     // Overall and per-platform rows are both there and add up per stage, never mixed.
     const totals = await t.db
       .selectFrom('push_loss')
-      .select((eb) => ['stage', eb.fn.sum<string>('err_count').as('n'), eb.case().when('platform', 'is', null).then('overall').else('channels').end().as('scope')])
+      .select((eb) => [
+        'stage',
+        eb.fn.sum<string>('err_count').as('n'),
+        eb.case().when('platform', 'is', null).then('overall').else('channels').end().as('scope'),
+      ])
       .where('sdkappid', '=', APPS[0]!)
       .groupBy(['stage', 'scope'])
       .execute();
@@ -89,7 +127,9 @@ describe('a collection pass', () => {
     // Later data: every count +1 and one code gone.
     sim.setLossData((sdkappid, window) =>
       sumLossEntries(defaultLossData(sdkappid, window))
-        .filter((e) => !(e.stage === vanishing.stage && e.platform === vanishing.platform && e.errCode === vanishing.code))
+        .filter(
+          (e) => !(e.stage === vanishing.stage && e.platform === vanishing.platform && e.errCode === vanishing.code),
+        )
         .map((e) => ({ ...e, errCount: e.errCount + 1 })),
     );
     clock.advance(30 * 60_000);
@@ -97,11 +137,20 @@ describe('a collection pass', () => {
     expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 3 }); // days -2..0 are not final yet
     const after = await view(APPS[0]!);
     const todayAfter = after.filter((r) => r.start === today.start);
-    expect(todayAfter.find((r) => r.stage === vanishing.stage && r.platform === vanishing.platform && r.code === vanishing.code)).toBeUndefined();
+    expect(
+      todayAfter.find(
+        (r) => r.stage === vanishing.stage && r.platform === vanishing.platform && r.code === vanishing.code,
+      ),
+    ).toBeUndefined();
     expect(todayAfter).toHaveLength(todaysRows.length - 1);
-    for (const row of todayAfter) expect(row.count).toBe(todaysRows.find((r) => r.stage === row.stage && r.platform === row.platform && r.code === row.code)!.count + 1);
+    for (const row of todayAfter)
+      expect(row.count).toBe(
+        todaysRows.find((r) => r.stage === row.stage && r.platform === row.platform && r.code === row.code)!.count + 1,
+      );
     // Final buckets were not fetched again and kept their facts.
-    expect(after.filter((r) => r.start < today.start - 2 * DAY)).toEqual(before.filter((r) => r.start < today.start - 2 * DAY));
+    expect(after.filter((r) => r.start < today.start - 2 * DAY)).toEqual(
+      before.filter((r) => r.start < today.start - 2 * DAY),
+    );
   });
 
   it('records a fatal app error, stops that app only, and pauses it', async () => {
@@ -110,14 +159,20 @@ describe('a collection pass', () => {
     const pass = await daemon.runPass();
     expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'fatal', fetched: 0 });
     expect(pass.apps.get(APPS[1]!)).toMatchObject({ status: 'collected', fetched: 7 });
-    const state = await t.db.selectFrom('app_state').selectAll().where('sdkappid', '=', APPS[0]!).executeTakeFirstOrThrow();
+    const state = await t.db
+      .selectFrom('app_state')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .executeTakeFirstOrThrow();
     expect(state).toMatchObject({ last_error_code: 'TIM_90045', fatal_at: new Date(NOW) });
     expect(state.last_error).toMatch(/enable Push/);
     clock.advance(30 * 60_000);
     expect((await daemon.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'paused' });
     clock.advance(31 * 60_000); // an hour after the fatal error it is tried again, and recovers
     expect((await daemon.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 7 });
-    expect(await t.db.selectFrom('app_state').select('fatal_at').where('sdkappid', '=', APPS[0]!).executeTakeFirstOrThrow()).toEqual({ fatal_at: null });
+    expect(
+      await t.db.selectFrom('app_state').select('fatal_at').where('sdkappid', '=', APPS[0]!).executeTakeFirstOrThrow(),
+    ).toEqual({ fatal_at: null });
   });
 
   it('keeps going after a bucket that fails, and archives the failed calls', async () => {
@@ -137,7 +192,10 @@ describe('replicas', () => {
     expect((await first.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected' });
     expect((await second.runPass()).apps.get(APPS[0]!)).toEqual({ status: 'leased_elsewhere' });
     expect(new Set(sim.calls.map((c) => `${c.sdkappid} ${c.body}`)).size).toBe(14); // each window once
-    await t.db.updateTable('app_lease').set({ expires_at: new Date(Date.now() - 1000) }).execute(); // the grace period is over
+    await t.db
+      .updateTable('app_lease')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .execute(); // the grace period is over
     expect((await second.runPass()).apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 3 });
   });
 });
@@ -146,10 +204,28 @@ describe('an answer the warehouse refuses', () => {
   it('is archived, reported for its bucket, and the app goes on', async () => {
     // Yesterday stored with other edges, as after a change of BUCKET_TZ: loading it would overlap.
     const yesterday = Date.UTC(2026, 10, 24, 16);
-    await t.db.insertInto('bucket_state').values({ sdkappid: APPS[0]!, bucket_start: new Date(yesterday), bucket_size: '1d', bucket_end: new Date(yesterday + 23 * 3_600_000) }).execute();
+    await t.db
+      .insertInto('bucket_state')
+      .values({
+        sdkappid: APPS[0]!,
+        bucket_start: new Date(yesterday),
+        bucket_size: '1d',
+        bucket_end: new Date(yesterday + 23 * 3_600_000),
+      })
+      .execute();
     const pass = await collector().runPass();
-    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 6, failed: 1, error: expect.stringMatching(/archived but not loaded: .*time zone/) });
-    const refused = await t.db.selectFrom('tim_call').selectAll().where('sdkappid', '=', APPS[0]!).where('outcome', '=', 'invalid_response').execute();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({
+      status: 'collected',
+      fetched: 6,
+      failed: 1,
+      error: expect.stringMatching(/archived but not loaded: .*time zone/),
+    });
+    const refused = await t.db
+      .selectFrom('tim_call')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .where('outcome', '=', 'invalid_response')
+      .execute();
     expect(refused).toHaveLength(1);
     expect(refused[0]!.window_start).toEqual(new Date(yesterday));
     expect(JSON.parse(refused[0]!.body!)).toHaveProperty('ReadyToSendLoss');
@@ -166,20 +242,28 @@ describe('backfill', () => {
     const first = await runBackfill(collector(), config.apps.slice(0, 1), plan, (l) => lines.push(l));
     expect(first).toMatchObject({ loaded: 6, failed: 0, final: 4 });
     expect(lines).toHaveLength(6);
-    expect(lines[0]).toMatch(/^app 1400000101 bucket 1\/6 2026-11-19T16:00:00Z \.\. 2026-11-20T16:00:00Z: \d+ rows, final$/);
+    expect(lines[0]).toMatch(
+      /^app 1400000101 bucket 1\/6 2026-11-19T16:00:00Z \.\. 2026-11-20T16:00:00Z: \d+ rows, final$/,
+    );
     const once = await view(APPS[0]!);
     clock.advance(60_000);
     const second = await runBackfill(collector(), config.apps.slice(0, 1), plan, () => {});
     expect(second).toEqual(first);
     expect(await view(APPS[0]!)).toEqual(once);
-    const states = await t.db.selectFrom('bucket_state').select(['fetch_count']).where('sdkappid', '=', APPS[0]!).execute();
+    const states = await t.db
+      .selectFrom('bucket_state')
+      .select(['fetch_count'])
+      .where('sdkappid', '=', APPS[0]!)
+      .execute();
     expect(states.map((s) => s.fetch_count)).toEqual([2, 2, 2, 2, 2, 2]);
   });
 
   it('refuses ranges the API can no longer answer, before any call', () => {
     const range = parseRange('2026-11-18', '2026-11-25', config.bucketTz);
     expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(RangeRefusedError);
-    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(/older than the API's 7-day horizon .* the earliest bucket that can is 2026-11-19T16:00:00Z/);
+    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(
+      /older than the API's 7-day horizon .* the earliest bucket that can is 2026-11-19T16:00:00Z/,
+    );
     expect(sim.calls).toHaveLength(0);
   });
 });

@@ -10,7 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { commands } from '../src/cli/commands/index.ts';
 import { loadConfig } from '../src/config.ts';
-import { imageConfig, nodeImageVersion, parseDockerfile, parseDockerIgnore, runCommands } from '../scripts/container/dockerfile.ts';
+import {
+  imageConfig,
+  nodeImageVersion,
+  parseDockerfile,
+  parseDockerIgnore,
+  runCommands,
+} from '../scripts/container/dockerfile.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const dockerfile = parseDockerfile(read('Dockerfile'));
@@ -46,17 +52,23 @@ describe('Dockerfile', () => {
   it('runs the Node the lockfile pins for the tests, on a pinned slim base', () => {
     const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
     for (const stage of dockerfile.stages) {
-      expect(nodeImageVersion(stage.from), stage.from).toEqual({ version: lock.packages['node_modules/node']!.version, suite: 'bookworm' });
+      expect(nodeImageVersion(stage.from), stage.from).toEqual({
+        version: lock.packages['node_modules/node']!.version,
+        suite: 'bookworm',
+      });
       expect(stage.from).toMatch(/-slim$/);
     }
   });
 
   it('builds with all dependencies, then keeps production dependencies and dist/ only', () => {
     const [build, runtime] = dockerfile.stages;
-    const runs = (stage: typeof build) => stage!.instructions.filter((i) => i.keyword === 'RUN').flatMap((i) => runCommands(i.args, i.line));
+    const runs = (stage: typeof build) =>
+      stage!.instructions.filter((i) => i.keyword === 'RUN').flatMap((i) => runCommands(i.args, i.line));
     expect(runs(build)).toEqual(expect.arrayContaining(['npm ci --no-audit --no-fund', 'npm run build']));
     expect(runs(runtime)).toContain('npm ci --omit=dev --no-audit --no-fund');
-    const copies = runtime!.instructions.filter((i) => i.keyword === 'COPY').map((i) => `${i.flags.from ?? ''} ${i.args}`.trim());
+    const copies = runtime!.instructions
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => `${i.flags.from ?? ''} ${i.args}`.trim());
     expect(copies).toEqual(['package.json package-lock.json ./', 'build /app/dist ./dist']);
   });
 
@@ -98,7 +110,11 @@ describe('Dockerfile reading (scripts/container)', () => {
     expect(() => config('ENV A=$HOME')).toThrow(/substitution/);
     expect(() => parseDockerfile('FROM node:24\nONBUILD RUN x')).toThrow(/ONBUILD/);
     expect(() => runCommands('npm ci; npm run build', 1)).toThrow(/&&/);
-    expect(config('ENTRYPOINT ["a"]\nCMD ["b"]\nENV X=1 \\\n  Y="two words"')).toMatchObject({ entrypoint: ['a'], cmd: ['b'], env: { X: '1', Y: 'two words' } });
+    expect(config('ENTRYPOINT ["a"]\nCMD ["b"]\nENV X=1 \\\n  Y="two words"')).toMatchObject({
+      entrypoint: ['a'],
+      cmd: ['b'],
+      env: { X: '1', Y: 'two words' },
+    });
   });
 });
 
@@ -106,16 +122,40 @@ describe('.dockerignore', () => {
   const ignore = parseDockerIgnore(read('.dockerignore'));
 
   it('lets in what the Dockerfile copies', () => {
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts', 'src/db/migrate.ts', 'migrations/0001_warehouse.ts']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src/cli/main.ts',
+      'src/db/migrate.ts',
+      'migrations/0001_warehouse.ts',
+    ]) {
       expect(ignore.excludes(path), path).toBe(false);
     }
-    for (const copy of dockerfile.stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'COPY' && i.flags.from === undefined)) {
-      for (const source of copy.args.split(/\s+/).slice(0, -1)) expect(existsSync(new URL(`../${source}`, import.meta.url)) && !ignore.excludes(source), source).toBe(true);
+    for (const copy of dockerfile.stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'COPY' && i.flags.from === undefined)) {
+      for (const source of copy.args.split(/\s+/).slice(0, -1))
+        expect(existsSync(new URL(`../${source}`, import.meta.url)) && !ignore.excludes(source), source).toBe(true);
     }
   });
 
   it('keeps secrets, local data and build output out of the context', () => {
-    for (const path of ['.env', '.env.production', 'src/.env', 'data/pgdata/PG_VERSION', 'data/pushloss.lock', 'node_modules/pg/package.json', 'dist/src/cli/main.js', '.git/config', 'test/cli.test.ts', 'secrets/tim.key', 'src/tls/server.pem', 'docker-compose.yml']) {
+    for (const path of [
+      '.env',
+      '.env.production',
+      'src/.env',
+      'data/pgdata/PG_VERSION',
+      'data/pushloss.lock',
+      'node_modules/pg/package.json',
+      'dist/src/cli/main.js',
+      '.git/config',
+      'test/cli.test.ts',
+      'secrets/tim.key',
+      'src/tls/server.pem',
+      'docker-compose.yml',
+    ]) {
       expect(ignore.excludes(path), path).toBe(true);
     }
   });
@@ -139,7 +179,12 @@ describe('docker-compose.yml', () => {
     const service = services.pushloss!;
     expect(service.env_file).toBe('.env');
     // env_file first, `environment` over it, both after compose's ${...} interpolation from .env.
-    const env = { ...operatorEnv, ...Object.fromEntries(Object.entries(service.environment!).map(([k, v]) => [k, interpolate(String(v), operatorEnv)])) };
+    const env = {
+      ...operatorEnv,
+      ...Object.fromEntries(
+        Object.entries(service.environment!).map(([k, v]) => [k, interpolate(String(v), operatorEnv)]),
+      ),
+    };
     const config = loadConfig(env);
     expect(config.databaseUrl).toBe(`postgres://pushloss:${operatorEnv.POSTGRES_PASSWORD}@postgres:5432/pushloss`);
     expect(new URL(config.databaseUrl!).pathname).toBe(`/${services.postgres!.environment!.POSTGRES_DB}`);
@@ -159,11 +204,18 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts the Grafana provisioning that exists, with the password its data source reads', () => {
-    const mounts = Object.values(services).flatMap((s) => s.volumes ?? []).filter((v) => v.startsWith('./'));
+    const mounts = Object.values(services)
+      .flatMap((s) => s.volumes ?? [])
+      .filter((v) => v.startsWith('./'));
     expect(mounts.length).toBeGreaterThan(0);
-    for (const mount of mounts) expect(existsSync(new URL(`../${mount.split(':')[0]}`, import.meta.url)), mount).toBe(true);
-    const datasource = read('grafana/provisioning/datasources/pushloss.yaml').split('\n').filter((line) => !line.trim().startsWith('#')).join('\n');
-    for (const [, name] of datasource.matchAll(/\$\{?(\w+)\}?/g)) expect(services.grafana!.environment, `grafana needs ${name}`).toHaveProperty(name!);
+    for (const mount of mounts)
+      expect(existsSync(new URL(`../${mount.split(':')[0]}`, import.meta.url)), mount).toBe(true);
+    const datasource = read('grafana/provisioning/datasources/pushloss.yaml')
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join('\n');
+    for (const [, name] of datasource.matchAll(/\$\{?(\w+)\}?/g))
+      expect(services.grafana!.environment, `grafana needs ${name}`).toHaveProperty(name!);
     expect(services.postgres!.environment).toHaveProperty('PUSHLOSS_READER_PASSWORD');
     expect(services.grafana!.depends_on?.pushloss).toEqual({ condition: 'service_healthy' });
   });

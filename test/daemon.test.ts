@@ -37,14 +37,20 @@ afterAll(async () => {
 
 describe('the daemon', () => {
   it('collects at start-up and reports healthy', async () => {
-    await eventually(() => (log.lines().some((l) => l.msg === 'collection pass finished') ? true : undefined), 20_000, 'first pass');
+    await eventually(
+      () => (log.lines().some((l) => l.msg === 'collection pass finished') ? true : undefined),
+      20_000,
+      'first pass',
+    );
     expect(await get('/healthz')).toEqual({ status: 200, text: 'ok\n' });
   });
 
   it('serves Prometheus metrics: calls by outcome and code, rows, pass duration, buckets, last success, fatal apps', async () => {
     const { status, text } = await get('/metrics');
     expect(status).toBe(200);
-    const okCalls = Number(new RegExp(`pushloss_calls_total\\{app="${APPS[0]}",outcome="ok",error_code="0"\\} (\\d+)`).exec(text)?.[1]);
+    const okCalls = Number(
+      new RegExp(`pushloss_calls_total\\{app="${APPS[0]}",outcome="ok",error_code="0"\\} (\\d+)`).exec(text)?.[1],
+    );
     expect(okCalls).toBeGreaterThanOrEqual(7); // the start-up pass, and any steady-state pass since
     expect(text).toMatch(new RegExp(`pushloss_calls_total\\{app="${APPS[1]}",outcome="fatal",error_code="90045"\\} 1`));
     expect(text).toMatch(new RegExp(`pushloss_rows_loaded_total\\{app="${APPS[0]}"\\} [1-9]\\d*`));
@@ -60,16 +66,22 @@ describe('the daemon', () => {
 
   it('logs the fatal app clearly and goes on with the others', () => {
     const fatal = log.lines().find((l) => l.level === 50 && l.app === APPS[1]);
-    expect(fatal?.msg).toMatch(/^app stopped: app 1400000402: normal_push_loss failed after 1 attempt\(s\): Tencent error 90045: push not enabled; Push service not enabled: enable Push/);
+    expect(fatal?.msg).toMatch(
+      /^app stopped: app 1400000402: normal_push_loss failed after 1 attempt\(s\): Tencent error 90045: push not enabled; Push service not enabled: enable Push/,
+    );
   });
 
   it('answers 503 with the reason when a pass fails, and 200 again once one succeeds', async () => {
     await sql`alter table app_state rename to app_state_away`.execute(t.db);
     try {
-      const failing = await eventually(async () => {
-        const health = await get('/healthz');
-        return health.status === 503 ? health : undefined;
-      }, 10_000, '503');
+      const failing = await eventually(
+        async () => {
+          const health = await get('/healthz');
+          return health.status === 503 ? health : undefined;
+        },
+        10_000,
+        '503',
+      );
       expect(failing.text).toMatch(/^last collection pass failed: .*app_state/);
     } finally {
       await sql`alter table app_state_away rename to app_state`.execute(t.db);
@@ -79,8 +91,17 @@ describe('the daemon', () => {
 
   it('steady-state passes fetch only the pending buckets', async () => {
     const before = sim.calls.filter((c) => c.sdkappid === APPS[0]).length;
-    await eventually(() => (sim.calls.filter((c) => c.sdkappid === APPS[0]).length >= before + 3 ? true : undefined), 10_000, 'another pass');
-    const windows = new Set(sim.calls.filter((c) => c.sdkappid === APPS[0]).slice(7).map((c) => JSON.parse(c.body).StartTime));
+    await eventually(
+      () => (sim.calls.filter((c) => c.sdkappid === APPS[0]).length >= before + 3 ? true : undefined),
+      10_000,
+      'another pass',
+    );
+    const windows = new Set(
+      sim.calls
+        .filter((c) => c.sdkappid === APPS[0])
+        .slice(7)
+        .map((c) => JSON.parse(c.body).StartTime),
+    );
     expect(windows.size).toBe(3); // today, yesterday, the day before: the not-yet-settled days
   });
 

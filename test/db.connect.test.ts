@@ -15,7 +15,9 @@ import type { TestDatabase } from './helpers/database.ts';
 const connectModule = pathToFileURL(join(import.meta.dirname, '../src/db/connect.ts')).href;
 
 /** Runs a real second process that tries to open `dataDir`; resolves with what it printed. */
-function openInChildProcess(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function openInChildProcess(
+  dataDir: string,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const script = `
     const { openDatabase } = await import(${JSON.stringify(connectModule)});
     try {
@@ -28,7 +30,9 @@ function openInChildProcess(dataDir: string): Promise<{ code: number | null; std
     }`;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script, dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -74,22 +78,25 @@ describe('embedded database on disk', () => {
       // Refused before loading PGlite: the time is the child's start-up, not a database open.
       expect(second.ms).toBeLessThan(5_000);
 
-      await first.db.insertInto('tim_call').values({
-        sdkappid: 1400000001,
-        window_start: new Date('2025-03-11T16:00:00Z'),
-        window_end: new Date('2025-03-12T16:00:00Z'),
-        started_at: new Date(),
-        duration_ms: 12,
-        attempt: 1,
-        host: 'console.tim.qq.com',
-        http_status: 200,
-        action_status: 'OK',
-        error_code: 0,
-        error_info: 'sucess',
-        request_id: null,
-        body: '{}',
-        outcome: 'ok',
-      }).execute();
+      await first.db
+        .insertInto('tim_call')
+        .values({
+          sdkappid: 1400000001,
+          window_start: new Date('2025-03-11T16:00:00Z'),
+          window_end: new Date('2025-03-12T16:00:00Z'),
+          started_at: new Date(),
+          duration_ms: 12,
+          attempt: 1,
+          host: 'console.tim.qq.com',
+          http_status: 200,
+          action_status: 'OK',
+          error_code: 0,
+          error_info: 'sucess',
+          request_id: null,
+          body: '{}',
+          outcome: 'ok',
+        })
+        .execute();
     } finally {
       await first.close();
     }
@@ -98,7 +105,10 @@ describe('embedded database on disk', () => {
     // Closed cleanly: another process can open it now and sees the data.
     const reopened = await openDatabase({ dataDir: dir });
     try {
-      const { count } = await reopened.db.selectFrom('tim_call').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+      const { count } = await reopened.db
+        .selectFrom('tim_call')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .executeTakeFirstOrThrow();
       expect(Number(count)).toBe(1);
     } finally {
       await reopened.close();
@@ -117,7 +127,10 @@ describe('data directory lock', () => {
 
   it('refuses a second open in the same process, and frees the directory on release', async () => {
     const lock = await acquireDataDirLock(dir);
-    await expect(acquireDataDirLock(dir)).rejects.toMatchObject({ code: 'DATA_DIR_LOCKED', holder: { pid: process.pid } });
+    await expect(acquireDataDirLock(dir)).rejects.toMatchObject({
+      code: 'DATA_DIR_LOCKED',
+      holder: { pid: process.pid },
+    });
     await lock.release();
     await lock.release(); // idempotent
     const again = await acquireDataDirLock(dir);
@@ -129,7 +142,14 @@ describe('data directory lock', () => {
     const pid = await deadPid();
     await writeFile(
       join(dir, LOCK_FILE_NAME),
-      JSON.stringify({ pid, hostname: hostname(), command: 'node crashed.ts', startedAt: '2025-01-01T00:00:00Z', processStart: null, token: 'old' }),
+      JSON.stringify({
+        pid,
+        hostname: hostname(),
+        command: 'node crashed.ts',
+        startedAt: '2025-01-01T00:00:00Z',
+        processStart: null,
+        token: 'old',
+      }),
     );
     const lock = await acquireDataDirLock(dir);
     expect(lock.holder.pid).toBe(process.pid);
@@ -141,7 +161,14 @@ describe('data directory lock', () => {
     // Our parent is alive, but it did not start at the time recorded in this lock.
     await writeFile(
       join(dir, LOCK_FILE_NAME),
-      JSON.stringify({ pid: process.ppid, hostname: hostname(), command: 'old', startedAt: '2020-01-01T00:00:00Z', processStart: '1', token: 'reused' }),
+      JSON.stringify({
+        pid: process.ppid,
+        hostname: hostname(),
+        command: 'old',
+        startedAt: '2020-01-01T00:00:00Z',
+        processStart: '1',
+        token: 'reused',
+      }),
     );
     if (!existsSync(`/proc/${process.ppid}/stat`)) return; // only where /proc tells start times
     const lock = await acquireDataDirLock(dir);
@@ -151,7 +178,14 @@ describe('data directory lock', () => {
   it('never takes over a lock from another host, and says which file to delete', async () => {
     await writeFile(
       join(dir, LOCK_FILE_NAME),
-      JSON.stringify({ pid: 1, hostname: 'some-other-host', command: 'node daemon', startedAt: '2025-01-01T00:00:00Z', processStart: null, token: 'remote' }),
+      JSON.stringify({
+        pid: 1,
+        hostname: 'some-other-host',
+        command: 'node daemon',
+        startedAt: '2025-01-01T00:00:00Z',
+        processStart: null,
+        token: 'remote',
+      }),
     );
     const error = await acquireDataDirLock(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataDirLockedError);
@@ -176,7 +210,10 @@ describe('int8 values', () => {
   afterAll(() => t?.close());
 
   it('come back as numbers, arrays too', async () => {
-    const { rows } = await sql<{ one: unknown; many: unknown }>`select 1400000001::int8 as one, array[1, 2]::int8[] as many`.execute(t.db);
+    const { rows } = await sql<{
+      one: unknown;
+      many: unknown;
+    }>`select 1400000001::int8 as one, array[1, 2]::int8[] as many`.execute(t.db);
     expect(rows[0]).toEqual({ one: 1400000001, many: [1, 2] });
   });
 

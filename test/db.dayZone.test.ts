@@ -9,7 +9,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const zone = async (db = t.db) => (await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(db)).rows[0]!.zone;
+const zone = async (db = t.db) =>
+  (await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(db)).rows[0]!.zone;
 
 describe('the BI views follow BUCKET_TZ', () => {
   it('defaults to Asia/Shanghai and follows the configured zone, in new sessions too', async () => {

@@ -72,7 +72,9 @@ describe('migrations', () => {
     const first = await migrateToLatest(t.db);
     expect(first.migrated.map((m) => m.name)).toContain('0001_warehouse');
     const fresh = await schemaSnapshot(t.db);
-    expect(await tableNames(t.db)).toEqual(expect.arrayContaining(['bucket_state', 'loss_fact', 'platform', 'push_loss', 'stage', 'tim_call']));
+    expect(await tableNames(t.db)).toEqual(
+      expect.arrayContaining(['bucket_state', 'loss_fact', 'platform', 'push_loss', 'stage', 'tim_call']),
+    );
 
     const status = await migrationStatus(t.db);
     const last = status[status.length - 1]!;

@@ -20,7 +20,8 @@ import type { TestDatabasePlan } from './helpers/database.ts';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cleanups: Array<() => Promise<void>> = [];
   const teardown = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error('[pushloss tests] cleanup failed:', error));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error) => console.error('[pushloss tests] cleanup failed:', error));
   };
   try {
     const choice = await resolveTestDatabasePlan(process.env, { allowDocker: true });
@@ -32,7 +33,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
         await container.stop();
       });
       const url = container.getConnectionUri();
-      plan = { mode: 'server', url, template: null, label: `PostgreSQL 15 in a Docker container at ${describeUrl(url)} (testcontainers)` };
+      plan = {
+        mode: 'server',
+        url,
+        template: null,
+        label: `PostgreSQL 15 in a Docker container at ${describeUrl(url)} (testcontainers)`,
+      };
     } else {
       plan = choice;
     }
@@ -41,13 +47,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const template = uniqueName('pushloss_tpl');
       await createDatabaseOnServer(url, template, 'template0');
       cleanups.push(() => dropDatabaseOnServer(url, template));
-      const opened = await openDatabase({ databaseUrl: urlWithDatabase(url, template), dataDir: MEMORY_DATA_DIR, maxConnections: 1 });
+      const opened = await openDatabase({
+        databaseUrl: urlWithDatabase(url, template),
+        dataDir: MEMORY_DATA_DIR,
+        maxConnections: 1,
+      });
       try {
         await migrateToLatest(opened.db);
       } finally {
         await opened.close();
       }
-      plan = { ...plan, template, label: `${plan.label}, one database per test file copied from migrated template ${template}` };
+      plan = {
+        ...plan,
+        template,
+        label: `${plan.label}, one database per test file copied from migrated template ${template}`,
+      };
     }
     console.log(`[pushloss tests] database: ${plan.label}`);
     project.provide('pushlossTestDb', plan);

@@ -5,7 +5,13 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
-import { defaultLossData, finishedPart, startSimulator, sumLossEntries, type Simulator } from '../src/simulator/index.ts';
+import {
+  defaultLossData,
+  finishedPart,
+  startSimulator,
+  sumLossEntries,
+  type Simulator,
+} from '../src/simulator/index.ts';
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
 import { normalizeLoss } from '../src/warehouse/normalize.ts';
@@ -38,7 +44,8 @@ async function withProcessDb<T>(env: Record<string, string>, fn: (db: Kysely<Dat
   }
 }
 async function clearDatabase() {
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'rate_slot', 'tim_call'] as const) await t.db.deleteFrom(table).execute();
+  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'rate_slot', 'tim_call'] as const)
+    await t.db.deleteFrom(table).execute();
 }
 
 /** Every stored bucket's facts must equal, exactly, what its archived answer says. */
@@ -46,12 +53,25 @@ async function expectFactsMatchArchive(db: Kysely<Database>) {
   const states = await db.selectFrom('bucket_state').selectAll().where('last_call_id', 'is not', null).execute();
   expect(states.length).toBeGreaterThan(0);
   for (const state of states) {
-    const call = await db.selectFrom('tim_call').selectAll().where('sdkappid', '=', state.sdkappid).where('id', '=', state.last_call_id!).executeTakeFirstOrThrow();
+    const call = await db
+      .selectFrom('tim_call')
+      .selectAll()
+      .where('sdkappid', '=', state.sdkappid)
+      .where('id', '=', state.last_call_id!)
+      .executeTakeFirstOrThrow();
     const parsed = parsePushLossBody(call.body!);
     if (parsed.kind !== 'ok') throw new Error('archived body unreadable');
-    const facts = await db.selectFrom('loss_fact').selectAll().where('sdkappid', '=', state.sdkappid).where('bucket_start', '=', state.bucket_start).where('bucket_size', '=', state.bucket_size).execute();
+    const facts = await db
+      .selectFrom('loss_fact')
+      .selectAll()
+      .where('sdkappid', '=', state.sdkappid)
+      .where('bucket_start', '=', state.bucket_start)
+      .where('bucket_size', '=', state.bucket_size)
+      .execute();
     const got = facts.map((f) => `${f.stage}|${f.platform}|${f.err_code}|${f.err_count}|${f.call_id}`).sort();
-    const want = normalizeLoss(parsed.entries).map((l) => `${l.stage}|${l.platform ?? -1}|${l.errCode}|${l.errCount}|${call.id}`).sort();
+    const want = normalizeLoss(parsed.entries)
+      .map((l) => `${l.stage}|${l.platform ?? -1}|${l.errCode}|${l.errCount}|${call.id}`)
+      .sort();
     expect(got).toEqual(want);
   }
 }
@@ -78,54 +98,68 @@ describe('processes sharing one rate cap', () => {
   afterAll(() => sim?.close());
 
   // Several processes need a PostgreSQL server: the embedded database is one process's alone.
-  it(
-    'a daemon and a backfill started beside it never start two calls for one app less than 1 s apart, and the facts are exact',
-    async ({ skip }) => {
-      if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
-      await clearDatabase();
-      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }), ...databaseEnv() };
-      const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
-      try {
-        const backfill = await runCli(['backfill', '--from', day(-3), '--to', day(0), '--app', String(APPS[0])], env);
-        expect(backfill.stderr).toBe('');
-        expect(backfill.code).toBe(0);
-        // The daemon's start-up pass: 7 buckets per app.
-        await eventually(() => (daemon.stdout().includes('collection pass finished') ? true : undefined), 40_000, 'daemon pass');
-        // Every reachable day fetched; the backfill's settled day may have spared the daemon a call.
-        for (const app of APPS) expect(new Set(sim.calls.filter((c) => c.sdkappid === app).map((c) => JSON.parse(c.body).StartTime)).size).toBe(7);
-        expect(sim.calls.filter((c) => c.sdkappid === APPS[0]).length).toBeGreaterThanOrEqual(7 + 4 - 1);
-        expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
-        for (const [app, gap] of minGapPerApp(sim)) expect(gap, `app ${app}`).toBeGreaterThanOrEqual(1000);
-        await expectFactsMatchArchive(t.db);
-      } finally {
-        daemon.child.kill('SIGTERM');
-        expect(await daemon.exited).toBe(0);
-      }
-    },
-    90_000,
-  );
+  it('a daemon and a backfill started beside it never start two calls for one app less than 1 s apart, and the facts are exact', async ({
+    skip,
+  }) => {
+    if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
+    await clearDatabase();
+    const env = {
+      ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }),
+      ...databaseEnv(),
+    };
+    const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
+    try {
+      const backfill = await runCli(['backfill', '--from', day(-3), '--to', day(0), '--app', String(APPS[0])], env);
+      expect(backfill.stderr).toBe('');
+      expect(backfill.code).toBe(0);
+      // The daemon's start-up pass: 7 buckets per app.
+      await eventually(
+        () => (daemon.stdout().includes('collection pass finished') ? true : undefined),
+        40_000,
+        'daemon pass',
+      );
+      // Every reachable day fetched; the backfill's settled day may have spared the daemon a call.
+      for (const app of APPS)
+        expect(new Set(sim.calls.filter((c) => c.sdkappid === app).map((c) => JSON.parse(c.body).StartTime)).size).toBe(
+          7,
+        );
+      expect(sim.calls.filter((c) => c.sdkappid === APPS[0]).length).toBeGreaterThanOrEqual(7 + 4 - 1);
+      expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
+      for (const [app, gap] of minGapPerApp(sim)) expect(gap, `app ${app}`).toBeGreaterThanOrEqual(1000);
+      await expectFactsMatchArchive(t.db);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+    }
+  }, 90_000);
 
-  it(
-    'two daemon replicas never collect the same bucket in the same pass',
-    async ({ skip }) => {
-      if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
-      sim.reset();
-      await clearDatabase();
-      const env = { ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }), ...databaseEnv() };
-      const replicas = [spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }), spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) })];
-      try {
-        await eventually(() => (replicas.every((r) => r.stdout().includes('collection pass finished')) ? true : undefined), 40_000, 'both passes');
-        const perWindow = Map.groupBy(sim.calls, (c) => `${c.sdkappid} ${JSON.parse(c.body).StartTime}`);
-        expect(perWindow.size).toBe(14);
-        for (const [window, calls] of perWindow) expect(calls.length, window).toBe(1);
-        for (const gap of minGapPerApp(sim).values()) expect(gap).toBeGreaterThanOrEqual(1000);
-      } finally {
-        for (const replica of replicas) replica.child.kill('SIGTERM');
-        expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-      }
-    },
-    90_000,
-  );
+  it('two daemon replicas never collect the same bucket in the same pass', async ({ skip }) => {
+    if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
+    sim.reset();
+    await clearDatabase();
+    const env = {
+      ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '' /* the production default */, LOG_LEVEL: 'info' }),
+      ...databaseEnv(),
+    };
+    const replicas = [
+      spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }),
+      spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }),
+    ];
+    try {
+      await eventually(
+        () => (replicas.every((r) => r.stdout().includes('collection pass finished')) ? true : undefined),
+        40_000,
+        'both passes',
+      );
+      const perWindow = Map.groupBy(sim.calls, (c) => `${c.sdkappid} ${JSON.parse(c.body).StartTime}`);
+      expect(perWindow.size).toBe(14);
+      for (const [window, calls] of perWindow) expect(calls.length, window).toBe(1);
+      for (const gap of minGapPerApp(sim).values()) expect(gap).toBeGreaterThanOrEqual(1000);
+    } finally {
+      for (const replica of replicas) replica.child.kill('SIGTERM');
+      expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
+    }
+  }, 90_000);
 });
 
 describe('SIGTERM in the middle of a pass', () => {
@@ -138,12 +172,16 @@ describe('SIGTERM in the middle of a pass', () => {
   afterAll(() => sim?.close());
 
   // The newer answer: every count times 10 plus 1, so old and new versions cannot be confused.
-  const newer = (sdkappid: number, window: Window): LossEntry[] => sumLossEntries(defaultLossData(sdkappid, window)).map((e) => ({ ...e, errCount: e.errCount * 10 + 1 }));
+  const newer = (sdkappid: number, window: Window): LossEntry[] =>
+    sumLossEntries(defaultLossData(sdkappid, window)).map((e) => ({ ...e, errCount: e.errCount * 10 + 1 }));
 
   it('exits 0 within 10 s, and leaves every bucket fully old or fully new', async () => {
     await clearDatabase();
     // Nothing settles, so the daemon's pass re-fetches all 7 days: there is a pass to cut short.
-    const env = { ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info', SETTLE_AFTER: '30d' }), ...databaseEnv() };
+    const env = {
+      ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info', SETTLE_AFTER: '30d' }),
+      ...databaseEnv(),
+    };
     expect((await runCli(['collect'], env)).code).toBe(0);
 
     sim.setLossData(newer);
@@ -163,22 +201,51 @@ describe('SIGTERM in the middle of a pass', () => {
     await withProcessDb(env, async (db) => {
       await expectFactsMatchArchive(db);
       const versions = new Map<string, number>();
-      const states = await db.selectFrom('bucket_state').innerJoin('tim_call', (j) => j.onRef('tim_call.sdkappid', '=', 'bucket_state.sdkappid').onRef('tim_call.id', '=', 'bucket_state.last_call_id')).select(['bucket_state.bucket_start', 'bucket_state.bucket_end', 'tim_call.started_at']).execute();
+      const states = await db
+        .selectFrom('bucket_state')
+        .innerJoin('tim_call', (j) =>
+          j
+            .onRef('tim_call.sdkappid', '=', 'bucket_state.sdkappid')
+            .onRef('tim_call.id', '=', 'bucket_state.last_call_id'),
+        )
+        .select(['bucket_state.bucket_start', 'bucket_state.bucket_end', 'tim_call.started_at'])
+        .execute();
       for (const state of states) {
         const window = { start: state.bucket_start.getTime() / 1000, end: state.bucket_end.getTime() / 1000 };
         const truncated = finishedPart(window, state.started_at.getTime());
-        const rows = await db.selectFrom('push_loss').select(['stage', 'platform', 'err_code', 'err_count']).where('sdkappid', '=', APP).where('bucket_start', '=', state.bucket_start).execute();
+        const rows = await db
+          .selectFrom('push_loss')
+          .select(['stage', 'platform', 'err_code', 'err_count'])
+          .where('sdkappid', '=', APP)
+          .where('bucket_start', '=', state.bucket_start)
+          .execute();
         const got = rows.map((r) => `${r.stage}|${r.platform}|${r.err_code}|${r.err_count}`).sort();
-        const asOld = sumLossEntries(defaultLossData(APP, truncated)).map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`).sort();
-        const asNew = newer(APP, truncated).map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`).sort();
+        const asOld = sumLossEntries(defaultLossData(APP, truncated))
+          .map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`)
+          .sort();
+        const asNew = newer(APP, truncated)
+          .map((e) => `${e.stage}|${e.platform}|${e.errCode}|${e.errCount}`)
+          .sort();
         // A window without a finished hour (just after midnight) is empty in both versions.
-        const version = asOld.length === 0 && got.length === 0 ? 'empty' : JSON.stringify(got) === JSON.stringify(asNew) ? 'new' : JSON.stringify(got) === JSON.stringify(asOld) ? 'old' : 'mixed';
+        const version =
+          asOld.length === 0 && got.length === 0
+            ? 'empty'
+            : JSON.stringify(got) === JSON.stringify(asNew)
+              ? 'new'
+              : JSON.stringify(got) === JSON.stringify(asOld)
+                ? 'old'
+                : 'mixed';
         versions.set(version, (versions.get(version) ?? 0) + 1);
       }
       expect(versions.get('mixed')).toBeUndefined();
       // Every window the simulator answered after the first pass is new, the slow one in flight
       // at SIGTERM included; the rest are old, so the pass was really cut short.
-      const answered = new Set(sim.calls.slice(before).filter((c) => c.errorCode === 0).map((c) => JSON.parse(c.body).StartTime));
+      const answered = new Set(
+        sim.calls
+          .slice(before)
+          .filter((c) => c.errorCode === 0)
+          .map((c) => JSON.parse(c.body).StartTime),
+      );
       expect(answered.size).toBeGreaterThanOrEqual(4);
       const [fresh, old, empty] = ['new', 'old', 'empty'].map((v) => versions.get(v) ?? 0) as [number, number, number];
       expect(fresh + old + empty).toBe(7);
@@ -186,7 +253,10 @@ describe('SIGTERM in the middle of a pass', () => {
       expect(fresh).toBeGreaterThanOrEqual(answered.size - empty);
       expect(old).toBeGreaterThanOrEqual(1);
       // Every answered call is archived, the one in flight at SIGTERM included.
-      const archived = await db.selectFrom('tim_call').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const archived = await db
+        .selectFrom('tim_call')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(archived.n)).toBe(sim.calls.filter((c) => c.httpStatus !== null).length);
     });
   }, 60_000);

@@ -33,7 +33,10 @@ function shanghaiDate(daysAgo: number): string {
 const DATA_DAY = shanghaiDate(2);
 
 async function seed(db: Kysely<Database>): Promise<void> {
-  const entries = [loss('ready_to_send', null, '-1', 9, 'unknown error'), loss('ready_to_send', 4, '-1', 9, 'unknown error')];
+  const entries = [
+    loss('ready_to_send', null, '-1', 9, 'unknown error'),
+    loss('ready_to_send', 4, '-1', 9, 'unknown error'),
+  ];
   // Fetched a minute ago by the real clock, not the fixtures' fake one.
   await load(db, A, dayBucket(DATA_DAY), '1d', entries, { startedAt: Date.now() - 60_000, durationMs: 40 });
 }
@@ -82,7 +85,11 @@ async function emptyTarget(): Promise<Target & { status(): Promise<Array<{ execu
 }
 
 /** Runs the command; returns its exit code and what it printed, as console.log would print it. */
-async function runReport(env: Record<string, string>, values: OptionValues, positionals: string[] = []): Promise<{ code: number; printed: string }> {
+async function runReport(
+  env: Record<string, string>,
+  values: OptionValues,
+  positionals: string[] = [],
+): Promise<{ code: number; printed: string }> {
   const lines: string[] = [];
   const ctx: CommandContext = {
     config: loadConfig({ ...env, LOG_LEVEL: 'silent' }),
@@ -97,13 +104,20 @@ async function runReport(env: Record<string, string>, values: OptionValues, posi
 describe('options', () => {
   it('defaults to 7 days, all apps, a table', () => {
     expect(parseReportOptions({})).toEqual({ sdkappid: undefined, days: 7, format: 'table' });
-    expect(parseReportOptions({ app: '1400000001', days: '30', format: 'csv' })).toEqual({ sdkappid: 1400000001, days: 30, format: 'csv' });
+    expect(parseReportOptions({ app: '1400000001', days: '30', format: 'csv' })).toEqual({
+      sdkappid: 1400000001,
+      days: 30,
+      format: 'csv',
+    });
   });
 
   it.each([
     [{ app: 'abc' }, '--app: "abc" is not an SDKAppID; pass the app\'s number, e.g. --app 1400000001'],
     [{ app: '0' }, '--app: "0" is not an SDKAppID; pass the app\'s number, e.g. --app 1400000001'],
-    [{ app: '99999999999999999' }, '--app: "99999999999999999" is not an SDKAppID; pass the app\'s number, e.g. --app 1400000001'],
+    [
+      { app: '99999999999999999' },
+      '--app: "99999999999999999" is not an SDKAppID; pass the app\'s number, e.g. --app 1400000001',
+    ],
     [{ days: '0' }, '--days: "0" is not a whole number from 1 to 3660'],
     [{ days: '1.5' }, '--days: "1.5" is not a whole number from 1 to 3660'],
     [{ days: '3661' }, '--days: "3661" is not a whole number from 1 to 3660'],
@@ -121,12 +135,18 @@ describe('options', () => {
   });
 
   it('rejects a stray argument', () => {
-    expect(() => parseReportOptions({}, ['today'])).toThrow('report: unexpected argument "today"; see pushloss report --help');
+    expect(() => parseReportOptions({}, ['today'])).toThrow(
+      'report: unexpected argument "today"; see pushloss report --help',
+    );
   });
 
   it('declares its options for the CLI parser', () => {
     expect(reportCommand.name).toBe('report');
-    expect(reportCommand.options).toEqual({ app: { type: 'string' }, days: { type: 'string' }, format: { type: 'string' } });
+    expect(reportCommand.options).toEqual({
+      app: { type: 'string' },
+      days: { type: 'string' },
+      format: { type: 'string' },
+    });
     expect(reportCommand.usage).toMatch(/--app <sdkappid>[\s\S]*--days <n>[\s\S]*--format table\|csv\|json/);
   });
 });
@@ -169,10 +189,24 @@ describe('on a migrated database', () => {
   it('prints JSON that parses to the report', async () => {
     const { printed } = await runReport(target.env, { app: String(A), format: 'json', days: '3' });
     const report = JSON.parse(printed);
-    expect(report).toMatchObject({ sdkappid: A, days: 3, from: shanghaiDate(2), to: shanghaiDate(0), timeZone: 'Asia/Shanghai' });
+    expect(report).toMatchObject({
+      sdkappid: A,
+      days: 3,
+      from: shanghaiDate(2),
+      to: shanghaiDate(0),
+      timeZone: 'Asia/Shanghai',
+    });
     expect(report.stages.map((s: { errCount: number }) => s.errCount)).toEqual([9, 0]);
     expect(report.channels).toEqual([
-      { sdkappid: A, stage: 'ready_to_send', stageName: 'Ready to send', platform: 4, platformName: 'FCM', errCount: 9, share: 1 },
+      {
+        sdkappid: A,
+        stage: 'ready_to_send',
+        stageName: 'Ready to send',
+        platform: 4,
+        platformName: 'FCM',
+        errCount: 9,
+        share: 1,
+      },
     ]);
   });
 
@@ -198,7 +232,9 @@ describe('on a database that is not migrated', () => {
     try {
       const error = await runReport(target.env, {}).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SchemaNotMigratedError);
-      expect((error as Error).message).toMatch(/^the database schema is not up to date \(pending: 0001_warehouse, [\w, ]*0003_bi_views[\w, ]*\); run pushloss migrate first$/);
+      expect((error as Error).message).toMatch(
+        /^the database schema is not up to date \(pending: 0001_warehouse, [\w, ]*0003_bi_views[\w, ]*\); run pushloss migrate first$/,
+      );
       expect((await target.status()).every((m) => m.executedAt === undefined)).toBe(true);
     } finally {
       await target.close();

@@ -25,9 +25,29 @@ const small: LossReport = {
   sdkappid: 7,
   top: 3,
   stages: [{ sdkappid: 7, stage: 'ready_to_send', stageName: 'Ready to send', errCount: 12 }],
-  channels: [{ sdkappid: 7, stage: 'ready_to_send', stageName: 'Ready to send', platform: 8, platformName: 'HONOR', errCount: 12, share: null }],
+  channels: [
+    {
+      sdkappid: 7,
+      stage: 'ready_to_send',
+      stageName: 'Ready to send',
+      platform: 8,
+      platformName: 'HONOR',
+      errCount: 12,
+      share: null,
+    },
+  ],
   topCodes: [
-    { sdkappid: 7, stage: 'ready_to_send', stageName: 'Ready to send', platform: 8, platformName: 'HONOR', rank: 1, errCode: '80', errInfo: 'line one\r\nline two', errCount: 12 },
+    {
+      sdkappid: 7,
+      stage: 'ready_to_send',
+      stageName: 'Ready to send',
+      platform: 8,
+      platformName: 'HONOR',
+      rank: 1,
+      errCode: '80',
+      errInfo: 'line one\r\nline two',
+      errCount: 12,
+    },
   ],
 };
 
@@ -48,7 +68,11 @@ describe('textTable', () => {
   });
 
   it('keeps one row on one line', () => {
-    expect(textTable([{ header: 'a' }, { header: 'b' }], [['x\ny', 'tab\there']])).toEqual(['a    b', '---  --------', 'x y  tab here']);
+    expect(textTable([{ header: 'a' }, { header: 'b' }], [['x\ny', 'tab\there']])).toEqual([
+      'a    b',
+      '---  --------',
+      'x y  tab here',
+    ]);
   });
 });
 
@@ -93,7 +117,9 @@ describe('formatReport', () => {
   });
 
   it('csv and json of an empty period: the header alone, empty arrays', () => {
-    expect(formatReport(empty, 'csv')).toBe('section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share\r\n');
+    expect(formatReport(empty, 'csv')).toBe(
+      'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share\r\n',
+    );
     expect(JSON.parse(formatReport(empty, 'json'))).toEqual(empty);
   });
 

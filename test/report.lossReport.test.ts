@@ -41,13 +41,24 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const about = (sdkappid: number, s: LossStage) => ({ sdkappid, stage: s, stageName: s === R ? 'Ready to send' : 'Sent, not delivered' });
+const about = (sdkappid: number, s: LossStage) => ({
+  sdkappid,
+  stage: s,
+  stageName: s === R ? 'Ready to send' : 'Sent, not delivered',
+});
 const stage = (sdkappid: number, s: LossStage, errCount: number) => ({ ...about(sdkappid, s), errCount });
 
 describe('lossReport', () => {
   it('covers the days ending today in the zone, one app, every stage', async () => {
     const report = await lossReport(t.db, { sdkappid: A, days: 7, nowMs: NOW });
-    expect(report).toMatchObject({ sdkappid: A, timeZone: 'Asia/Shanghai', from: '2025-03-06', to: '2025-03-12', days: 7, top: 5 });
+    expect(report).toMatchObject({
+      sdkappid: A,
+      timeZone: 'Asia/Shanghai',
+      from: '2025-03-06',
+      to: '2025-03-12',
+      days: 7,
+      top: 5,
+    });
     // 30 + 5 on 03-10 and 2 in an hour of 03-12; the 100 of 03-05 is before the period.
     expect(report.stages).toEqual([stage(A, R, 37), stage(A, P, 4)]);
     expect(report.channels.map((c) => [c.stage, c.platformName, c.errCount, c.share])).toEqual([
@@ -77,11 +88,13 @@ describe('lossReport', () => {
     const report = await lossReport(t.db, { days: 3, nowMs: NOW, timeZone: 'UTC', top: 1 });
     expect(report).toMatchObject({ timeZone: 'UTC', from: '2025-03-10', to: '2025-03-12' });
     expect(report.stages).toEqual([stage(A, R, 2), stage(A, P, 0), stage(B, R, 1), stage(B, P, 0)]);
-    const [{ zone }] = (await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(t.db)).rows as [{ zone: string }];
+    const [{ zone }] = (await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(t.db)).rows as [
+      { zone: string },
+    ];
     expect(zone).toBe('Asia/Shanghai');
   });
 
-  it('restores the zone setting inside a caller\'s transaction', async () => {
+  it("restores the zone setting inside a caller's transaction", async () => {
     const zones = await t.db.transaction().execute(async (trx) => {
       await sql`set local pushloss.bucket_tz = 'Europe/Berlin'`.execute(trx);
       const report = await lossReport(trx, { days: 1, nowMs: NOW, timeZone: 'UTC' });
@@ -171,7 +184,15 @@ describe('formats of the report of app A, last 7 days', () => {
   });
 
   it('json: the report object, indented', () => {
-    const top = (s: LossStage, platform: number | null, platformName: string | null, rank: number, errCode: string, errInfo: string, errCount: number) => ({
+    const top = (
+      s: LossStage,
+      platform: number | null,
+      platformName: string | null,
+      rank: number,
+      errCode: string,
+      errInfo: string,
+      errCount: number,
+    ) => ({
       ...about(A, s),
       platform,
       platformName,

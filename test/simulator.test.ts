@@ -23,13 +23,17 @@ const SAMPLE_DAY = { StartTime: 1741708800, EndTime: 1741795200 };
 /**
  * A UserSig built by hand from the documented algorithm, independently of the code under test.
  */
-function userSig(opts: { sdkappid?: number; identifier?: string; key?: string; time?: number; expire?: number; ver?: string } = {}): string {
+function userSig(
+  opts: { sdkappid?: number; identifier?: string; key?: string; time?: number; expire?: number; ver?: string } = {},
+): string {
   const sdkappid = opts.sdkappid ?? APP.sdkappid;
   const identifier = opts.identifier ?? 'administrator';
   const time = opts.time ?? NOW - 60;
   const expire = opts.expire ?? 86400;
   const content = `TLS.identifier:${identifier}\nTLS.sdkappid:${sdkappid}\nTLS.time:${time}\nTLS.expire:${expire}\n`;
-  const sig = createHmac('sha256', opts.key ?? APP.secretKey).update(content).digest('base64');
+  const sig = createHmac('sha256', opts.key ?? APP.secretKey)
+    .update(content)
+    .digest('base64');
   const doc = {
     'TLS.ver': opts.ver ?? '2.0',
     'TLS.identifier': identifier,
@@ -105,7 +109,12 @@ describe('a valid call', () => {
     expect(status).toBe(200);
     expect(json).toMatchObject({ ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' });
     const body = json as Record<string, Row[]>;
-    for (const field of ['ReadyToSendLoss', 'PostSendDeliveredLoss', 'PlatformReadyToSendLoss', 'PlatformPostSendDeliveredLoss']) {
+    for (const field of [
+      'ReadyToSendLoss',
+      'PostSendDeliveredLoss',
+      'PlatformReadyToSendLoss',
+      'PlatformPostSendDeliveredLoss',
+    ]) {
       expect(Array.isArray(body[field])).toBe(true);
       expect(body[field]!.length).toBeGreaterThan(0);
       for (const row of body[field]!) {
@@ -133,9 +142,16 @@ describe('a valid call', () => {
     const day = (await call(sim)).json as Record<string, Row[]>;
     const hours: Array<Record<string, Row[]>> = [];
     for (let h = SAMPLE_DAY.StartTime; h < SAMPLE_DAY.EndTime; h += 3600) {
-      hours.push((await call(sim, { body: JSON.stringify({ StartTime: h, EndTime: h + 3600 }) })).json as Record<string, Row[]>);
+      hours.push(
+        (await call(sim, { body: JSON.stringify({ StartTime: h, EndTime: h + 3600 }) })).json as Record<string, Row[]>,
+      );
     }
-    for (const field of ['ReadyToSendLoss', 'PostSendDeliveredLoss', 'PlatformReadyToSendLoss', 'PlatformPostSendDeliveredLoss']) {
+    for (const field of [
+      'ReadyToSendLoss',
+      'PostSendDeliveredLoss',
+      'PlatformReadyToSendLoss',
+      'PlatformPostSendDeliveredLoss',
+    ]) {
       expect(hours.reduce((n, h) => n + total(h[field]!), 0)).toBe(total(day[field]!));
     }
   });
@@ -146,7 +162,11 @@ describe('a valid call', () => {
     const a2 = await call(sim);
     expect(a2.text).toBe(a1.text);
     const other = await call(sim, {
-      query: { sdkappid: String(OTHER_APP.sdkappid), identifier: 'admin', usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }) },
+      query: {
+        sdkappid: String(OTHER_APP.sdkappid),
+        identifier: 'admin',
+        usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }),
+      },
     });
     expect(other.json).toMatchObject({ ErrorCode: 0 });
     expect(other.text).not.toBe(a1.text);
@@ -213,19 +233,35 @@ describe('refused calls', () => {
     ['unknown sdkappid', { query: { sdkappid: '1400999999', usersig: userSig({ sdkappid: 1400999999 }) } }, 70020],
     ['usersig garbage', { query: { usersig: 'not!a!sig' } }, 70003],
     ['usersig version 1', { query: { usersig: userSig({ ver: '1.0' }) } }, 70003],
-    ['usersig of another app', { query: { usersig: userSig({ sdkappid: OTHER_APP.sdkappid, key: OTHER_APP.secretKey }) } }, 70013],
+    [
+      'usersig of another app',
+      { query: { usersig: userSig({ sdkappid: OTHER_APP.sdkappid, key: OTHER_APP.secretKey }) } },
+      70013,
+    ],
     ['usersig of another identifier', { query: { usersig: userSig({ identifier: 'admin' }) } }, 70013],
     ['bad HMAC (wrong key)', { query: { usersig: userSig({ key: 'wrong-secret' }) } }, 70009],
     ['expired usersig', { query: { usersig: userSig({ time: NOW - 200, expire: 100 }) } }, 70001],
-    ['identifier not the administrator', { query: { identifier: 'bob', usersig: userSig({ identifier: 'bob' }) } }, 60010],
+    [
+      'identifier not the administrator',
+      { query: { identifier: 'bob', usersig: userSig({ identifier: 'bob' }) } },
+      60010,
+    ],
     ['body not JSON', { body: 'StartTime=1' }, 60003],
     ['empty body', { body: '' }, 60003],
     ['body an array', { body: '[]' }, 90100],
     ['StartTime a string', { body: JSON.stringify({ StartTime: '1741708800', EndTime: 1741795200 }) }, 90100],
     ['EndTime missing', { body: JSON.stringify({ StartTime: 1741708800 }) }, 90100],
     ['EndTime before StartTime', { body: JSON.stringify({ StartTime: 1741795200, EndTime: 1741708800 }) }, 90100],
-    ['window over 7 days', { body: JSON.stringify({ StartTime: NOW - 7 * day, EndTime: NOW - 7 * day + 7 * day + 1 }) }, 90100],
-    ['window before the horizon', { body: JSON.stringify({ StartTime: NOW - 8 * day, EndTime: NOW - 7 * day }) }, 90100],
+    [
+      'window over 7 days',
+      { body: JSON.stringify({ StartTime: NOW - 7 * day, EndTime: NOW - 7 * day + 7 * day + 1 }) },
+      90100,
+    ],
+    [
+      'window before the horizon',
+      { body: JSON.stringify({ StartTime: NOW - 8 * day, EndTime: NOW - 7 * day }) },
+      90100,
+    ],
   ];
   it.each(cases)('%s → %i', async (_name, opts, code) => {
     const sim = await simulator();
@@ -246,7 +282,9 @@ describe('refused calls', () => {
 
   it('accepts a UserSig until the very second it expires', async () => {
     const sim = await simulator();
-    expect((await call(sim, { query: { usersig: userSig({ time: NOW - 100, expire: 100 }) } })).json).toMatchObject({ ErrorCode: 0 });
+    expect((await call(sim, { query: { usersig: userSig({ time: NOW - 100, expire: 100 }) } })).json).toMatchObject({
+      ErrorCode: 0,
+    });
   });
 
   it('accepts the oldest StartTime the horizon allows and a full 7-day window', async () => {
@@ -267,10 +305,16 @@ describe('the rate rule', () => {
 
   it('counts refused calls too, and each app separately', async () => {
     const sim = await simulator({ minIntervalMs: 10_000 });
-    expect((await call(sim, { query: { usersig: userSig({ key: 'wrong' }) } })).json).toMatchObject({ ErrorCode: 70009 });
+    expect((await call(sim, { query: { usersig: userSig({ key: 'wrong' }) } })).json).toMatchObject({
+      ErrorCode: 70009,
+    });
     expect((await call(sim)).json).toMatchObject({ ErrorCode: 60011 });
     const other = await call(sim, {
-      query: { sdkappid: String(OTHER_APP.sdkappid), identifier: 'admin', usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }) },
+      query: {
+        sdkappid: String(OTHER_APP.sdkappid),
+        identifier: 'admin',
+        usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }),
+      },
     });
     expect(other.json).toMatchObject({ ErrorCode: 0 });
   });
@@ -368,7 +412,11 @@ describe('failure injection', () => {
     sim.fail({ kind: 'http', status: 503 }, { times: 2, sdkappid: OTHER_APP.sdkappid });
     sim.fail({ kind: 'http', status: 500 }, { times: 2 });
     const other = {
-      query: { sdkappid: String(OTHER_APP.sdkappid), identifier: 'admin', usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }) },
+      query: {
+        sdkappid: String(OTHER_APP.sdkappid),
+        identifier: 'admin',
+        usersig: userSig({ sdkappid: OTHER_APP.sdkappid, identifier: 'admin', key: OTHER_APP.secretKey }),
+      },
     };
     expect((await call(sim)).status).toBe(500);
     expect((await call(sim, other)).status).toBe(503);

@@ -59,7 +59,12 @@ describe('day buckets', () => {
 
 describe('hour buckets', () => {
   it('are real hours across the New York fall-back night (01:00-02:00 happens twice)', () => {
-    const buckets = bucketsOverlapping(at('2025-11-02T04:00:00Z'), at('2025-11-02T08:00:00Z'), '1h', 'America/New_York');
+    const buckets = bucketsOverlapping(
+      at('2025-11-02T04:00:00Z'),
+      at('2025-11-02T08:00:00Z'),
+      '1h',
+      'America/New_York',
+    );
     expect(buckets.map(hours)).toEqual([1, 1, 1, 1]);
     expect(buckets.map((b) => new Date(b.start * 1000).toISOString())).toEqual([
       '2025-11-02T04:00:00.000Z', // 00:00 EDT
@@ -71,12 +76,25 @@ describe('hour buckets', () => {
 
   it('skip the hour that does not exist on the spring-forward night', () => {
     // 2025-03-09 in New York: 00:00, 01:00, then 03:00 (02:00-03:00 never happens).
-    const buckets = bucketsOverlapping(at('2025-03-09T05:00:00Z'), at('2025-03-09T08:00:00Z'), '1h', 'America/New_York');
-    expect(buckets.map((b) => formatLocalDate(b.start * 1000, 'America/New_York'))).toEqual(['2025-03-09', '2025-03-09', '2025-03-09']);
+    const buckets = bucketsOverlapping(
+      at('2025-03-09T05:00:00Z'),
+      at('2025-03-09T08:00:00Z'),
+      '1h',
+      'America/New_York',
+    );
+    expect(buckets.map((b) => formatLocalDate(b.start * 1000, 'America/New_York'))).toEqual([
+      '2025-03-09',
+      '2025-03-09',
+      '2025-03-09',
+    ]);
     expect(buckets.map(hours)).toEqual([1, 1, 1]);
     expect(new Date(buckets[2]!.start * 1000).toISOString()).toBe('2025-03-09T07:00:00.000Z'); // 03:00 EDT
     // How `status` labels hour buckets: the local wall-clock hour, the missing 02:00 skipped.
-    expect(buckets.map((b) => formatLocalMinute(b.start * 1000, 'America/New_York'))).toEqual(['2025-03-09 00:00', '2025-03-09 01:00', '2025-03-09 03:00']);
+    expect(buckets.map((b) => formatLocalMinute(b.start * 1000, 'America/New_York'))).toEqual([
+      '2025-03-09 00:00',
+      '2025-03-09 01:00',
+      '2025-03-09 03:00',
+    ]);
   });
 
   it('start on local hours in a half-hour zone (Asia/Kolkata)', () => {
@@ -97,12 +115,24 @@ describe('hour buckets', () => {
 describe('bucketsOverlapping', () => {
   it('returns every bucket touching [from, to), partial ones included', () => {
     const days = bucketsOverlapping(at('2025-03-12T12:00:00+08:00'), at('2025-03-14T00:00:01+08:00'), '1d');
-    expect(days.map((d) => formatLocalDate(d.start * 1000, DEFAULT_TIME_ZONE))).toEqual(['2025-03-12', '2025-03-13', '2025-03-14']);
+    expect(days.map((d) => formatLocalDate(d.start * 1000, DEFAULT_TIME_ZONE))).toEqual([
+      '2025-03-12',
+      '2025-03-13',
+      '2025-03-14',
+    ]);
     expect(bucketsOverlapping(at('2025-03-12T00:00:00Z'), at('2025-03-12T00:00:00Z'), '1d', 'UTC')).toEqual([]);
   });
 
   it('tiles time without gaps or overlaps, each bucket containing its instants (property)', () => {
-    const zones = ['UTC', 'Asia/Shanghai', 'America/New_York', 'Europe/Berlin', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/Santiago'];
+    const zones = [
+      'UTC',
+      'Asia/Shanghai',
+      'America/New_York',
+      'Europe/Berlin',
+      'Asia/Kolkata',
+      'Australia/Lord_Howe',
+      'America/Santiago',
+    ];
     fc.assert(
       fc.property(
         fc.integer({ min: Date.parse('2000-01-01T00:00:00Z'), max: Date.parse('2035-01-01T00:00:00Z') }),

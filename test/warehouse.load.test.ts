@@ -22,7 +22,12 @@ function apiBody(entries: readonly LossEntry[]): string {
   for (const array of LOSS_ARRAYS) {
     body[array.field] = entries
       .filter((e) => e.stage === array.stage && (e.platform !== null) === array.perPlatform)
-      .map((e) => ({ ...(e.platform !== null && { PushPlatform: e.platform }), ErrCode: e.errCode, ErrCount: e.errCount, ErrInfo: e.errInfo }));
+      .map((e) => ({
+        ...(e.platform !== null && { PushPlatform: e.platform }),
+        ErrCode: e.errCode,
+        ErrCount: e.errCount,
+        ErrInfo: e.errInfo,
+      }));
   }
   return JSON.stringify(body);
 }
@@ -78,14 +83,21 @@ const sample: LossEntry[] = [
   { stage: 'post_send_delivered', platform: 9, errCode: '410', errInfo: 'Unregistered', errCount: 35 },
 ];
 
-async function load(db: Kysely<Database>, bucket: Window, entries: readonly LossEntry[], overrides: Partial<CallRecord> = {}) {
+async function load(
+  db: Kysely<Database>,
+  bucket: Window,
+  entries: readonly LossEntry[],
+  overrides: Partial<CallRecord> = {},
+) {
   return loadBucket(db, { sdkappid: APP, bucket, bucketSize: '1d', call: okCall(bucket, entries, overrides), entries });
 }
 
 /** Facts of a bucket as (stage, platform, code) → count, for readable assertions. */
 async function counts(db: Kysely<Database>, bucket: Window): Promise<Record<string, number>> {
   const facts = await getBucketFacts(db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' });
-  return Object.fromEntries(facts.map((f) => [`${f.stage}/${f.scope === 'overall' ? 'all' : f.platform}/${f.err_code}`, f.err_count]));
+  return Object.fromEntries(
+    facts.map((f) => [`${f.stage}/${f.scope === 'overall' ? 'all' : f.platform}/${f.err_code}`, f.err_count]),
+  );
 }
 
 async function countRows(db: Kysely<Database>, table: 'tim_call' | 'loss_fact' | 'bucket_state'): Promise<number> {
@@ -105,8 +117,18 @@ describe('loadBucket', () => {
     const result = await load(t.db, bucket, sample);
     expect(result).toMatchObject({ replaced: true, facts: 8, fetchCount: 1 });
 
-    const call = await t.db.selectFrom('tim_call').selectAll().where('id', '=', result.callId).executeTakeFirstOrThrow();
-    expect(call).toMatchObject({ sdkappid: APP, host: 'console.tim.qq.com', outcome: 'ok', body: apiBody(sample), http_status: 200 });
+    const call = await t.db
+      .selectFrom('tim_call')
+      .selectAll()
+      .where('id', '=', result.callId)
+      .executeTakeFirstOrThrow();
+    expect(call).toMatchObject({
+      sdkappid: APP,
+      host: 'console.tim.qq.com',
+      outcome: 'ok',
+      body: apiBody(sample),
+      http_status: 200,
+    });
     expect(call.window_start).toEqual(new Date(bucket.start * 1000));
 
     const state = await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' });
@@ -151,7 +173,9 @@ describe('loadBucket', () => {
       'post_send_delivered/all/1': 220,
       'ready_to_send/2/-1': 125,
     });
-    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count).toBe(3);
+    expect(
+      (await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count,
+    ).toBe(3);
 
     // An empty answer empties the bucket.
     await load(t.db, bucket, []);
@@ -174,12 +198,20 @@ describe('loadBucket', () => {
     const before = await counts(t.db, bucket);
     const calls = await countRows(t.db, 'tim_call');
     // Make the database reject one row of the next load, after the old facts were deleted.
-    await sql.raw(`create function pushloss_test_crash() returns trigger language plpgsql as $$
+    await sql
+      .raw(
+        `create function pushloss_test_crash() returns trigger language plpgsql as $$
       begin
         if new.err_code = 'boom' then raise exception 'simulated crash mid-load'; end if;
         return new;
-      end $$`).execute(t.db);
-    await sql.raw(`create trigger pushloss_test_crash before insert on loss_fact for each row execute function pushloss_test_crash()`).execute(t.db);
+      end $$`,
+      )
+      .execute(t.db);
+    await sql
+      .raw(
+        `create trigger pushloss_test_crash before insert on loss_fact for each row execute function pushloss_test_crash()`,
+      )
+      .execute(t.db);
     try {
       const broken: LossEntry[] = [
         { stage: 'ready_to_send', platform: null, errCode: '-1', errInfo: 'x', errCount: 999 },
@@ -192,7 +224,9 @@ describe('loadBucket', () => {
     }
     expect(await counts(t.db, bucket)).toEqual(before);
     expect(await countRows(t.db, 'tim_call')).toBe(calls);
-    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count).toBe(1);
+    expect(
+      (await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count,
+    ).toBe(1);
   });
 
   it('refuses data it cannot store exactly before writing anything', async () => {
@@ -200,7 +234,13 @@ describe('loadBucket', () => {
     const calls = await countRows(t.db, 'tim_call');
     await expect(load(t.db, bucket, [{ ...sample[0]!, errCount: -5 }])).rejects.toThrow(/non-negative/);
     await expect(
-      loadBucket(t.db, { sdkappid: APP, bucket, bucketSize: '1d', call: okCall(bucket, [], { outcome: 'retryable' }), entries: [] }),
+      loadBucket(t.db, {
+        sdkappid: APP,
+        bucket,
+        bucketSize: '1d',
+        call: okCall(bucket, [], { outcome: 'retryable' }),
+        entries: [],
+      }),
     ).rejects.toThrow(/archiveCall/);
     expect(await countRows(t.db, 'tim_call')).toBe(calls);
   });
@@ -208,15 +248,21 @@ describe('loadBucket', () => {
   it('refuses a bucket that overlaps the same start stored with another end (zone changed)', async () => {
     const bucket = day('2025-03-18');
     await load(t.db, bucket, sample);
-    await expect(load(t.db, { start: bucket.start, end: bucket.end + 3600 }, sample)).rejects.toBeInstanceOf(BucketMismatchError);
+    await expect(load(t.db, { start: bucket.start, end: bucket.end + 3600 }, sample)).rejects.toBeInstanceOf(
+      BucketMismatchError,
+    );
   });
 
   it('clears lost_at when data arrives for a bucket marked lost', async () => {
     const bucket = day('2025-03-19');
     await markBucketLost(t.db, { sdkappid: APP, bucket, bucketSize: '1d', at: new Date('2025-03-27T00:00:00Z') });
-    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject({ fetch_count: 0, last_call_id: null });
+    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject(
+      { fetch_count: 0, last_call_id: null },
+    );
     await load(t.db, bucket, sample);
-    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject({ fetch_count: 1, lost_at: null });
+    expect((await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject(
+      { fetch_count: 1, lost_at: null },
+    );
   });
 });
 
@@ -249,7 +295,9 @@ describe('partitions', () => {
         load(t.db, buckets[0]!, sample.slice(0, 3)),
       ]);
       expect(results.every((r) => r.callId > 0)).toBe(true);
-      expect((await listLossFactPartitions(t.db)).filter((name) => name.startsWith('loss_fact_y2025m08'))).toEqual(['loss_fact_y2025m08']);
+      expect((await listLossFactPartitions(t.db)).filter((name) => name.startsWith('loss_fact_y2025m08'))).toEqual([
+        'loss_fact_y2025m08',
+      ]);
       const state = await getBucketState(t.db, { sdkappid: APP, bucketStart: buckets[0]!.start, bucketSize: '1d' });
       expect(state!.fetch_count).toBe(3);
       // Whatever the interleaving, the bucket holds exactly the answer of its latest call.
@@ -296,53 +344,117 @@ describe('the push_loss view (BI contract)', () => {
     expect(overall.reduce((sum, r) => sum + r.err_count, 0)).toBe(167 + 125 + 217 + 35);
     const channels = rows.filter((r) => r.platform !== null);
     expect(channels.reduce((sum, r) => sum + r.err_count, 0)).toBe(5 + 123 + 217 + 35);
-    expect(Object.fromEntries(channels.map((r) => [r.platform, r.platform_name]))).toEqual({ 1: 'APNs', 2: 'Xiaomi', 9: 'platform 9' });
+    expect(Object.fromEntries(channels.map((r) => [r.platform, r.platform_name]))).toEqual({
+      1: 'APNs',
+      2: 'Xiaomi',
+      9: 'platform 9',
+    });
     expect(rows[0]!.bucket_end).toEqual(new Date(bucket.end * 1000));
 
     const { rows: types } = await sql<Record<string, string>>`
       select pg_typeof(sdkappid)::text as sdkappid, pg_typeof(platform)::text as platform, pg_typeof(err_count)::text as err_count,
              pg_typeof(stage)::text as stage, pg_typeof(fetched_at)::text as fetched_at
         from push_loss limit 1`.execute(t.db);
-    expect(types[0]).toEqual({ sdkappid: 'bigint', platform: 'smallint', err_count: 'bigint', stage: 'text', fetched_at: 'timestamp with time zone' });
+    expect(types[0]).toEqual({
+      sdkappid: 'bigint',
+      platform: 'smallint',
+      err_count: 'bigint',
+      stage: 'text',
+      fetched_at: 'timestamp with time zone',
+    });
   });
 });
 
 describe('archiveCall', () => {
   it('archives a failed call without facts', async () => {
     const bucket = day('2025-03-20');
-    const id = await archiveCall(t.db, okCall(bucket, [], { outcome: 'rate_limited', httpStatus: 200, actionStatus: 'FAIL', errorCode: 60007, body: '{"ActionStatus":"FAIL","ErrorCode":60007}' }));
-    const row = await t.db.selectFrom('tim_call').selectAll().where('sdkappid', '=', APP).where('id', '=', id).executeTakeFirstOrThrow();
+    const id = await archiveCall(
+      t.db,
+      okCall(bucket, [], {
+        outcome: 'rate_limited',
+        httpStatus: 200,
+        actionStatus: 'FAIL',
+        errorCode: 60007,
+        body: '{"ActionStatus":"FAIL","ErrorCode":60007}',
+      }),
+    );
+    const row = await t.db
+      .selectFrom('tim_call')
+      .selectAll()
+      .where('sdkappid', '=', APP)
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ outcome: 'rate_limited', error_code: 60007 });
     expect(await getBucketState(t.db, { sdkappid: APP, bucketStart: bucket.start, bucketSize: '1d' })).toBeUndefined();
   });
 
   it('refuses a URL in the host column (the query string would carry the UserSig)', async () => {
-    const call = okCall(day('2025-03-20'), [], { host: 'https://console.tim.qq.com/v4/timpush/normal_push_loss?usersig=secret', outcome: 'fatal' });
+    const call = okCall(day('2025-03-20'), [], {
+      host: 'https://console.tim.qq.com/v4/timpush/normal_push_loss?usersig=secret',
+      outcome: 'fatal',
+    });
     await expect(archiveCall(t.db, call)).rejects.toThrow(/tim_call_host_check/);
   });
 });
 
 describe('renormalize', () => {
   it('rebuilds every bucket from the archive exactly as loaded, without the API', async () => {
-    const snapshot = await t.db.selectFrom('loss_fact').selectAll().orderBy('sdkappid').orderBy('bucket_start').orderBy('bucket_size').orderBy('scope').orderBy('stage').orderBy('platform').orderBy('err_code').execute();
+    const snapshot = await t.db
+      .selectFrom('loss_fact')
+      .selectAll()
+      .orderBy('sdkappid')
+      .orderBy('bucket_start')
+      .orderBy('bucket_size')
+      .orderBy('scope')
+      .orderBy('stage')
+      .orderBy('platform')
+      .orderBy('err_code')
+      .execute();
     expect(snapshot.length).toBeGreaterThan(0);
     // Damage the facts: one bucket emptied, one count wrong.
-    await t.db.deleteFrom('loss_fact').where('bucket_start', '=', new Date(day('2025-03-12').start * 1000)).execute();
-    await t.db.updateTable('loss_fact').set({ err_count: 1 }).where('bucket_start', '=', new Date(day('2025-06-01').start * 1000)).execute();
+    await t.db
+      .deleteFrom('loss_fact')
+      .where('bucket_start', '=', new Date(day('2025-03-12').start * 1000))
+      .execute();
+    await t.db
+      .updateTable('loss_fact')
+      .set({ err_count: 1 })
+      .where('bucket_start', '=', new Date(day('2025-06-01').start * 1000))
+      .execute();
 
     const report = await renormalize(t.db, parseBody);
     expect(report.failed).toEqual([]);
-    const states = await t.db.selectFrom('bucket_state').select('last_call_id').where('last_call_id', 'is not', null).execute();
+    const states = await t.db
+      .selectFrom('bucket_state')
+      .select('last_call_id')
+      .where('last_call_id', 'is not', null)
+      .execute();
     expect(report.buckets).toBe(states.length);
     expect(report.rebuilt).toBe(states.length);
 
-    const rebuilt = await t.db.selectFrom('loss_fact').selectAll().orderBy('sdkappid').orderBy('bucket_start').orderBy('bucket_size').orderBy('scope').orderBy('stage').orderBy('platform').orderBy('err_code').execute();
+    const rebuilt = await t.db
+      .selectFrom('loss_fact')
+      .selectAll()
+      .orderBy('sdkappid')
+      .orderBy('bucket_start')
+      .orderBy('bucket_size')
+      .orderBy('scope')
+      .orderBy('stage')
+      .orderBy('platform')
+      .orderBy('err_code')
+      .execute();
     expect(rebuilt).toEqual(snapshot);
   });
 
   it('keeps the facts of a bucket whose archived body it cannot parse, and reports it', async () => {
     const bucket = day('2025-09-01');
-    await loadBucket(t.db, { sdkappid: APP, bucket, bucketSize: '1d', call: okCall(bucket, sample, { body: 'not json' }), entries: sample });
+    await loadBucket(t.db, {
+      sdkappid: APP,
+      bucket,
+      bucketSize: '1d',
+      call: okCall(bucket, sample, { body: 'not json' }),
+      entries: sample,
+    });
     const before = await counts(t.db, bucket);
     const report = await renormalize(t.db, parseBody, { sdkappid: APP, from: bucket.start, to: bucket.end });
     expect(report).toMatchObject({ buckets: 1, rebuilt: 0 });

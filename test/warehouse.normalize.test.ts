@@ -20,9 +20,30 @@ describe('normalizeLoss', () => {
         entry({ stage: 'post_send_delivered', platform: 0, errCode: '410', errInfo: 'Unregistered', errCount: 35 }),
       ]),
     ).toEqual([
-      { scope: 'overall', stage: 'ready_to_send', platform: -1, errCode: '-1', errInfo: 'certificate id not set', errCount: 167 },
-      { scope: 'platform', stage: 'ready_to_send', platform: 2, errCode: '-1', errInfo: 'certificate id not set', errCount: 123 },
-      { scope: 'platform', stage: 'post_send_delivered', platform: 0, errCode: '410', errInfo: 'Unregistered', errCount: 35 },
+      {
+        scope: 'overall',
+        stage: 'ready_to_send',
+        platform: -1,
+        errCode: '-1',
+        errInfo: 'certificate id not set',
+        errCount: 167,
+      },
+      {
+        scope: 'platform',
+        stage: 'ready_to_send',
+        platform: 2,
+        errCode: '-1',
+        errInfo: 'certificate id not set',
+        errCount: 123,
+      },
+      {
+        scope: 'platform',
+        stage: 'post_send_delivered',
+        platform: 0,
+        errCode: '410',
+        errInfo: 'Unregistered',
+        errCount: 35,
+      },
     ]);
   });
 
@@ -49,7 +70,10 @@ describe('normalizeLoss', () => {
   });
 
   it('keeps error codes as text exactly', () => {
-    expect(normalizeLoss([entry({ errCode: '007' }), entry({ errCode: '7' })]).map((l) => l.errCode)).toEqual(['007', '7']);
+    expect(normalizeLoss([entry({ errCode: '007' }), entry({ errCode: '7' })]).map((l) => l.errCode)).toEqual([
+      '007',
+      '7',
+    ]);
   });
 
   it('refuses entries that cannot be stored exactly', () => {
@@ -57,7 +81,9 @@ describe('normalizeLoss', () => {
     expect(() => normalizeLoss([entry({ errCount: 1.5 })])).toThrow(/non-negative/);
     expect(() => normalizeLoss([entry({ platform: 40_000 })])).toThrow(/platform 40000/);
     expect(() => normalizeLoss([entry({ stage: 'sent' as never })])).toThrow(/unknown stage/);
-    expect(() => normalizeLoss([entry({ errCount: Number.MAX_SAFE_INTEGER }), entry({ errCount: 1 })])).toThrow(/exceeds/);
+    expect(() => normalizeLoss([entry({ errCount: Number.MAX_SAFE_INTEGER }), entry({ errCount: 1 })])).toThrow(
+      /exceeds/,
+    );
   });
 
   it('returns nothing for an answer without losses', () => {

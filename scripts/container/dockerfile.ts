@@ -41,12 +41,33 @@ export interface ImageConfig {
   user: string;
   entrypoint: string[];
   cmd: string[];
-  healthcheck: { test: string[]; interval?: string; timeout?: string; startPeriod?: string; startInterval?: string; retries?: string } | null;
+  healthcheck: {
+    test: string[];
+    interval?: string;
+    timeout?: string;
+    startPeriod?: string;
+    startInterval?: string;
+    retries?: string;
+  } | null;
   expose: string[];
   volumes: string[];
 }
 
-const KNOWN = new Set(['FROM', 'ARG', 'ENV', 'WORKDIR', 'COPY', 'RUN', 'USER', 'VOLUME', 'EXPOSE', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD', 'LABEL']);
+const KNOWN = new Set([
+  'FROM',
+  'ARG',
+  'ENV',
+  'WORKDIR',
+  'COPY',
+  'RUN',
+  'USER',
+  'VOLUME',
+  'EXPOSE',
+  'HEALTHCHECK',
+  'ENTRYPOINT',
+  'CMD',
+  'LABEL',
+]);
 
 export class DockerfileError extends Error {
   constructor(line: number, message: string) {
@@ -60,7 +81,8 @@ export function parseDockerfile(text: string): Dockerfile {
   const globalArgs: Record<string, string> = {};
   const stages: Stage[] = [];
   for (const { keyword, rest, line } of logicalLines(text)) {
-    if (!KNOWN.has(keyword)) throw new DockerfileError(line, `${keyword} is not understood by scripts/container (add it there first)`);
+    if (!KNOWN.has(keyword))
+      throw new DockerfileError(line, `${keyword} is not understood by scripts/container (add it there first)`);
     const { flags, args } = splitFlags(rest);
     if (keyword === 'ARG' && stages.length === 0) {
       const [name, value = ''] = splitOnce(args, '=');
@@ -72,7 +94,8 @@ export function parseDockerfile(text: string): Dockerfile {
       if (!match) throw new DockerfileError(line, `FROM ${args}: expected "FROM image [AS name]"`);
       const from = match[1]!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => {
         const name = (a ?? b)!;
-        if (!(name in globalArgs)) throw new DockerfileError(line, `FROM uses $${name}, which no ARG before FROM declares`);
+        if (!(name in globalArgs))
+          throw new DockerfileError(line, `FROM uses $${name}, which no ARG before FROM declares`);
         return globalArgs[name]!;
       });
       stages.push({ name: match[2] ?? String(stages.length), from, instructions: [] });
@@ -89,7 +112,17 @@ export function parseDockerfile(text: string): Dockerfile {
 /** The final stage's runtime configuration (ENV, WORKDIR, USER, ENTRYPOINT, CMD, ...). */
 export function imageConfig(dockerfile: Dockerfile): ImageConfig {
   const stage = dockerfile.stages.at(-1)!;
-  const config: ImageConfig = { from: stage.from, env: {}, workdir: '/', user: 'root', entrypoint: [], cmd: [], healthcheck: null, expose: [], volumes: [] };
+  const config: ImageConfig = {
+    from: stage.from,
+    env: {},
+    workdir: '/',
+    user: 'root',
+    entrypoint: [],
+    cmd: [],
+    healthcheck: null,
+    expose: [],
+    volumes: [],
+  };
   for (const instruction of stage.instructions) {
     const { keyword, args, flags, line } = instruction;
     switch (keyword) {
@@ -138,7 +171,8 @@ export function imageConfig(dockerfile: Dockerfile): ImageConfig {
 
 /** `node:24.21.0-bookworm-slim` -> { version: '24.21.0', suite: 'bookworm' } (null if not that shape). */
 export function nodeImageVersion(from: string): { version: string; suite: string | null } | null {
-  const match = /^(?:docker\.io\/)?(?:library\/)?node:(\d+\.\d+\.\d+)(?:-([a-z]+))?(?:-slim)?(?:@sha256:[0-9a-f]{64})?$/.exec(from);
+  const match =
+    /^(?:docker\.io\/)?(?:library\/)?node:(\d+\.\d+\.\d+)(?:-([a-z]+))?(?:-slim)?(?:@sha256:[0-9a-f]{64})?$/.exec(from);
   return match ? { version: match[1]!, suite: match[2] ?? null } : null;
 }
 
@@ -147,7 +181,10 @@ export function runCommands(args: string, line: number): string[] {
   if (/[;|`<>]|\$\(|\|\|/.test(args.replace(/'[^']*'|"[^"]*"/g, ''))) {
     throw new DockerfileError(line, `RUN ${args}: only commands joined with && can be emulated`);
   }
-  return args.split(/\s*&&\s*/).map((command) => command.trim()).filter((command) => command !== '');
+  return args
+    .split(/\s*&&\s*/)
+    .map((command) => command.trim())
+    .filter((command) => command !== '');
 }
 
 /** An absolute image path for `path` relative to the working directory `cwd`. */
@@ -243,7 +280,10 @@ function globRegex(pattern: string): RegExp {
     } else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) throw new Error(`.dockerignore: unclosed [ in ${pattern}`);
-      out += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+      out += `[${pattern
+        .slice(i + 1, end)
+        .replace(/^!/, '^')
+        .replace(/\\/g, '\\\\')}]`;
       i = end;
     } else if (c === '\\' && i + 1 < pattern.length) {
       out += escapeRegex(pattern[++i]!);
@@ -294,7 +334,8 @@ function parseEnv(args: string, line: number): Record<string, string> {
     const match = token.exec(args);
     if (!match) throw new DockerfileError(line, `ENV ${args}: write it as ENV NAME=value NAME2=value2`);
     const value = unquote(match[2]!);
-    if (/\$/.test(match[2]!.startsWith("'") ? '' : value)) throw new DockerfileError(line, `ENV ${match[1]}: variable substitution is not emulated`);
+    if (/\$/.test(match[2]!.startsWith("'") ? '' : value))
+      throw new DockerfileError(line, `ENV ${match[1]}: variable substitution is not emulated`);
     env[match[1]!] = value;
     at = token.lastIndex;
     while (args[at] === ' ') at++;
@@ -307,9 +348,13 @@ function execForm(args: string, line: number, keyword: string): string[] {
   try {
     value = JSON.parse(args);
   } catch {
-    throw new DockerfileError(line, `${keyword} must be in JSON (exec) form, so that signals reach the process: ${args}`);
+    throw new DockerfileError(
+      line,
+      `${keyword} must be in JSON (exec) form, so that signals reach the process: ${args}`,
+    );
   }
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new DockerfileError(line, `${keyword} must be a JSON array of strings`);
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string'))
+    throw new DockerfileError(line, `${keyword} must be a JSON array of strings`);
   return value;
 }
 

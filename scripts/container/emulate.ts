@@ -22,10 +22,32 @@
  *       Prints one field of image.json (workdirHost, rootHost, user, nodeVersion, ...).
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { imageConfig, nodeImageVersion, parseDockerfile, parseDockerIgnore, resolvePath, runCommands, type ImageConfig, type Instruction, type Stage } from './dockerfile.ts';
+import {
+  imageConfig,
+  nodeImageVersion,
+  parseDockerfile,
+  parseDockerIgnore,
+  resolvePath,
+  runCommands,
+  type ImageConfig,
+  type Instruction,
+  type Stage,
+} from './dockerfile.ts';
 
 /** Users of the node base images: root, and `node` (uid/gid 1000, home /home/node). */
 const IMAGE_USERS: Record<string, { uid: number; gid: number; home: string }> = {
@@ -88,7 +110,9 @@ function build(contextDir: string, outDir: string, dockerfilePath: string): void
     };
   }
   writeFileSync(join(outDir, 'image.json'), `${JSON.stringify(final, null, 2)}\n`);
-  log(`image config written: ENTRYPOINT ${JSON.stringify(final!.entrypoint)} CMD ${JSON.stringify(final!.cmd)} USER ${final!.user} WORKDIR ${final!.workdir}`);
+  log(
+    `image config written: ENTRYPOINT ${JSON.stringify(final!.entrypoint)} CMD ${JSON.stringify(final!.cmd)} USER ${final!.user} WORKDIR ${final!.workdir}`,
+  );
 }
 
 /** Runs one stage's instructions in `root`; returns the image paths it created. */
@@ -106,10 +130,14 @@ function runStage(stage: Stage, root: string, contextCopy: string, stageRoots: M
         created.add(workdir);
         break;
       case 'ENV':
-        Object.assign(env, imageConfig({ globalArgs: {}, stages: [{ name: '', from: '', instructions: [instruction] }] }).env);
+        Object.assign(
+          env,
+          imageConfig({ globalArgs: {}, stages: [{ name: '', from: '', instructions: [instruction] }] }).env,
+        );
         break;
       case 'USER':
-        if (!(args in IMAGE_USERS)) fail(`line ${line}: USER ${args} is not a user of the node image that the emulation knows`);
+        if (!(args in IMAGE_USERS))
+          fail(`line ${line}: USER ${args} is not a user of the node image that the emulation knows`);
         user = args;
         break;
       case 'COPY':
@@ -126,7 +154,13 @@ function runStage(stage: Stage, root: string, contextCopy: string, stageRoots: M
   return [...created];
 }
 
-function copy(instruction: Instruction, root: string, workdir: string, contextCopy: string, stageRoots: Map<string, string>): void {
+function copy(
+  instruction: Instruction,
+  root: string,
+  workdir: string,
+  contextCopy: string,
+  stageRoots: Map<string, string>,
+): void {
   const { args, flags, line } = instruction;
   if (args.startsWith('[')) fail(`line ${line}: COPY in JSON form is not emulated`);
   const parts = args.split(/\s+/);
@@ -140,12 +174,16 @@ function copy(instruction: Instruction, root: string, workdir: string, contextCo
     if (/[*?[]/.test(source)) fail(`line ${line}: COPY ${source}: wildcards are not emulated`);
     const from = join(fromRoot, flags.from === undefined ? resolvePath('/', source) : resolvePath(workdir, source));
     if (!existsSync(from)) {
-      fail(`line ${line}: COPY ${source}: not in ${flags.from === undefined ? 'the build context (excluded by .dockerignore, or missing)' : `stage ${flags.from}`}`);
+      fail(
+        `line ${line}: COPY ${source}: not in ${flags.from === undefined ? 'the build context (excluded by .dockerignore, or missing)' : `stage ${flags.from}`}`,
+      );
     }
     const isDir = lstatSync(from).isDirectory();
     const target = join(root, isDir || !intoDir ? dest : join(dest, source.split('/').at(-1)!));
     copyEntry(from, target);
-    log(`COPY ${flags.from === undefined ? '' : `--from=${flags.from} `}${source} -> ${isDir || !intoDir ? dest : join(dest, source.split('/').at(-1)!)}`);
+    log(
+      `COPY ${flags.from === undefined ? '' : `--from=${flags.from} `}${source} -> ${isDir || !intoDir ? dest : join(dest, source.split('/').at(-1)!)}`,
+    );
   }
 }
 
@@ -193,7 +231,9 @@ function run(command: string, { root, workdir, env, created, line }: RunContext)
     for (const path of words.slice(2)) {
       const absolute = resolvePath(workdir, path);
       if (process.getuid?.() === 0) chownSync(join(root, absolute), owner.uid, owner.gid);
-      log(`RUN chown ${words[1]} ${absolute}${process.getuid?.() === 0 ? ` (uid ${owner.uid})` : ' (not applied: not root)'}`);
+      log(
+        `RUN chown ${words[1]} ${absolute}${process.getuid?.() === 0 ? ` (uid ${owner.uid})` : ' (not applied: not root)'}`,
+      );
     }
   } else {
     fail(`line ${line}: RUN ${command}: this command is not emulated; teach scripts/container/emulate.ts what it does`);
@@ -202,7 +242,11 @@ function run(command: string, { root, workdir, env, created, line }: RunContext)
 
 function hostNetworkEnv(): Record<string, string> {
   const pass = /^(https?_proxy|no_proxy|all_proxy|node_extra_ca_certs|ssl_cert_file|ssl_cert_dir|npm_config_.*)$/i;
-  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => pass.test(entry[0]) && entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => pass.test(entry[0]) && entry[1] !== undefined,
+    ),
+  );
 }
 
 /** `tini=0.19.0-1+b3`: the host must have that package at that version, from Debian's archive. */
@@ -213,18 +257,34 @@ function checkHostPackage(spec: string, line: number): void {
     log(`RUN apt-get install ${spec}: NOT CHECKED (no dpkg on this host)`);
     return;
   }
-  if (installed.status !== 0 || installed.stdout === '') fail(`line ${line}: apt-get install ${spec}: ${name} is not installed on this host (apt-get install ${name})`);
+  if (installed.status !== 0 || installed.stdout === '')
+    fail(`line ${line}: apt-get install ${spec}: ${name} is not installed on this host (apt-get install ${name})`);
   if (version !== undefined && installed.stdout !== version) {
-    fail(`line ${line}: apt-get install ${spec}: this host has ${name} ${installed.stdout}; if Debian now serves that version, update the pin`);
+    fail(
+      `line ${line}: apt-get install ${spec}: this host has ${name} ${installed.stdout}; if Debian now serves that version, update the pin`,
+    );
   }
   const served = spawnSync('apt-cache', ['show', spec], { encoding: 'utf8' });
-  const servedNote = served.status === 0 && served.stdout.includes('Package:') ? 'served by the apt sources' : 'not confirmed as served (apt lists missing?)';
+  const servedNote =
+    served.status === 0 && served.stdout.includes('Package:')
+      ? 'served by the apt sources'
+      : 'not confirmed as served (apt lists missing?)';
   log(`RUN apt-get install ${spec}: host package ${name} ${installed.stdout} used instead (${servedNote})`);
 }
 
 // --- argv ------------------------------------------------------------------------------------
 
-function argv(image: EmulatedImage, options: { pathPrefix: string; env: string[]; pidNamespace: boolean; asUser: boolean; healthcheck: boolean; cmd: string[] }): string[] {
+function argv(
+  image: EmulatedImage,
+  options: {
+    pathPrefix: string;
+    env: string[];
+    pidNamespace: boolean;
+    asUser: boolean;
+    healthcheck: boolean;
+    cmd: string[];
+  },
+): string[] {
   const user = IMAGE_USERS[image.user];
   if (!user) fail(`USER ${image.user} is not known to the emulation`);
   const mapPath = (value: string) => {
@@ -256,8 +316,17 @@ function argv(image: EmulatedImage, options: { pathPrefix: string; env: string[]
 
   const wrappers: string[] = [];
   if (options.pidNamespace) wrappers.push('unshare', '--pid', '--fork', '--mount-proc', '--kill-child');
-  if (options.asUser && user.uid !== 0) wrappers.push('setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--');
-  return [...wrappers, 'env', '-i', '-C', image.workdirHost, ...Object.entries(env).map(([name, value]) => `${name}=${value}`), ...command];
+  if (options.asUser && user.uid !== 0)
+    wrappers.push('setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--');
+  return [
+    ...wrappers,
+    'env',
+    '-i',
+    '-C',
+    image.workdirHost,
+    ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
+    ...command,
+  ];
 }
 
 // --- file helpers ----------------------------------------------------------------------------

@@ -49,6 +49,9 @@ export function selectApps(apps: readonly AppConfig[], value: OptionValues[strin
   const sdkappid = parseAppOption(value);
   if (sdkappid === undefined) return apps;
   const app = apps.find((candidate) => candidate.sdkappid === sdkappid);
-  if (!app) throw new UsageError(`--app: app ${sdkappid} is not configured; configured apps: ${apps.map((a) => a.sdkappid).join(', ')}`);
+  if (!app)
+    throw new UsageError(
+      `--app: app ${sdkappid} is not configured; configured apps: ${apps.map((a) => a.sdkappid).join(', ')}`,
+    );
   return [app];
 }

@@ -10,7 +10,12 @@ import type { Logger } from '../log.ts';
  * Opens the configured database (PostgreSQL with DATABASE_URL, else the embedded one), brings
  * the schema up to date unless MIGRATE_ON_START=false, runs `fn`, and always closes it.
  */
-export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: Kysely<Database>, opened: OpenedDatabase) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
+export async function withDatabase<T>(
+  config: Config,
+  logger: Logger,
+  fn: (db: Kysely<Database>, opened: OpenedDatabase) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
   const opened = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -21,7 +26,10 @@ export async function withDatabase<T>(config: Config, logger: Logger, fn: (db: K
       const { migrated } = await migrateToLatest(opened.db);
       if (migrated.length > 0) logger.info({ migrations: migrated.map((m) => m.name) }, 'database schema migrated');
       if (!(await syncDayZone(opened.db, config.bucketTz))) {
-        logger.warn({ bucketTz: config.bucketTz }, 'could not set pushloss.bucket_tz on the database (not its owner): the BI views count days in their default zone');
+        logger.warn(
+          { bucketTz: config.bucketTz },
+          'could not set pushloss.bucket_tz on the database (not its owner): the BI views count days in their default zone',
+        );
       }
     }
     return await fn(opened.db, opened);

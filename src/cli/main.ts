@@ -13,7 +13,11 @@ import { commands } from './commands/index.ts';
 
 function helpText(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
-  return ['usage: pushloss <command> [options]   (pushloss <command> --help for its options)', '', ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)].join('\n');
+  return [
+    'usage: pushloss <command> [options]   (pushloss <command> --help for its options)',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -27,7 +31,12 @@ async function main(argv: string[]): Promise<number> {
 
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(`${name}: ${(error as Error).message.split('\n')[0]}; see pushloss ${name} --help`);
   }
@@ -46,7 +55,11 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  return command.run({ config, logger, out: (line) => console.log(line), signal: controller.signal }, parsed.values, parsed.positionals);
+  return command.run(
+    { config, logger, out: (line) => console.log(line), signal: controller.signal },
+    parsed.values,
+    parsed.positionals,
+  );
 }
 
 main(process.argv.slice(2)).then(
@@ -55,7 +68,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Bad input (configuration, arguments, a range the API cannot answer) carries exitCode 2.
-    const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
+    const exitCode =
+      typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
     console.error(`pushloss: ${prefix}${message.split('\n')[0]}`);

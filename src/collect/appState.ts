@@ -7,13 +7,29 @@ import type { AppState, BucketSize, Database } from '../db/database.ts';
  */
 
 /** The app's state, created with `coveredFromMs` as its watermark the first time it is seen. */
-export async function ensureAppState(db: Kysely<Database>, sdkappid: number, bucketSize: BucketSize, coveredFromMs: number, nowMs: number): Promise<AppState> {
+export async function ensureAppState(
+  db: Kysely<Database>,
+  sdkappid: number,
+  bucketSize: BucketSize,
+  coveredFromMs: number,
+  nowMs: number,
+): Promise<AppState> {
   await db
     .insertInto('app_state')
-    .values({ sdkappid, bucket_size: bucketSize, covered_from: new Date(coveredFromMs), first_seen_at: new Date(nowMs) })
+    .values({
+      sdkappid,
+      bucket_size: bucketSize,
+      covered_from: new Date(coveredFromMs),
+      first_seen_at: new Date(nowMs),
+    })
     .onConflict((oc) => oc.columns(['sdkappid', 'bucket_size']).doNothing())
     .execute();
-  return db.selectFrom('app_state').selectAll().where('sdkappid', '=', sdkappid).where('bucket_size', '=', bucketSize).executeTakeFirstOrThrow();
+  return db
+    .selectFrom('app_state')
+    .selectAll()
+    .where('sdkappid', '=', sdkappid)
+    .where('bucket_size', '=', bucketSize)
+    .executeTakeFirstOrThrow();
 }
 
 export interface PassOutcome {
@@ -25,7 +41,12 @@ export interface PassOutcome {
 }
 
 /** Records how a pass went for one app. A pass without error clears a previous fatal pause. */
-export async function recordAppPass(db: Kysely<Database>, sdkappid: number, bucketSize: BucketSize, outcome: PassOutcome): Promise<void> {
+export async function recordAppPass(
+  db: Kysely<Database>,
+  sdkappid: number,
+  bucketSize: BucketSize,
+  outcome: PassOutcome,
+): Promise<void> {
   const at = new Date(outcome.atMs);
   await db
     .updateTable('app_state')
@@ -34,7 +55,12 @@ export async function recordAppPass(db: Kysely<Database>, sdkappid: number, buck
       last_pass_at: at,
       ...(outcome.succeeded ? { last_success_at: at } : {}),
       ...(outcome.error
-        ? { last_error_at: at, last_error_code: outcome.error.code, last_error: outcome.error.message, fatal_at: outcome.error.fatal ? at : null }
+        ? {
+            last_error_at: at,
+            last_error_code: outcome.error.code,
+            last_error: outcome.error.message,
+            fatal_at: outcome.error.fatal ? at : null,
+          }
         : { fatal_at: null }),
     })
     .where('sdkappid', '=', sdkappid)

@@ -31,16 +31,36 @@ export interface BucketWindowInput {
 const DAY_MS = 86_400_000;
 
 /** The app's buckets over the last `days` days (oldest first), each with its condition. */
-export async function recentBuckets(db: Kysely<Database>, sdkappid: number, input: BucketWindowInput): Promise<BucketReport[]> {
-  const buckets = bucketsOverlapping(input.nowMs - input.days * DAY_MS, input.nowMs + 1, input.bucketSize, input.timeZone);
+export async function recentBuckets(
+  db: Kysely<Database>,
+  sdkappid: number,
+  input: BucketWindowInput,
+): Promise<BucketReport[]> {
+  const buckets = bucketsOverlapping(
+    input.nowMs - input.days * DAY_MS,
+    input.nowMs + 1,
+    input.bucketSize,
+    input.timeZone,
+  );
   if (buckets.length === 0) return [];
-  const states = await listBucketStates(db, { sdkappid, bucketSize: input.bucketSize, from: buckets[0]!.start, to: buckets.at(-1)!.end });
+  const states = await listBucketStates(db, {
+    sdkappid,
+    bucketSize: input.bucketSize,
+    from: buckets[0]!.start,
+    to: buckets.at(-1)!.end,
+  });
   const byStart = new Map(states.map((state) => [state.bucket_start.getTime() / 1000, state]));
   const horizonMs = input.nowMs - input.horizonSeconds * 1000;
   return buckets.map((bucket) => {
     const state = byStart.get(bucket.start);
     const reachable = bucket.start * 1000 >= horizonMs;
-    const condition: BucketCondition = state?.final ? 'final' : state?.lost_at || !reachable ? 'lost' : state?.last_fetched_at ? 'pending' : 'missing';
+    const condition: BucketCondition = state?.final
+      ? 'final'
+      : state?.lost_at || !reachable
+        ? 'lost'
+        : state?.last_fetched_at
+          ? 'pending'
+          : 'missing';
     return {
       ...bucket,
       condition,

@@ -77,7 +77,10 @@ const LEASE_TTL_MS = 10 * 60_000;
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const gate = chainGates(inProcessGate(config.api.minIntervalMs), postgresGate(deps.coordinationDb ?? db, config.api.minIntervalMs));
+  const gate = chainGates(
+    inProcessGate(config.api.minIntervalMs),
+    postgresGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
+  );
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
 
@@ -103,15 +106,29 @@ export function createCollector(deps: CollectorDeps): Collector {
   async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal) {
     // The bucket in progress is asked up to now, never into the future: the documentation does
     // not say the API accepts a future EndTime, and a refusal (90100) would stop the app.
-    const window = { start: bucket.start, end: Math.min(bucket.end, Math.max(bucket.start + 1, unixSeconds(clock.now()))) };
+    const window = {
+      start: bucket.start,
+      end: Math.min(bucket.end, Math.max(bucket.start + 1, unixSeconds(clock.now()))),
+    };
     const { entries, call } = await clientFor(app).normalPushLoss(window, { signal });
     observer?.call?.(call);
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     let result;
     try {
       result = await inTransaction(db, async (trx) => {
-        const loaded = await loadBucket(trx, { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call, entries });
-        if (loaded.replaced && final) await markBucketFinal(trx, { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize });
+        const loaded = await loadBucket(trx, {
+          sdkappid: app.sdkappid,
+          bucket,
+          bucketSize: config.bucketSize,
+          call,
+          entries,
+        });
+        if (loaded.replaced && final)
+          await markBucketFinal(trx, {
+            sdkappid: app.sdkappid,
+            bucketStart: bucket.start,
+            bucketSize: config.bucketSize,
+          });
         return loaded;
       });
     } catch (error) {
@@ -150,20 +167,29 @@ export function createCollector(deps: CollectorDeps): Collector {
       return { status: 'leased_elsewhere' };
     }
     try {
-      const known = await listBucketStates(db, { sdkappid: app.sdkappid, bucketSize: size, from: Math.floor(state.covered_from.getTime() / 1000) });
+      const known = await listBucketStates(db, {
+        sdkappid: app.sdkappid,
+        bucketSize: size,
+        from: Math.floor(state.covered_from.getTime() / 1000),
+      });
       const plan = planApp({
         nowMs,
         coveredFromMs: state.covered_from.getTime(),
         horizonSeconds: config.api.horizonSeconds,
         bucketSize: size,
         timeZone: config.bucketTz,
-        known: known.map((row) => ({ start: row.bucket_start.getTime() / 1000, final: row.final, lost: row.lost_at !== null })),
+        known: known.map((row) => ({
+          start: row.bucket_start.getTime() / 1000,
+          final: row.final,
+          lost: row.lost_at !== null,
+        })),
       });
       for (const bucket of plan.lose) {
         await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at: new Date(nowMs) });
         log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
       }
-      for (const bucket of plan.atRisk) log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
+      for (const bucket of plan.atRisk)
+        log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
 
       let fetched = 0;
       let failed = 0;
@@ -178,8 +204,16 @@ export function createCollector(deps: CollectorDeps): Collector {
           if (!(error instanceof TimApiError)) throw error;
           lastError = error;
           if (error.fatalForApp) {
-            log.error({ code: error.code, tencentCode: error.tencentCode, advice: error.advice }, `app stopped: ${error.message}`);
-            await recordAppPass(db, app.sdkappid, size, { coveredFromMs: plan.coveredFromMs, atMs: clock.now(), succeeded: fetched > 0, error: { code: error.code, message: error.message, fatal: true } });
+            log.error(
+              { code: error.code, tencentCode: error.tencentCode, advice: error.advice },
+              `app stopped: ${error.message}`,
+            );
+            await recordAppPass(db, app.sdkappid, size, {
+              coveredFromMs: plan.coveredFromMs,
+              atMs: clock.now(),
+              succeeded: fetched > 0,
+              error: { code: error.code, message: error.message, fatal: true },
+            });
             return { status: 'fatal', fetched, error: error.message };
           }
           failed++;
@@ -200,7 +234,14 @@ export function createCollector(deps: CollectorDeps): Collector {
         ...(lastError ? { error: { code: lastError.code, message: lastError.message, fatal: false } } : {}),
       });
       if (signal?.aborted) return { status: 'stopped', fetched };
-      return { status: 'collected', fetched, failed, lost: plan.lose.length, atRisk: plan.atRisk.length, ...(lastError ? { error: lastError.message } : {}) };
+      return {
+        status: 'collected',
+        fetched,
+        failed,
+        lost: plan.lose.length,
+        atRisk: plan.atRisk.length,
+        ...(lastError ? { error: lastError.message } : {}),
+      };
     } finally {
       await releaseLease(db, app.sdkappid, holder, signal?.aborted ? 0 : (deps.leaseGraceMs ?? 0));
     }
@@ -221,7 +262,9 @@ export function createCollector(deps: CollectorDeps): Collector {
     // Only a database failure rejects; it is reported once every other app has finished.
     const failure = settled.find((outcome) => outcome.status === 'rejected');
     if (failure) throw failure.reason;
-    const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<readonly [number, AppPassResult]>).value);
+    const results = settled.map(
+      (outcome) => (outcome as PromiseFulfilledResult<readonly [number, AppPassResult]>).value,
+    );
     return { startedAtMs, durationMs: Math.round(performance.now() - began), apps: new Map(results) };
   }
 

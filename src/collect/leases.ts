@@ -10,7 +10,12 @@ import type { Database } from '../db/database.ts';
  */
 
 /** Takes or renews the lease; false when another live holder has it. */
-export async function acquireLease(db: Kysely<Database>, sdkappid: number, holder: string, ttlMs: number): Promise<boolean> {
+export async function acquireLease(
+  db: Kysely<Database>,
+  sdkappid: number,
+  holder: string,
+  ttlMs: number,
+): Promise<boolean> {
   const { rows } = await sql<{ holder: string }>`
     insert into app_lease (sdkappid, holder, expires_at)
     values (${sdkappid}, ${holder}, clock_timestamp() + (${ttlMs}::float8 * interval '1 millisecond'))

@@ -46,7 +46,12 @@ export interface Plan {
 const DAY_MS = 86_400_000;
 
 /** The first bucket the API can still answer in full: it starts at or after the horizon. */
-export function firstReachableBucket(nowMs: number, horizonSeconds: number, size: BucketSize, timeZone: string): Window {
+export function firstReachableBucket(
+  nowMs: number,
+  horizonSeconds: number,
+  size: BucketSize,
+  timeZone: string,
+): Window {
   const horizonMs = nowMs - horizonSeconds * 1000;
   const containing = bucketContaining(horizonMs, size, timeZone);
   return containing.start * 1000 >= horizonMs ? containing : bucketContaining(containing.end * 1000, size, timeZone);

@@ -16,7 +16,11 @@ import type { RateGate } from '../tencent/rateGate.ts';
  * `latenessBudgetMs` of its slot gives it up and reserves a new one: two starts are then never
  * closer than `minIntervalMs - latenessBudgetMs` (1200 - 50 ms by default).
  */
-export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latenessBudgetMs = latenessBudget(minIntervalMs)): RateGate {
+export function postgresGate(
+  db: Kysely<Database>,
+  minIntervalMs: number,
+  latenessBudgetMs = latenessBudget(minIntervalMs),
+): RateGate {
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
   return {
     async wait(sdkappid, signal) {
@@ -30,7 +34,9 @@ export function postgresGate(db: Kysely<Database>, minIntervalMs: number, latene
             insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
             on conflict (sdkappid) do update
               set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
-            returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(connection);
+            returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(
+            connection,
+          );
           return { asked, waitMs: Number(rows[0]!.wait_ms) };
         });
         // The database read its clock after `asked`, so the slot is at `asked + waitMs` or later:

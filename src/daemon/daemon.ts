@@ -38,7 +38,15 @@ export const STATUS_DAYS = 8;
 
 export async function startDaemon({ db, coordinationDb, config, logger, clock }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics();
-  const collector = createCollector({ db, coordinationDb, config, logger, clock, observer: metrics, leaseGraceMs: LEASE_GRACE_MS });
+  const collector = createCollector({
+    db,
+    coordinationDb,
+    config,
+    logger,
+    clock,
+    observer: metrics,
+    leaseGraceMs: LEASE_GRACE_MS,
+  });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
   let current: Promise<void> | null = null;
@@ -49,7 +57,16 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
 
   async function refreshBucketMetrics() {
     for (const app of config.apps) {
-      metrics.bucketConditions(app.sdkappid, await recentBuckets(db, app.sdkappid, { nowMs: clock.now(), days: STATUS_DAYS, horizonSeconds: config.api.horizonSeconds, bucketSize: config.bucketSize, timeZone: config.bucketTz }));
+      metrics.bucketConditions(
+        app.sdkappid,
+        await recentBuckets(db, app.sdkappid, {
+          nowMs: clock.now(),
+          days: STATUS_DAYS,
+          horizonSeconds: config.api.horizonSeconds,
+          bucketSize: config.bucketSize,
+          timeZone: config.bucketTz,
+        }),
+      );
     }
   }
 
@@ -93,8 +110,20 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
   const server: Server = await startHttpServer(config.daemon.httpPort, health, metrics.registry);
   const port = (server.address() as { port: number }).port;
   // noOverlap: a tick while a pass is still running is skipped, not queued.
-  const task = cron.schedule(config.daemon.cron, () => runOnce('schedule'), { name: 'pushloss-collect', noOverlap: true });
-  logger.info({ port, cron: config.daemon.cron, apps: config.apps.length, bucketSize: config.bucketSize, bucketTz: config.bucketTz }, 'daemon started');
+  const task = cron.schedule(config.daemon.cron, () => runOnce('schedule'), {
+    name: 'pushloss-collect',
+    noOverlap: true,
+  });
+  logger.info(
+    {
+      port,
+      cron: config.daemon.cron,
+      apps: config.apps.length,
+      bucketSize: config.bucketSize,
+      bucketTz: config.bucketTz,
+    },
+    'daemon started',
+  );
   void runOnce('start-up');
 
   return {

@@ -5,7 +5,9 @@ import type { Registry } from 'prom-client';
 export class HttpPortError extends Error {
   readonly exitCode = 2;
   constructor(port: number, code: string) {
-    super(`HTTP_PORT: port ${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}; set HTTP_PORT to a free port (or 0 for any)`);
+    super(
+      `HTTP_PORT: port ${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}; set HTTP_PORT to a free port (or 0 for any)`,
+    );
   }
 }
 
@@ -18,7 +20,11 @@ export interface Health {
  * `/healthz` (200 or 503 with the reason as text) and `/metrics` (Prometheus text format).
  * Listens on all interfaces: it is the container's probe and scrape endpoint.
  */
-export async function startHttpServer(port: number, health: () => Promise<Health>, registry: Registry): Promise<Server> {
+export async function startHttpServer(
+  port: number,
+  health: () => Promise<Health>,
+  registry: Registry,
+): Promise<Server> {
   const server = createServer(async (req, res) => {
     try {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -31,7 +37,9 @@ export async function startHttpServer(port: number, health: () => Promise<Health
         const body = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType }).end(body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /healthz or /metrics\n');
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('not found: try /healthz or /metrics\n');
       }
     } catch (error) {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);

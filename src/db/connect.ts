@@ -47,7 +47,9 @@ export interface OpenedDatabase {
 export class DatabaseUnreachableError extends Error {
   readonly code = 'DATABASE_UNREACHABLE';
   constructor(target: string, cause: unknown) {
-    super(`cannot connect to PostgreSQL at ${target}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`cannot connect to PostgreSQL at ${target}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
     this.name = 'DatabaseUnreachableError';
   }
 }
@@ -83,7 +85,14 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     await db.destroy().catch(() => {});
     throw new DatabaseUnreachableError(describeUrl(databaseUrl), error);
   }
-  const coordinationPool = new pg.Pool({ connectionString: databaseUrl, types: pgTypes, max: 2, application_name: 'pushloss-coordination', connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  const coordinationPool = new pg.Pool({
+    connectionString: databaseUrl,
+    types: pgTypes,
+    max: 2,
+    application_name: 'pushloss-coordination',
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
   coordinationPool.on('error', options.onPoolError ?? (() => {}));
   const coordinationDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: coordinationPool }) });
   return {

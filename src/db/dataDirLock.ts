@@ -104,7 +104,12 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
     }
     await removeStale(lockPath, holder);
   }
-  throw new DataDirLockedError(dataDir, lockPath, await readHolder(lockPath).catch(() => null) ?? null, 'the lock kept changing hands');
+  throw new DataDirLockedError(
+    dataDir,
+    lockPath,
+    (await readHolder(lockPath).catch(() => null)) ?? null,
+    'the lock kept changing hands',
+  );
 }
 
 async function tryCreate(lockPath: string, me: LockHolder): Promise<boolean> {
@@ -136,7 +141,8 @@ async function readHolder(path: string): Promise<LockHolder | null | undefined> 
 function parseHolder(text: string): LockHolder | null {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof value.pid !== 'number' || typeof value.token !== 'string' || typeof value.hostname !== 'string') return null;
+    if (typeof value.pid !== 'number' || typeof value.token !== 'string' || typeof value.hostname !== 'string')
+      return null;
     return {
       pid: value.pid,
       hostname: value.hostname,

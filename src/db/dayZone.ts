@@ -14,7 +14,11 @@ export async function syncDayZone(db: Kysely<Database>, timeZone: string): Promi
   if (rows[0]?.zone === timeZone) return true;
   try {
     // Database-wide, for every future session (Grafana's included), and for this one.
-    await sql.raw(`do $$ begin execute format('alter database %I set pushloss.bucket_tz = %L', current_database(), '${timeZone}'); end $$`).execute(db);
+    await sql
+      .raw(
+        `do $$ begin execute format('alter database %I set pushloss.bucket_tz = %L', current_database(), '${timeZone}'); end $$`,
+      )
+      .execute(db);
     await sql`select set_config('pushloss.bucket_tz', ${timeZone}, false)`.execute(db);
     return true;
   } catch {

@@ -34,7 +34,9 @@ export class MigrationError extends Error {
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
-      failed ? `migration ${failed} (${direction.toLowerCase()}) failed: ${reason}` : `migrating ${direction.toLowerCase()} failed: ${reason}`,
+      failed
+        ? `migration ${failed} (${direction.toLowerCase()}) failed: ${reason}`
+        : `migrating ${direction.toLowerCase()} failed: ${reason}`,
       { cause },
     );
     this.name = 'MigrationError';

@@ -11,7 +11,13 @@
  * through the transaction object, not through `db`, or the query waits for the transaction.
  */
 import type { PGlite } from '@electric-sql/pglite';
-import { AbortedTransactionError, CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import {
+  AbortedTransactionError,
+  CompiledQuery,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+} from 'kysely';
 import type {
   DatabaseConnection,
   DatabaseIntrospector,

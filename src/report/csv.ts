@@ -12,6 +12,9 @@ export function csvField(value: string | number | null | undefined): string {
 }
 
 /** Header and records, each ended by CRLF. */
-export function csvDocument(header: readonly string[], records: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
+export function csvDocument(
+  header: readonly string[],
+  records: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>,
+): string {
   return [header, ...records].map((record) => record.map(csvField).join(',') + '\r\n').join('');
 }

@@ -62,8 +62,20 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
       report.channels.length === 0
         ? null
         : textTable(
-            [{ header: 'app' }, { header: 'stage' }, { header: 'channel' }, { header: 'lost', align: 'right' }, { header: 'share', align: 'right' }],
-            report.channels.map((r) => [String(r.sdkappid), r.stageName, r.platformName, String(r.errCount), percent(r.share)]),
+            [
+              { header: 'app' },
+              { header: 'stage' },
+              { header: 'channel' },
+              { header: 'lost', align: 'right' },
+              { header: 'share', align: 'right' },
+            ],
+            report.channels.map((r) => [
+              String(r.sdkappid),
+              r.stageName,
+              r.platformName,
+              String(r.errCount),
+              percent(r.share),
+            ]),
           ),
     );
   }
@@ -98,7 +110,18 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
 }
 
 /** Column names of {@link formatCsv}. */
-export const CSV_HEADER = ['section', 'sdkappid', 'stage', 'platform', 'platform_name', 'rank', 'err_code', 'err_info', 'err_count', 'share'] as const;
+export const CSV_HEADER = [
+  'section',
+  'sdkappid',
+  'stage',
+  'platform',
+  'platform_name',
+  'rank',
+  'err_code',
+  'err_info',
+  'err_count',
+  'share',
+] as const;
 
 /**
  * One RFC 4180 table for all sections, told apart by the `section` column (`stage`, `channel`,
@@ -109,14 +132,27 @@ export function formatCsv(report: LossReport, options: FormatOptions = {}): stri
   const sections = options.sections ?? REPORT_SECTIONS;
   const records: Array<Array<string | number | null>> = [];
   if (sections.includes('stages')) {
-    for (const r of report.stages) records.push(['stage', r.sdkappid, r.stage, null, null, null, null, null, r.errCount, null]);
+    for (const r of report.stages)
+      records.push(['stage', r.sdkappid, r.stage, null, null, null, null, null, r.errCount, null]);
   }
   if (sections.includes('channels')) {
-    for (const r of report.channels) records.push(['channel', r.sdkappid, r.stage, r.platform, r.platformName, null, null, null, r.errCount, r.share]);
+    for (const r of report.channels)
+      records.push(['channel', r.sdkappid, r.stage, r.platform, r.platformName, null, null, null, r.errCount, r.share]);
   }
   if (sections.includes('topCodes')) {
     for (const r of report.topCodes) {
-      records.push(['top_code', r.sdkappid, r.stage, r.platform, r.platformName, r.rank, r.errCode, r.errInfo, r.errCount, null]);
+      records.push([
+        'top_code',
+        r.sdkappid,
+        r.stage,
+        r.platform,
+        r.platformName,
+        r.rank,
+        r.errCode,
+        r.errInfo,
+        r.errCount,
+        null,
+      ]);
     }
   }
   return csvDocument(CSV_HEADER, records);

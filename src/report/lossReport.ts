@@ -88,7 +88,8 @@ export interface LossReport {
 export async function lossReport(db: Kysely<any>, options: LossReportOptions): Promise<LossReport> {
   const { sdkappid, days, nowMs } = options;
   const top = options.top ?? 5;
-  if (sdkappid !== undefined && !(Number.isSafeInteger(sdkappid) && sdkappid > 0)) throw new RangeError(`sdkappid ${sdkappid} is not a positive integer`);
+  if (sdkappid !== undefined && !(Number.isSafeInteger(sdkappid) && sdkappid > 0))
+    throw new RangeError(`sdkappid ${sdkappid} is not a positive integer`);
   if (!(Number.isInteger(days) && days >= 1)) throw new RangeError(`days ${days} is not a whole number of at least 1`);
   if (!(Number.isInteger(top) && top >= 1)) throw new RangeError(`top ${top} is not a whole number of at least 1`);
   if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs ${nowMs} is not a time`);
@@ -112,7 +113,9 @@ export async function lossReport(db: Kysely<any>, options: LossReportOptions): P
 /** Sets `pushloss.bucket_tz` for the current transaction; returns the value it replaced ('' if unset). */
 async function setDayZone(db: Kysely<any>, zone: string): Promise<string> {
   const { rows } = await sql<{ previous: string | null }>`
-    select current_setting('pushloss.bucket_tz', true) as previous, set_config('pushloss.bucket_tz', ${zone}, true)`.execute(db);
+    select current_setting('pushloss.bucket_tz', true) as previous, set_config('pushloss.bucket_tz', ${zone}, true)`.execute(
+    db,
+  );
   return rows[0]?.previous ?? '';
 }
 
@@ -196,7 +199,12 @@ async function buildReport(
     to,
     days,
     top,
-    stages: stages.rows.map((r) => ({ sdkappid: r.sdkappid, stage: r.stage, stageName: r.stage_name, errCount: r.err_count })),
+    stages: stages.rows.map((r) => ({
+      sdkappid: r.sdkappid,
+      stage: r.stage,
+      stageName: r.stage_name,
+      errCount: r.err_count,
+    })),
     channels: channels.rows.map((r) => ({
       sdkappid: r.sdkappid,
       stage: r.stage,

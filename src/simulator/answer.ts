@@ -47,7 +47,12 @@ export interface Answer {
   errorInfo: string;
 }
 
-const fail = (code: number, info: string): Answer => ({ status: 200, body: failureBody(code, info), errorCode: code, errorInfo: info });
+const fail = (code: number, info: string): Answer => ({
+  status: 200,
+  body: failureBody(code, info),
+  errorCode: code,
+  errorInfo: info,
+});
 
 /**
  * Hours that have not finished yet hold no data: the window handed to the loss data ends at the

@@ -54,7 +54,16 @@ const POST_CODES: Readonly<Record<number, readonly string[]>> = {
  * 0 (unknown) is rare and 9 (undocumented) rarer still, so parsers meet them but not every hour.
  */
 const PRESENCE: Readonly<Record<number, number>> = {
-  0: 8, 1: 80, 2: 70, 3: 75, 4: 70, 5: 40, 6: 60, 7: 60, 8: 55, 9: 3,
+  0: 8,
+  1: 80,
+  2: 70,
+  3: 75,
+  4: 70,
+  5: 40,
+  6: 60,
+  7: 60,
+  8: 55,
+  9: 3,
 };
 
 /**

@@ -125,8 +125,10 @@ export function checkBody(text: string, nowMs: number, limits: WindowLimits): Ch
     return reject(90100, 'request body must be a JSON object');
   }
   const { StartTime: start, EndTime: end } = body as Record<string, unknown>;
-  if (!Number.isSafeInteger(start) || (start as number) < 0) return reject(90100, 'StartTime must be a unix timestamp (integer seconds)');
-  if (!Number.isSafeInteger(end) || (end as number) < 0) return reject(90100, 'EndTime must be a unix timestamp (integer seconds)');
+  if (!Number.isSafeInteger(start) || (start as number) < 0)
+    return reject(90100, 'StartTime must be a unix timestamp (integer seconds)');
+  if (!Number.isSafeInteger(end) || (end as number) < 0)
+    return reject(90100, 'EndTime must be a unix timestamp (integer seconds)');
   const window = { start: start as number, end: end as number };
   if (window.end <= window.start) return reject(90100, 'EndTime must be after StartTime');
   if (window.end - window.start > limits.maxSpanSeconds) {
@@ -134,7 +136,10 @@ export function checkBody(text: string, nowMs: number, limits: WindowLimits): Ch
   }
   const oldest = Math.floor(nowMs / 1000) - limits.horizonDays * 86400;
   if (window.start < oldest) {
-    return reject(90100, `StartTime is older than the ${limits.horizonDays}-day query horizon (oldest allowed ${oldest})`);
+    return reject(
+      90100,
+      `StartTime is older than the ${limits.horizonDays}-day query horizon (oldest allowed ${oldest})`,
+    );
   }
   return { ok: true, value: window };
 }

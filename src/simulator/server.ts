@@ -121,7 +121,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     timers.add(timer);
   }
 
-  function send(res: ServerResponse, call: SimCall, status: number, body: string, json: boolean, errorCode: number | null = null, errorInfo: string | null = null): void {
+  function send(
+    res: ServerResponse,
+    call: SimCall,
+    status: number,
+    body: string,
+    json: boolean,
+    errorCode: number | null = null,
+    errorInfo: string | null = null,
+  ): void {
     if (closing || res.destroyed) return;
     Object.assign(call, { httpStatus: status, errorCode, errorInfo });
     res.writeHead(status, { 'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8' });
@@ -179,7 +187,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
           case 'timeout':
             return later(HANG_MS, () => res.destroy());
           case 'http':
-            return send(res, call, rule.status, `<html><body><h1>${rule.status} ${STATUS_CODES[rule.status] ?? ''}</h1></body></html>`, false);
+            return send(
+              res,
+              call,
+              rule.status,
+              `<html><body><h1>${rule.status} ${STATUS_CODES[rule.status] ?? ''}</h1></body></html>`,
+              false,
+            );
           case 'malformed':
             return send(res, call, 200, '<html><body>Service temporarily unavailable</body></html>', false);
           case 'error': {

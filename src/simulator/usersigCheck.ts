@@ -18,9 +18,7 @@ export interface UserSigDocument {
 }
 
 /** What a verification concluded; failures carry the Tencent error code to answer with. */
-export type UserSigVerdict =
-  | { ok: true; doc: UserSigDocument }
-  | { ok: false; code: number; info: string };
+export type UserSigVerdict = { ok: true; doc: UserSigDocument } | { ok: false; code: number; info: string };
 
 /** What the request claims and what the server knows. */
 export interface UserSigExpectation {
@@ -103,7 +101,8 @@ function signedContent(doc: UserSigDocument): string {
 export function verifyUserSig(usersig: string, expected: UserSigExpectation): UserSigVerdict {
   const doc = decodeUserSig(usersig);
   if (typeof doc === 'string') return { ok: false, code: PARSE_FAILED, info: `usersig invalid: ${doc}` };
-  if (doc.ver !== '2.0') return { ok: false, code: PARSE_FAILED, info: `usersig invalid: TLS.ver ${doc.ver} is not 2.0` };
+  if (doc.ver !== '2.0')
+    return { ok: false, code: PARSE_FAILED, info: `usersig invalid: TLS.ver ${doc.ver} is not 2.0` };
   if (doc.sdkappid !== expected.sdkappid) {
     return { ok: false, code: MISMATCH, info: 'usersig was issued for another sdkappid' };
   }
@@ -112,7 +111,10 @@ export function verifyUserSig(usersig: string, expected: UserSigExpectation): Us
   }
   // Compare the base64 text itself: decoding first would let stray characters slip through.
   const actual = Buffer.from(doc.sig, 'utf8');
-  const wanted = Buffer.from(createHmac('sha256', expected.secretKey).update(signedContent(doc)).digest('base64'), 'utf8');
+  const wanted = Buffer.from(
+    createHmac('sha256', expected.secretKey).update(signedContent(doc)).digest('base64'),
+    'utf8',
+  );
   if (actual.length !== wanted.length || !timingSafeEqual(actual, wanted)) {
     return { ok: false, code: BAD_SIGNATURE, info: 'usersig signature does not match the app key' };
   }

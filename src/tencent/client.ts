@@ -5,7 +5,14 @@ import axios, { type AxiosInstance } from 'axios';
 import { systemClock, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { NETWORK_FAILURE, TimApiError, backoffMs, classifyHttpStatus, classifyTencentCode, type FailureClass } from './errors.ts';
+import {
+  NETWORK_FAILURE,
+  TimApiError,
+  backoffMs,
+  classifyHttpStatus,
+  classifyTencentCode,
+  type FailureClass,
+} from './errors.ts';
 import type { CallRecord, LossEntry, Window } from './loss.ts';
 import { inProcessGate, type RateGate } from './rateGate.ts';
 import { parsePushLossBody } from './response.ts';
@@ -58,7 +65,14 @@ export function createHttp(timeoutMs: number): AxiosInstance {
 
 type AttemptResult =
   | { ok: true; entries: LossEntry[]; call: CallRecord }
-  | { ok: false; call: CallRecord; failure: FailureClass | 'invalid_response'; advice: string; reason: string; network: boolean };
+  | {
+      ok: false;
+      call: CallRecord;
+      failure: FailureClass | 'invalid_response';
+      advice: string;
+      reason: string;
+      network: boolean;
+    };
 
 /** Builds the client for one app. */
 export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient {
@@ -68,7 +82,12 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const userSig = new UserSigSource(app, clock);
   const log = deps.logger.child({ app: app.sdkappid });
 
-  async function attempt(window: Window, attemptNo: number, host: string, signal: AbortSignal | undefined): Promise<AttemptResult> {
+  async function attempt(
+    window: Window,
+    attemptNo: number,
+    host: string,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptResult> {
     await gate.wait(app.sdkappid, signal);
     signal?.throwIfAborted();
     const startedAt = clock.now();
@@ -122,22 +141,49 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       if (parsed.kind === 'api_error') {
         const rule = classifyTencentCode(parsed.envelope.errorCode);
         call.outcome = rule.failure;
-        return { ok: false, call, ...rule, reason: `Tencent error ${parsed.envelope.errorCode}: ${parsed.envelope.errorInfo ?? ''}`, network: false };
+        return {
+          ok: false,
+          call,
+          ...rule,
+          reason: `Tencent error ${parsed.envelope.errorCode}: ${parsed.envelope.errorInfo ?? ''}`,
+          network: false,
+        };
       }
       call.outcome = 'invalid_response';
-      return { ok: false, call, failure: 'invalid_response', advice: 'the raw body is archived; report it if it repeats', reason: `unreadable answer: ${parsed.reason}`, network: false };
+      return {
+        ok: false,
+        call,
+        failure: 'invalid_response',
+        advice: 'the raw body is archived; report it if it repeats',
+        reason: `unreadable answer: ${parsed.reason}`,
+        network: false,
+      };
     } catch (error) {
       call.durationMs = Math.round(performance.now() - began);
       // Only the error's code and first line: axios errors carry the request URL, and with it the UserSig.
       const { code, message } = error as { code?: string; message?: string };
-      return { ok: false, call, ...NETWORK_FAILURE, reason: `${code ?? 'network error'}: ${(message ?? '').split('\n')[0]}`, network: true };
+      return {
+        ok: false,
+        call,
+        ...NETWORK_FAILURE,
+        reason: `${code ?? 'network error'}: ${(message ?? '').split('\n')[0]}`,
+        network: true,
+      };
     }
   }
 
   async function normalPushLoss(window: Window, options: { signal?: AbortSignal } = {}): Promise<FetchedLoss> {
     const problem = windowProblem(window, unixSeconds(clock.now()), deps.api);
     if (problem) {
-      throw new TimApiError({ message: `app ${app.sdkappid}: cannot ask for this window: ${problem}`, code: 'WINDOW_REJECTED', failure: 'window_rejected', sdkappid: app.sdkappid, window, attempt: 0, advice: 'the API only answers windows of at most 7 days within the last 7 days' });
+      throw new TimApiError({
+        message: `app ${app.sdkappid}: cannot ask for this window: ${problem}`,
+        code: 'WINDOW_REJECTED',
+        failure: 'window_rejected',
+        sdkappid: app.sdkappid,
+        window,
+        attempt: 0,
+        advice: 'the API only answers windows of at most 7 days within the last 7 days',
+      });
     }
     let hostIndex = 0;
     let renewed = false;
@@ -145,21 +191,40 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       const result = await attempt(window, attemptNo, app.baseUrls[hostIndex]!, options.signal);
       const { call } = result;
       log.info(
-        { window, host: call.host, attempt: attemptNo, durationMs: call.durationMs, outcome: call.outcome, httpStatus: call.httpStatus, errorCode: call.errorCode, ...(result.ok ? { entries: result.entries.length } : { reason: result.reason }) },
+        {
+          window,
+          host: call.host,
+          attempt: attemptNo,
+          durationMs: call.durationMs,
+          outcome: call.outcome,
+          httpStatus: call.httpStatus,
+          errorCode: call.errorCode,
+          ...(result.ok ? { entries: result.entries.length } : { reason: result.reason }),
+        },
         'normal_push_loss call',
       );
       if (result.ok) return { entries: result.entries, call };
       await deps.onFailedCall?.(call);
 
       const fail = (advice: string) =>
-        new TimApiError({ message: `app ${app.sdkappid}: normal_push_loss failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`, code: call.errorCode ? `TIM_${call.errorCode}` : result.failure.toUpperCase(), failure: result.failure, sdkappid: app.sdkappid, window, attempt: attemptNo, tencentCode: call.errorCode, advice });
+        new TimApiError({
+          message: `app ${app.sdkappid}: normal_push_loss failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`,
+          code: call.errorCode ? `TIM_${call.errorCode}` : result.failure.toUpperCase(),
+          failure: result.failure,
+          sdkappid: app.sdkappid,
+          window,
+          attempt: attemptNo,
+          tencentCode: call.errorCode,
+          advice,
+        });
 
       if (result.failure === 'renew_signature' && !renewed) {
         renewed = true;
         userSig.renew();
         continue; // the retry still waits for its turn at the gate
       }
-      if (result.failure === 'fatal' || result.failure === 'renew_signature' || result.failure === 'invalid_response') throw fail(result.advice);
+      if (result.failure === 'fatal' || result.failure === 'renew_signature' || result.failure === 'invalid_response')
+        throw fail(result.advice);
       if (attemptNo >= deps.api.maxAttempts) throw fail(`gave up after ${attemptNo} attempts`);
       if (result.network) hostIndex = Math.min(hostIndex + 1, app.baseUrls.length - 1);
       await clock.sleep(backoffMs(result.failure, call.errorCode, attemptNo), options.signal);

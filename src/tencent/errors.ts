@@ -36,8 +36,11 @@ const TENCENT_CODES: Readonly<Record<number, Rule>> = {
   60018: rateLimited(),
   60019: rateLimited(),
   60020: fatal('paid package expired: renew it, calls work again ~5 minutes later'),
-  60021: fatal('caller IP not allowed: add this host to the app\'s IP allowlist'),
-  70001: { failure: 'renew_signature', advice: 'UserSig expired: renewed and retried once; check the host clock if it repeats' },
+  60021: fatal("caller IP not allowed: add this host to the app's IP allowlist"),
+  70001: {
+    failure: 'renew_signature',
+    advice: 'UserSig expired: renewed and retried once; check the host clock if it repeats',
+  },
   70003: fatal('UserSig invalid: check the secret key'),
   70009: fatal('UserSig invalid (wrong key): check the secret key'),
   70013: fatal('UserSig does not match the identifier or app: check identifier and sdkappid'),
@@ -69,7 +72,12 @@ export function classifyHttpStatus(status: number): Rule {
 export const NETWORK_FAILURE: Rule = retry('network error or timeout; retried, on the backup domain if there is one');
 
 /** Rate-limit answers wait much longer than ordinary retries; 70050 locks for about a minute. */
-export function backoffMs(failure: FailureClass, tencentCode: number | null, attempt: number, random: () => number = Math.random): number {
+export function backoffMs(
+  failure: FailureClass,
+  tencentCode: number | null,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const base = tencentCode === 70050 ? 60_000 : failure === 'rate_limited' ? 5_000 : 1_000;
   const cap = tencentCode === 70050 ? 90_000 : 60_000;
   const exponential = Math.min(cap, base * 2 ** (attempt - 1));

@@ -49,7 +49,11 @@ export function parsePushLossJson(json: unknown): ParsedBody {
   }
   if (envelope.actionStatus !== 'OK') {
     // FAIL with ErrorCode 0, or no status at all: nothing tells us the arrays can be trusted.
-    return { kind: 'invalid', envelope, reason: `ActionStatus is ${JSON.stringify(json.ActionStatus ?? null)}, not "OK"` };
+    return {
+      kind: 'invalid',
+      envelope,
+      reason: `ActionStatus is ${JSON.stringify(json.ActionStatus ?? null)}, not "OK"`,
+    };
   }
 
   const container = findArrays(json);
@@ -75,7 +79,9 @@ export function parsePushLossJson(json: unknown): ParsedBody {
  */
 function findArrays(json: Record<string, unknown>): Record<string, unknown> | string {
   if (LOSS_ARRAYS.some(({ field }) => field in json)) return json;
-  const nested = Object.values(json).filter((value) => isRecord(value) && LOSS_ARRAYS.some(({ field }) => field in value));
+  const nested = Object.values(json).filter(
+    (value) => isRecord(value) && LOSS_ARRAYS.some(({ field }) => field in value),
+  );
   if (nested.length > 1) return 'loss arrays found in more than one nested object';
   return (nested[0] as Record<string, unknown> | undefined) ?? json;
 }
@@ -97,7 +103,12 @@ function readEntry(item: unknown, stage: LossEntry['stage'], perPlatform: boolea
   let platform: number | null = null;
   if (perPlatform) {
     // Unknown vendor numbers are kept as they are: a new channel must not vanish from history.
-    if (typeof PushPlatform !== 'number' || !Number.isInteger(PushPlatform) || PushPlatform < 0 || PushPlatform > 32767) {
+    if (
+      typeof PushPlatform !== 'number' ||
+      !Number.isInteger(PushPlatform) ||
+      PushPlatform < 0 ||
+      PushPlatform > 32767
+    ) {
       return 'PushPlatform is not a small non-negative integer';
     }
     platform = PushPlatform;

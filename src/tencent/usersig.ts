@@ -37,7 +37,11 @@ export function generateUserSig(input: UserSigInput): string {
     'TLS.expire': input.expire,
     'TLS.sig': userSigHmac(input),
   };
-  return deflateSync(Buffer.from(JSON.stringify(doc))).toString('base64').replace(/\+/g, '*').replace(/\//g, '-').replace(/=/g, '_');
+  return deflateSync(Buffer.from(JSON.stringify(doc)))
+    .toString('base64')
+    .replace(/\+/g, '*')
+    .replace(/\//g, '-')
+    .replace(/=/g, '_');
 }
 
 /** Tencent recommends at least 24 h of validity; two days leaves room for clock skew. */

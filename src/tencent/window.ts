@@ -11,7 +11,8 @@ export interface WindowLimits {
  * the API refuses would only burn one of the app's calls per second.
  */
 export function windowProblem(window: Window, nowSeconds: number, limits: WindowLimits): string | null {
-  if (!Number.isSafeInteger(window.start) || !Number.isSafeInteger(window.end)) return 'StartTime and EndTime must be whole unix seconds';
+  if (!Number.isSafeInteger(window.start) || !Number.isSafeInteger(window.end))
+    return 'StartTime and EndTime must be whole unix seconds';
   if (window.end <= window.start) return `EndTime ${window.end} is not after StartTime ${window.start}`;
   if (window.end - window.start > limits.maxSpanSeconds) {
     return `window of ${window.end - window.start} s is longer than the API's ${limits.maxSpanSeconds} s`;

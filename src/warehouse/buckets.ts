@@ -61,7 +61,14 @@ function wallClock(instantMs: number, timeZone: string): number {
   for (const part of formatter(timeZone).formatToParts(floorTo(instantMs, SECOND))) parts[part.type] = part.value;
   let year = Number(parts.year);
   if (parts.era === 'BC' || parts.era === 'B') year = 1 - year;
-  const wall = Date.UTC(year, Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  const wall = Date.UTC(
+    year,
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
   // Date.UTC maps years 0..99 to 1900..1999; correct for that (never hit by real data).
   return year >= 0 && year < 100 ? new Date(wall).setUTCFullYear(year) : wall;
 }
@@ -115,7 +122,10 @@ export function bucketContaining(instantMs: number, size: BucketSize, timeZone: 
   const instant = floorTo(instantMs, SECOND);
   if (size === '1d') {
     const { year, month, day } = localDateOf(instant, timeZone);
-    return toWindow(startOfLocalDay({ year, month, day }, timeZone), startOfLocalDay(nextDay({ year, month, day }), timeZone));
+    return toWindow(
+      startOfLocalDay({ year, month, day }, timeZone),
+      startOfLocalDay(nextDay({ year, month, day }), timeZone),
+    );
   }
   if (size === '1h') {
     const offset = utcOffsetMs(instant, timeZone);
@@ -142,13 +152,15 @@ export function bucketsOverlapping(
   if (!(toMs > fromMs)) return buckets;
   let bucket = bucketContaining(fromMs, size, timeZone);
   while (bucket.start * SECOND < toMs) {
-    if (buckets.length >= limit) throw new RangeError(`more than ${limit} ${size} buckets between ${new Date(fromMs).toISOString()} and ${new Date(toMs).toISOString()}`);
+    if (buckets.length >= limit)
+      throw new RangeError(
+        `more than ${limit} ${size} buckets between ${new Date(fromMs).toISOString()} and ${new Date(toMs).toISOString()}`,
+      );
     buckets.push(bucket);
     bucket = bucketContaining(bucket.end * SECOND, size, timeZone);
   }
   return buckets;
 }
-
 
 /**
  * Reads one end of a CLI range. A bare date `YYYY-MM-DD` means that whole local day in the zone:
@@ -163,12 +175,18 @@ export function parseDayOrInstant(text: string, edge: 'from' | 'to', timeZone: s
   if (day) {
     const date = { year: Number(day[1]), month: Number(day[2]), day: Number(day[3]) };
     const check = new Date(Date.UTC(date.year, date.month - 1, date.day));
-    if (check.getUTCFullYear() !== date.year || check.getUTCMonth() + 1 !== date.month || check.getUTCDate() !== date.day) {
+    if (
+      check.getUTCFullYear() !== date.year ||
+      check.getUTCMonth() + 1 !== date.month ||
+      check.getUTCDate() !== date.day
+    ) {
       throw new RangeError(`"${text}" is not a calendar date`);
     }
     return startOfLocalDay(edge === 'from' ? date : nextDay(date), timeZone);
   }
-  const instant = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(trimmed);
+  const instant = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(
+    trimmed,
+  );
   if (instant) {
     const offset = instant[3]!.toUpperCase() === 'Z' ? 'Z' : normalizeOffset(instant[3]!);
     const ms = Date.parse(`${instant[1]}T${instant[2]}${offset}`);
@@ -176,13 +194,21 @@ export function parseDayOrInstant(text: string, edge: 'from' | 'to', timeZone: s
     return ms;
   }
   if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(trimmed)) {
-    throw new RangeError(`"${text}" has no time zone: add Z or an offset such as +08:00, or give a bare date YYYY-MM-DD`);
+    throw new RangeError(
+      `"${text}" has no time zone: add Z or an offset such as +08:00, or give a bare date YYYY-MM-DD`,
+    );
   }
-  throw new RangeError(`"${text}" is neither a date YYYY-MM-DD (a whole day in ${timeZone}) nor an instant such as 2025-03-12T08:00:00+08:00`);
+  throw new RangeError(
+    `"${text}" is neither a date YYYY-MM-DD (a whole day in ${timeZone}) nor an instant such as 2025-03-12T08:00:00+08:00`,
+  );
 }
 
 /** Both ends of a CLI range (see {@link parseDayOrInstant}); throws if it is empty or reversed. */
-export function parseRange(fromText: string, toText: string, timeZone: string = DEFAULT_TIME_ZONE): { fromMs: number; toMs: number } {
+export function parseRange(
+  fromText: string,
+  toText: string,
+  timeZone: string = DEFAULT_TIME_ZONE,
+): { fromMs: number; toMs: number } {
   const fromMs = parseDayOrInstant(fromText, 'from', timeZone);
   const toMs = parseDayOrInstant(toText, 'to', timeZone);
   if (!(toMs > fromMs)) throw new RangeError(`the range ${fromText} .. ${toText} is empty: --to must be after --from`);

@@ -62,7 +62,8 @@ export class BucketMismatchError extends Error {
  */
 export async function loadBucket(db: Kysely<Database>, input: LoadBucketInput): Promise<LoadBucketResult> {
   const { sdkappid, bucket, bucketSize, call } = input;
-  if (call.outcome !== 'ok') throw new TypeError(`loadBucket needs a successful call, got outcome ${call.outcome}: use archiveCall`);
+  if (call.outcome !== 'ok')
+    throw new TypeError(`loadBucket needs a successful call, got outcome ${call.outcome}: use archiveCall`);
   if (call.sdkappid !== sdkappid) throw new TypeError(`call of app ${call.sdkappid} loaded into app ${sdkappid}`);
   if (!(Number.isInteger(bucket.start) && Number.isInteger(bucket.end) && bucket.end > bucket.start)) {
     throw new RangeError(`invalid bucket ${JSON.stringify(bucket)}`);
@@ -134,7 +135,14 @@ const INSERT_CHUNK = 1000;
  */
 export async function replaceBucketFacts(
   trx: Kysely<Database>,
-  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; lines: readonly FactLine[]; fetchedAt: Date; callId: number },
+  args: {
+    sdkappid: number;
+    bucket: Window;
+    bucketSize: BucketSize;
+    lines: readonly FactLine[];
+    fetchedAt: Date;
+    callId: number;
+  },
 ): Promise<number> {
   const { sdkappid, bucket, bucketSize, lines, fetchedAt, callId } = args;
   const bucketStart = new Date(bucket.start * 1000);
@@ -160,7 +168,10 @@ export async function replaceBucketFacts(
     call_id: callId,
   }));
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await trx.insertInto('loss_fact').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    await trx
+      .insertInto('loss_fact')
+      .values(rows.slice(i, i + INSERT_CHUNK))
+      .execute();
   }
   return rows.length;
 }

@@ -38,11 +38,20 @@ export function normalizeLoss(entries: readonly LossEntry[]): FactLine[] {
     const key = JSON.stringify([scope, entry.stage, platform, entry.errCode]);
     const line = lines.get(key);
     if (!line) {
-      lines.set(key, { scope, stage: entry.stage, platform, errCode: entry.errCode, errInfo: entry.errInfo, errCount: entry.errCount, infoCount: entry.errCount });
+      lines.set(key, {
+        scope,
+        stage: entry.stage,
+        platform,
+        errCode: entry.errCode,
+        errInfo: entry.errInfo,
+        errCount: entry.errCount,
+        infoCount: entry.errCount,
+      });
       continue;
     }
     const total = line.errCount + entry.errCount;
-    if (!Number.isSafeInteger(total)) throw new RangeError(`loss entry ${index}: the total count of error ${entry.errCode} exceeds 2^53`);
+    if (!Number.isSafeInteger(total))
+      throw new RangeError(`loss entry ${index}: the total count of error ${entry.errCode} exceeds 2^53`);
     line.errCount = total;
     if (entry.errCount > line.infoCount) {
       line.errInfo = entry.errInfo;
@@ -53,8 +62,12 @@ export function normalizeLoss(entries: readonly LossEntry[]): FactLine[] {
 }
 
 function validate(entry: LossEntry, index: number): void {
-  if (!STAGES.has(entry.stage)) throw new RangeError(`loss entry ${index}: unknown stage ${JSON.stringify(entry.stage)}`);
-  if (entry.platform !== null && !(Number.isInteger(entry.platform) && entry.platform >= 0 && entry.platform <= MAX_PLATFORM)) {
+  if (!STAGES.has(entry.stage))
+    throw new RangeError(`loss entry ${index}: unknown stage ${JSON.stringify(entry.stage)}`);
+  if (
+    entry.platform !== null &&
+    !(Number.isInteger(entry.platform) && entry.platform >= 0 && entry.platform <= MAX_PLATFORM)
+  ) {
     throw new RangeError(`loss entry ${index}: platform ${entry.platform} is not an integer in 0..${MAX_PLATFORM}`);
   }
   if (!(Number.isSafeInteger(entry.errCount) && entry.errCount >= 0)) {

@@ -55,14 +55,30 @@ const PAGE = 200;
  * whose body cannot be parsed keeps its current facts and is reported in `failed`. Each bucket is
  * its own transaction, so a long run never holds locks for long and can be interrupted.
  */
-export async function renormalize(db: Kysely<Database>, parse: LossBodyParser, options: RenormalizeOptions = {}): Promise<RenormalizeReport> {
+export async function renormalize(
+  db: Kysely<Database>,
+  parse: LossBodyParser,
+  options: RenormalizeOptions = {},
+): Promise<RenormalizeReport> {
   const report: RenormalizeReport = { buckets: 0, rebuilt: 0, facts: 0, failed: [], skipped: 0 };
   let after: { sdkappid: number; bucket_start: Date; bucket_size: BucketSize } | undefined;
   for (;;) {
     let query = db
       .selectFrom('bucket_state as b')
-      .innerJoin('tim_call as c', (join) => join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.id', '=', 'b.last_call_id'))
-      .select(['b.sdkappid', 'b.bucket_start', 'b.bucket_end', 'b.bucket_size', 'c.id as call_id', 'c.outcome', 'c.body', 'c.started_at', 'c.duration_ms'])
+      .innerJoin('tim_call as c', (join) =>
+        join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.id', '=', 'b.last_call_id'),
+      )
+      .select([
+        'b.sdkappid',
+        'b.bucket_start',
+        'b.bucket_end',
+        'b.bucket_size',
+        'c.id as call_id',
+        'c.outcome',
+        'c.body',
+        'c.started_at',
+        'c.duration_ms',
+      ])
       .orderBy('b.sdkappid')
       .orderBy('b.bucket_start')
       .orderBy('b.bucket_size')
@@ -74,7 +90,11 @@ export async function renormalize(db: Kysely<Database>, parse: LossBodyParser, o
     if (after) {
       const { sdkappid, bucket_start, bucket_size } = after;
       query = query.where((eb) =>
-        eb(eb.refTuple('b.sdkappid', 'b.bucket_start', 'b.bucket_size'), '>', eb.tuple(sdkappid, bucket_start, bucket_size)),
+        eb(
+          eb.refTuple('b.sdkappid', 'b.bucket_start', 'b.bucket_size'),
+          '>',
+          eb.tuple(sdkappid, bucket_start, bucket_size),
+        ),
       );
     }
     const page = await query.execute();
@@ -109,10 +129,16 @@ async function rebuildOne(
     duration_ms: number;
   },
 ): Promise<RenormalizedBucket> {
-  const base = { sdkappid: row.sdkappid, bucketStart: row.bucket_start, bucketSize: row.bucket_size, callId: row.call_id };
+  const base = {
+    sdkappid: row.sdkappid,
+    bucketStart: row.bucket_start,
+    bucketSize: row.bucket_size,
+    callId: row.call_id,
+  };
   let lines: FactLine[];
   try {
-    if (row.outcome !== 'ok' || row.body === null) throw new Error(`call ${row.call_id} has outcome ${row.outcome} and ${row.body === null ? 'no' : 'a'} body`);
+    if (row.outcome !== 'ok' || row.body === null)
+      throw new Error(`call ${row.call_id} has outcome ${row.outcome} and ${row.body === null ? 'no' : 'a'} body`);
     const parsed = parse(row.body);
     if (parsed instanceof Error) throw parsed;
     lines = normalizeLoss(parsed);
@@ -135,7 +161,14 @@ async function rebuildOne(
       return { ...base, status: 'skipped' as const, facts: 0, reason: 'a newer fetch replaced the bucket meanwhile' };
     }
     const fetchedAt = receivedAt({ startedAt: row.started_at.getTime(), durationMs: row.duration_ms });
-    const facts = await replaceBucketFacts(trx, { sdkappid: row.sdkappid, bucket, bucketSize: row.bucket_size, lines, fetchedAt, callId: row.call_id });
+    const facts = await replaceBucketFacts(trx, {
+      sdkappid: row.sdkappid,
+      bucket,
+      bucketSize: row.bucket_size,
+      lines,
+      fetchedAt,
+      callId: row.call_id,
+    });
     return { ...base, status: 'rebuilt' as const, facts };
   });
 }

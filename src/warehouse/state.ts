@@ -37,7 +37,12 @@ export interface BucketStateFilter {
 
 /** Bookkeeping rows matching the filter, by app then bucket start. */
 export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter = {}): Promise<BucketState[]> {
-  let query = db.selectFrom('bucket_state').selectAll().orderBy('sdkappid').orderBy('bucket_start').orderBy('bucket_size');
+  let query = db
+    .selectFrom('bucket_state')
+    .selectAll()
+    .orderBy('sdkappid')
+    .orderBy('bucket_start')
+    .orderBy('bucket_size');
   if (filter.sdkappid !== undefined) query = query.where('sdkappid', '=', filter.sdkappid);
   if (filter.bucketSize !== undefined) query = query.where('bucket_size', '=', filter.bucketSize);
   if (filter.from !== undefined) query = query.where('bucket_start', '>=', new Date(filter.from * 1000));

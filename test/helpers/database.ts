@@ -27,8 +27,7 @@ import { migrateToLatest } from '../../src/db/migrate.ts';
 
 /** How this run gets its databases; provided to test files by the global setup. */
 export type TestDatabasePlan =
-  | { mode: 'server'; url: string; template: string | null; label: string }
-  | { mode: 'pglite'; label: string };
+  { mode: 'server'; url: string; template: string | null; label: string } | { mode: 'pglite'; label: string };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -85,7 +84,9 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
  * A second, independent connection to a test database (server mode), e.g. to run two migrators
  * or loaders as two processes would. Returns null on PGlite (one connection per database).
  */
-export async function openSecondConnection(test: TestDatabase): Promise<{ db: Kysely<Database>; close(): Promise<void> } | null> {
+export async function openSecondConnection(
+  test: TestDatabase,
+): Promise<{ db: Kysely<Database>; close(): Promise<void> } | null> {
   if (!test.url) return null;
   return openDatabase({ databaseUrl: test.url, dataDir: MEMORY_DATA_DIR, maxConnections: 5 });
 }
@@ -113,11 +114,18 @@ export async function resolveTestDatabasePlan(
 ): Promise<TestDatabasePlan | { mode: 'docker' }> {
   const forced = env.TEST_DB?.trim().toLowerCase() || undefined;
   if (forced !== undefined && forced !== 'pglite' && forced !== 'postgres') {
-    throw new Error(`TEST_DB=${env.TEST_DB} is not understood: use TEST_DB=pglite or TEST_DB=postgres, or leave it unset`);
+    throw new Error(
+      `TEST_DB=${env.TEST_DB} is not understood: use TEST_DB=pglite or TEST_DB=postgres, or leave it unset`,
+    );
   }
   if (forced === 'pglite') return { mode: 'pglite', label: 'in-memory PGlite per test file (TEST_DB=pglite)' };
   if (env.TEST_DATABASE_URL) {
-    return { mode: 'server', url: env.TEST_DATABASE_URL, template: null, label: `PostgreSQL at ${describeUrl(env.TEST_DATABASE_URL)} (TEST_DATABASE_URL)` };
+    return {
+      mode: 'server',
+      url: env.TEST_DATABASE_URL,
+      template: null,
+      label: `PostgreSQL at ${describeUrl(env.TEST_DATABASE_URL)} (TEST_DATABASE_URL)`,
+    };
   }
   if (allowDocker && (await dockerAnswers(env))) return { mode: 'docker' };
   if (forced === 'postgres') {

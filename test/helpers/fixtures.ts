@@ -23,7 +23,13 @@ export const hourBucket = (date: string, hour: number): Window => {
 };
 
 /** One loss entry; `platform` null is the all-channels total. */
-export const loss = (stage: LossStage, platform: number | null, errCode: string, errCount: number, errInfo: string): LossEntry => ({
+export const loss = (
+  stage: LossStage,
+  platform: number | null,
+  errCode: string,
+  errCount: number,
+  errInfo: string,
+): LossEntry => ({
   stage,
   platform,
   errCode,

@@ -28,9 +28,27 @@ describe('loadConfig', () => {
   it('applies the documented defaults and freezes the result', () => {
     const config = loadConfig(base);
     expect(config.apps).toHaveLength(1);
-    expect(config.apps[0]).toMatchObject({ sdkappid: 1400000001, identifier: 'administrator', region: 'china', baseUrls: ['https://console.tim.qq.com', 'https://adminapi.my-imcloud.com'], loopback: false });
-    expect(config).toMatchObject({ bucketSize: '1d', bucketTz: 'Asia/Shanghai', dataDir: './data', databaseUrl: undefined, logLevel: 'info' });
-    expect(config.api).toEqual({ horizonSeconds: 604800, maxSpanSeconds: 604800, minIntervalMs: 1200, timeoutMs: 8000, maxAttempts: 5 });
+    expect(config.apps[0]).toMatchObject({
+      sdkappid: 1400000001,
+      identifier: 'administrator',
+      region: 'china',
+      baseUrls: ['https://console.tim.qq.com', 'https://adminapi.my-imcloud.com'],
+      loopback: false,
+    });
+    expect(config).toMatchObject({
+      bucketSize: '1d',
+      bucketTz: 'Asia/Shanghai',
+      dataDir: './data',
+      databaseUrl: undefined,
+      logLevel: 'info',
+    });
+    expect(config.api).toEqual({
+      horizonSeconds: 604800,
+      maxSpanSeconds: 604800,
+      minIntervalMs: 1200,
+      timeoutMs: 8000,
+      maxAttempts: 5,
+    });
     expect(config.daemon).toEqual({ cron: '*/30 * * * *', settleAfterMs: 48 * 3600_000, httpPort: 9464 });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.apps[0])).toBe(true);
@@ -52,8 +70,12 @@ describe('loadConfig', () => {
   });
 
   it('reads DATABASE_URL from a file too', () => {
-    expect(loadConfig({ DATABASE_URL_FILE: file('db', 'postgres://u:p@db/pushloss\n') }).databaseUrl).toBe('postgres://u:p@db/pushloss');
-    expect(configError({ DATABASE_URL_FILE: '/nonexistent' })).toMatch(/^DATABASE_URL_FILE: cannot read \/nonexistent \(ENOENT\)/);
+    expect(loadConfig({ DATABASE_URL_FILE: file('db', 'postgres://u:p@db/pushloss\n') }).databaseUrl).toBe(
+      'postgres://u:p@db/pushloss',
+    );
+    expect(configError({ DATABASE_URL_FILE: '/nonexistent' })).toMatch(
+      /^DATABASE_URL_FILE: cannot read \/nonexistent \(ENOENT\)/,
+    );
   });
 
   it('accepts a loopback http base URL and a shorter interval for it', () => {
@@ -67,10 +89,19 @@ describe('loadConfig', () => {
     [{ ...base, TIM_SDKAPPID: 'abc' }, /^TIM_SDKAPPID: "abc" is not an SDKAppID/],
     [{ TIM_SDKAPPID: '1' }, /^TIM_SECRET_KEY: is not set; set it \(or TIM_SECRET_KEY_FILE\)/],
     [{ ...base, TIM_SECRET_KEY_FILE: '/x' }, /^TIM_SECRET_KEY: is set together with TIM_SECRET_KEY_FILE/],
-    [{ TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/nonexistent/key' }, /^TIM_SECRET_KEY_FILE: cannot read \/nonexistent\/key \(ENOENT\)/],
-    [{ ...base, TIM_BASE_URL: 'http://example.com' }, /^TIM_BASE_URL: "http:\/\/example.com" uses plain http on a remote host/],
+    [
+      { TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/nonexistent/key' },
+      /^TIM_SECRET_KEY_FILE: cannot read \/nonexistent\/key \(ENOENT\)/,
+    ],
+    [
+      { ...base, TIM_BASE_URL: 'http://example.com' },
+      /^TIM_BASE_URL: "http:\/\/example.com" uses plain http on a remote host/,
+    ],
     [{ ...base, TIM_BASE_URL: 'not a url' }, /^TIM_BASE_URL: "not a url" is not a URL/],
-    [{ ...base, MIN_CALL_INTERVAL: '1050ms' }, /^MIN_CALL_INTERVAL: 1050 ms leaves no margin over the API's 1 call\/second cap for app 1400000001; use 1100ms or more/],
+    [
+      { ...base, MIN_CALL_INTERVAL: '1050ms' },
+      /^MIN_CALL_INTERVAL: 1050 ms leaves no margin over the API's 1 call\/second cap for app 1400000001; use 1100ms or more/,
+    ],
     [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: "loud" is not a log level/],
     [{ ...base, BUCKET_SIZE: '2h' }, /^BUCKET_SIZE: "2h" is not a bucket size; use 1d or 1h/],
     [{ ...base, BUCKET_TZ: 'Mars/Base' }, /^BUCKET_TZ: "Mars\/Base" is not an IANA time zone/],
@@ -89,10 +120,19 @@ describe('loadConfig', () => {
   });
 
   it('reads several apps from PUSHLOSS_APPS_FILE', () => {
-    const path = file('apps.json', JSON.stringify([
-      { sdkappid: 1, secretKey: 'a', region: 'singapore' },
-      { sdkappid: 2, secretKeyFile: file('k2', 'b'), identifier: 'admin', region: 'frankfurt', baseUrl: 'http://localhost:9' },
-    ]));
+    const path = file(
+      'apps.json',
+      JSON.stringify([
+        { sdkappid: 1, secretKey: 'a', region: 'singapore' },
+        {
+          sdkappid: 2,
+          secretKeyFile: file('k2', 'b'),
+          identifier: 'admin',
+          region: 'frankfurt',
+          baseUrl: 'http://localhost:9',
+        },
+      ]),
+    );
     const config = loadConfig({ PUSHLOSS_APPS_FILE: path });
     expect(config.apps.map((app) => [app.sdkappid, app.identifier, app.region, app.baseUrls[0]])).toEqual([
       [1, 'administrator', 'singapore', 'https://adminapisgp.im.qcloud.com'],
@@ -102,17 +142,37 @@ describe('loadConfig', () => {
   });
 
   it('names the apps file entry that is wrong', () => {
-    const path = file('bad.json', JSON.stringify([{ sdkappid: 1, secretKey: 'a', region: 'china' }, { sdkappid: 2, secretKey: 'b', region: 'moon' }]));
-    expect(configError({ PUSHLOSS_APPS_FILE: path })).toMatch(new RegExp(`^PUSHLOSS_APPS_FILE ${path} entry 1: region: `));
-    const dup = file('dup.json', JSON.stringify([{ sdkappid: 1, secretKey: 'a', region: 'china' }, { sdkappid: 1, secretKey: 'b', region: 'china' }]));
+    const path = file(
+      'bad.json',
+      JSON.stringify([
+        { sdkappid: 1, secretKey: 'a', region: 'china' },
+        { sdkappid: 2, secretKey: 'b', region: 'moon' },
+      ]),
+    );
+    expect(configError({ PUSHLOSS_APPS_FILE: path })).toMatch(
+      new RegExp(`^PUSHLOSS_APPS_FILE ${path} entry 1: region: `),
+    );
+    const dup = file(
+      'dup.json',
+      JSON.stringify([
+        { sdkappid: 1, secretKey: 'a', region: 'china' },
+        { sdkappid: 1, secretKey: 'b', region: 'china' },
+      ]),
+    );
     expect(configError({ PUSHLOSS_APPS_FILE: dup })).toMatch(/entry 1: sdkappid 1 is listed twice/);
-    expect(configError({ PUSHLOSS_APPS_FILE: file('junk.json', '{') })).toMatch(/^PUSHLOSS_APPS_FILE: cannot read .* as JSON/);
+    expect(configError({ PUSHLOSS_APPS_FILE: file('junk.json', '{') })).toMatch(
+      /^PUSHLOSS_APPS_FILE: cannot read .* as JSON/,
+    );
     // A syntax error must not quote the file: it holds secret keys.
-    const leaky = configError({ PUSHLOSS_APPS_FILE: file('leaky.json', '[{"sdkappid": 1, "secretKey": SUPERSECRETVALUE, "region": "china"}]') });
+    const leaky = configError({
+      PUSHLOSS_APPS_FILE: file('leaky.json', '[{"sdkappid": 1, "secretKey": SUPERSECRETVALUE, "region": "china"}]'),
+    });
     expect(leaky).toMatch(/cannot read .* as JSON \(invalid JSON( at character \d+)?\); point it at/);
     expect(leaky).not.toContain('SUPERSECRET');
     expect(configError({ PUSHLOSS_APPS_FILE: file('obj.json', '{}') })).toMatch(/is not a non-empty JSON array/);
-    expect(configError({ PUSHLOSS_APPS_FILE: file('nokey.json', '[{"sdkappid":3,"region":"china"}]') })).toMatch(/entry 0 secretKey: is not set/);
+    expect(configError({ PUSHLOSS_APPS_FILE: file('nokey.json', '[{"sdkappid":3,"region":"china"}]') })).toMatch(
+      /entry 0 secretKey: is not set/,
+    );
   });
 
   it('requireApps stops commands that need an app', () => {
@@ -120,7 +180,13 @@ describe('loadConfig', () => {
   });
 
   it('parses durations', () => {
-    expect([parseDuration('1100ms'), parseDuration('10s'), parseDuration('30m'), parseDuration('48h'), parseDuration('7d')]).toEqual([1100, 10000, 1800000, 172800000, 604800000]);
+    expect([
+      parseDuration('1100ms'),
+      parseDuration('10s'),
+      parseDuration('30m'),
+      parseDuration('48h'),
+      parseDuration('7d'),
+    ]).toEqual([1100, 10000, 1800000, 172800000, 604800000]);
     expect(parseDuration('7 days')).toBeUndefined();
   });
 });

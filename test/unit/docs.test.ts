@@ -16,7 +16,15 @@ describe('documentation', () => {
   const variables = configVariables();
 
   it('finds the variables (the check itself works)', () => {
-    expect(variables).toEqual(expect.arrayContaining(['TIM_SDKAPPID', 'TIM_SECRET_KEY_FILE', 'DATABASE_URL', 'COLLECT_CRON', 'MIN_CALL_INTERVAL']));
+    expect(variables).toEqual(
+      expect.arrayContaining([
+        'TIM_SDKAPPID',
+        'TIM_SECRET_KEY_FILE',
+        'DATABASE_URL',
+        'COLLECT_CRON',
+        'MIN_CALL_INTERVAL',
+      ]),
+    );
     expect(variables.length).toBeGreaterThanOrEqual(20);
   });
 
@@ -29,7 +37,8 @@ describe('documentation', () => {
     const readme = read('README.md');
     for (const name of variables) expect(readme, name).toContain(`\`${name}`);
     const scripts = Object.keys(JSON.parse(read('package.json')).scripts as Record<string, string>);
-    for (const script of scripts) expect(readme, script).toMatch(new RegExp(`npm (run )?${script.replace(':', '\\:')}\\b`));
+    for (const script of scripts)
+      expect(readme, script).toMatch(new RegExp(`npm (run )?${script.replace(':', '\\:')}\\b`));
   });
 
   it('the README test command is what CI runs', () => {

@@ -6,7 +6,10 @@ describe('failure classification', () => {
     [[60008, 60013, 60014, 90102, 91000], 'retryable'],
     [[60007, 60011, 60018, 60019, 70050], 'rate_limited'],
     [[70001], 'renew_signature'],
-    [[90009, 90045, 90100, 90103, 60002, 60006, 60010, 60020, 70003, 70009, 70013, 70014, 70016, 70020, 12345], 'fatal'],
+    [
+      [90009, 90045, 90100, 90103, 60002, 60006, 60010, 60020, 70003, 70009, 70013, 70014, 70016, 70020, 12345],
+      'fatal',
+    ],
   ])('%j are %s', (codes, failure) => {
     for (const code of codes) expect(classifyTencentCode(code).failure, String(code)).toBe(failure);
   });

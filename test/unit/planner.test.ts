@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { firstReachableBucket, isSettled, planApp, type KnownBucket, type PlanInput } from '../../src/collect/planner.ts';
+import {
+  firstReachableBucket,
+  isSettled,
+  planApp,
+  type KnownBucket,
+  type PlanInput,
+} from '../../src/collect/planner.ts';
 import type { Window } from '../../src/tencent/loss.ts';
 
 const TZ = 'Asia/Shanghai';
@@ -7,13 +13,17 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 // Beijing midnight starting 2026-11-26 (local), 16:00 UTC the day before.
 const MIDNIGHT = Date.UTC(2026, 10, 25, 16);
-const beijingDay = (offsetDays: number): Window => ({ start: (MIDNIGHT + offsetDays * DAY) / 1000, end: (MIDNIGHT + (offsetDays + 1) * DAY) / 1000 });
+const beijingDay = (offsetDays: number): Window => ({
+  start: (MIDNIGHT + offsetDays * DAY) / 1000,
+  end: (MIDNIGHT + (offsetDays + 1) * DAY) / 1000,
+});
 const days = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => beijingDay(from + i));
 
 /** Simulates the daemon: fetches what the plan says and settles buckets as the collector would. */
 function run(input: Omit<PlanInput, 'known'>, known: Map<number, KnownBucket>, settleAfterMs = 48 * HOUR) {
   const plan = planApp({ ...input, known: [...known.values()] });
-  for (const bucket of plan.fetch) known.set(bucket.start, { start: bucket.start, final: isSettled(bucket, input.nowMs, settleAfterMs), lost: false });
+  for (const bucket of plan.fetch)
+    known.set(bucket.start, { start: bucket.start, final: isSettled(bucket, input.nowMs, settleAfterMs), lost: false });
   for (const bucket of plan.lose) known.set(bucket.start, { start: bucket.start, final: false, lost: true });
   return plan;
 }
@@ -57,7 +67,10 @@ describe('planner', () => {
 
   it('heals a 5-day outage on the next pass', () => {
     const known = new Map<number, KnownBucket>();
-    const first = run({ ...base, nowMs: now, coveredFromMs: firstReachableBucket(now, base.horizonSeconds, '1d', TZ).start * 1000 }, known);
+    const first = run(
+      { ...base, nowMs: now, coveredFromMs: firstReachableBucket(now, base.horizonSeconds, '1d', TZ).start * 1000 },
+      known,
+    );
     const later = now + 5 * DAY;
     const plan = run({ ...base, nowMs: later, coveredFromMs: first.coveredFromMs }, known);
     // Days -2..0 were pending when the daemon stopped; 1..5 were never seen. All are reachable.
@@ -67,7 +80,10 @@ describe('planner', () => {
 
   it('marks an out-of-horizon bucket lost, once', () => {
     const known = new Map<number, KnownBucket>();
-    const first = run({ ...base, nowMs: now, coveredFromMs: firstReachableBucket(now, base.horizonSeconds, '1d', TZ).start * 1000 }, known);
+    const first = run(
+      { ...base, nowMs: now, coveredFromMs: firstReachableBucket(now, base.horizonSeconds, '1d', TZ).start * 1000 },
+      known,
+    );
     const later = now + 10 * DAY;
     const plan = run({ ...base, nowMs: later, coveredFromMs: first.coveredFromMs }, known);
     expect(plan.lose).toEqual(days(-2, 3));

@@ -28,9 +28,17 @@ describe('parsePushLossBody', () => {
     expect(parsed.kind).toBe('ok');
     if (parsed.kind !== 'ok') return;
     expect(parsed.entries).toHaveLength(8);
-    expect(parsed.entries[0]).toEqual({ stage: 'ready_to_send', platform: null, errCode: '-1', errInfo: 'certificate id not set', errCount: 167 });
+    expect(parsed.entries[0]).toEqual({
+      stage: 'ready_to_send',
+      platform: null,
+      errCode: '-1',
+      errInfo: 'certificate id not set',
+      errCount: 167,
+    });
     expect(parsed.entries.filter((e) => e.platform !== null).map((e) => e.platform)).toEqual([1, 2, 1, 3]);
-    expect(parsed.entries.filter((e) => e.stage === 'post_send_delivered' && e.platform === null).map((e) => e.errCount)).toEqual([217, 35]);
+    expect(
+      parsed.entries.filter((e) => e.stage === 'post_send_delivered' && e.platform === null).map((e) => e.errCount),
+    ).toEqual([217, 35]);
   });
 
   it('reads the documented nested shape the same way', () => {
@@ -50,7 +58,10 @@ describe('parsePushLossBody', () => {
   });
 
   it('keeps unknown platform numbers', () => {
-    const parsed = parsePushLossJson({ ...ok, PlatformPostSendDeliveredLoss: [{ PushPlatform: 42, ErrCode: '1', ErrCount: 9 }] });
+    const parsed = parsePushLossJson({
+      ...ok,
+      PlatformPostSendDeliveredLoss: [{ PushPlatform: 42, ErrCode: '1', ErrCount: 9 }],
+    });
     expect(parsed).toMatchObject({ kind: 'ok', entries: [{ platform: 42, errInfo: '', errCount: 9 }] });
   });
 
@@ -75,14 +86,19 @@ describe('parsePushLossBody', () => {
       kind: 'api_error',
       envelope: { actionStatus: 'FAIL', errorCode: 90045, errorInfo: 'not enabled', requestId: null },
     });
-    expect(parsePushLossBody('{"ActionStatus":"FAIL","ErrorCode":"60011"}')).toMatchObject({ kind: 'api_error', envelope: { errorCode: 60011 } });
+    expect(parsePushLossBody('{"ActionStatus":"FAIL","ErrorCode":"60011"}')).toMatchObject({
+      kind: 'api_error',
+      envelope: { errorCode: 60011 },
+    });
   });
 
   it('refuses non-JSON, non-objects, FAIL without a code, and two nested candidates', () => {
     expect(parsePushLossBody('<html>502</html>').kind).toBe('invalid');
     expect(parsePushLossBody('[1,2]').kind).toBe('invalid');
     expect(parsePushLossBody('{"ActionStatus":"FAIL","ErrorCode":0}').kind).toBe('invalid');
-    expect(parsePushLossJson({ ...ok, A: { ReadyToSendLoss: [] }, B: { PostSendDeliveredLoss: [] } }).kind).toBe('invalid');
+    expect(parsePushLossJson({ ...ok, A: { ReadyToSendLoss: [] }, B: { PostSendDeliveredLoss: [] } }).kind).toBe(
+      'invalid',
+    );
   });
 
   it('keeps RequestId when present', () => {
@@ -93,10 +109,16 @@ describe('parsePushLossBody', () => {
 describe('parsePushLossBody properties', () => {
   it('never throws on arbitrary JSON or text', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue(), fc.record({ ActionStatus: fc.constant('OK'), ReadyToSendLoss: fc.jsonValue(), X: fc.jsonValue() })), (value) => {
-        parsePushLossJson(value);
-        parsePushLossBody(JSON.stringify(value) ?? 'null');
-      }),
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record({ ActionStatus: fc.constant('OK'), ReadyToSendLoss: fc.jsonValue(), X: fc.jsonValue() }),
+        ),
+        (value) => {
+          parsePushLossJson(value);
+          parsePushLossBody(JSON.stringify(value) ?? 'null');
+        },
+      ),
     );
     fc.assert(fc.property(fc.string(), (text) => void parsePushLossBody(text)));
   });
@@ -132,14 +154,17 @@ describe('parsePushLossBody properties', () => {
 
   it('on arbitrary entries, every count it returns is one that was sent, or it refuses the body', () => {
     fc.assert(
-      fc.property(fc.array(fc.dictionary(fc.constantFrom('ErrCode', 'ErrCount', 'ErrInfo', 'PushPlatform'), fc.jsonValue())), (items) => {
-        const parsed = parsePushLossJson({ ...ok, PlatformReadyToSendLoss: items });
-        if (parsed.kind === 'ok') {
-          expect(parsed.entries.map((e) => e.errCount)).toEqual(items.map((item) => item.ErrCount));
-        } else {
-          expect(parsed.kind).toBe('invalid');
-        }
-      }),
+      fc.property(
+        fc.array(fc.dictionary(fc.constantFrom('ErrCode', 'ErrCount', 'ErrInfo', 'PushPlatform'), fc.jsonValue())),
+        (items) => {
+          const parsed = parsePushLossJson({ ...ok, PlatformReadyToSendLoss: items });
+          if (parsed.kind === 'ok') {
+            expect(parsed.entries.map((e) => e.errCount)).toEqual(items.map((item) => item.ErrCount));
+          } else {
+            expect(parsed.kind).toBe('invalid');
+          }
+        },
+      ),
     );
   });
 });

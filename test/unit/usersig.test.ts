@@ -15,7 +15,13 @@ describe('UserSig', () => {
   const key = 'dc8f4ac5bc0d2b6c1b9a5bd3e1f7c2a8e6d4b2a0c9e7f5d3b1a9c7e5f3d1b9a7';
 
   it('holds the documented document and an HMAC computed over the documented content', () => {
-    const sig = generateUserSig({ sdkappid: 1400000001, identifier: 'administrator', secretKey: new Secret(key), time: 1741708800, expire: 86400 });
+    const sig = generateUserSig({
+      sdkappid: 1400000001,
+      identifier: 'administrator',
+      secretKey: new Secret(key),
+      time: 1741708800,
+      expire: 86400,
+    });
     expect(sig).toMatch(/^[A-Za-z0-9*\-_]+$/);
     const doc = decode(sig);
     const expectedHmac = createHmac('sha256', Buffer.from(key, 'utf8'))
@@ -32,8 +38,12 @@ describe('UserSig', () => {
   });
 
   it('uses the key as a UTF-8 string, not hex-decoded', () => {
-    const doc = decode(generateUserSig({ sdkappid: 1, identifier: 'a', secretKey: new Secret('00ff'), time: 1, expire: 2 }));
-    const hexKeyHmac = createHmac('sha256', Buffer.from('00ff', 'hex')).update('TLS.identifier:a\nTLS.sdkappid:1\nTLS.time:1\nTLS.expire:2\n').digest('base64');
+    const doc = decode(
+      generateUserSig({ sdkappid: 1, identifier: 'a', secretKey: new Secret('00ff'), time: 1, expire: 2 }),
+    );
+    const hexKeyHmac = createHmac('sha256', Buffer.from('00ff', 'hex'))
+      .update('TLS.identifier:a\nTLS.sdkappid:1\nTLS.time:1\nTLS.expire:2\n')
+      .digest('base64');
     expect(doc['TLS.sig']).not.toBe(hexKeyHmac);
   });
 

@@ -22,7 +22,8 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
   options: { from: { type: 'string' }, to: { type: 'string' }, app: { type: 'string' } },
   async run({ config, logger, out, signal }, values) {
     const apps = requireApps(config);
-    if (typeof values.from !== 'string' || typeof values.to !== 'string') throw new UsageError('backfill: --from and --to are required; see pushloss backfill --help');
+    if (typeof values.from !== 'string' || typeof values.to !== 'string')
+      throw new UsageError('backfill: --from and --to are required; see pushloss backfill --help');
     let range;
     try {
       range = parseRange(values.from, values.to, config.bucketTz);
@@ -34,9 +35,13 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
 
     return withDatabase(config, logger, async (db, { coordinationDb }) => {
       const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
-      out(`backfill: ${plan.buckets.length} ${config.bucketSize} bucket(s) × ${selected.length} app(s)${plan.future ? `, ${plan.future} future bucket(s) skipped` : ''}`);
+      out(
+        `backfill: ${plan.buckets.length} ${config.bucketSize} bucket(s) × ${selected.length} app(s)${plan.future ? `, ${plan.future} future bucket(s) skipped` : ''}`,
+      );
       const summary = await runBackfill(collector, selected, plan, out, signal);
-      out(`backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`);
+      out(
+        `backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`,
+      );
       return summary.failed > 0 || summary.stopped ? 1 : 0;
     });
   },

@@ -21,7 +21,9 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
       let ok = true;
       for (const [sdkappid, result] of pass.apps) {
         if (result.status === 'collected') {
-          out(`app ${sdkappid}: ${result.fetched} bucket(s) fetched, ${result.failed} failed, ${result.lost} lost${result.error ? ` (last error: ${result.error})` : ''}`);
+          out(
+            `app ${sdkappid}: ${result.fetched} bucket(s) fetched, ${result.failed} failed, ${result.lost} lost${result.error ? ` (last error: ${result.error})` : ''}`,
+          );
           ok &&= result.failed === 0;
         } else {
           out(`app ${sdkappid}: ${result.status}${'error' in result ? `: ${result.error}` : ''}`);

@@ -28,14 +28,25 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
     const sim = await startSimulator({ apps: [{ sdkappid: DEMO_APP, secretKey }] });
     const demo: Config = {
       ...config,
-      apps: [{ sdkappid: DEMO_APP, secretKey: new Secret(secretKey), identifier: 'administrator', region: 'china', baseUrls: [sim.url], loopback: true }],
+      apps: [
+        {
+          sdkappid: DEMO_APP,
+          secretKey: new Secret(secretKey),
+          identifier: 'administrator',
+          region: 'china',
+          baseUrls: [sim.url],
+          loopback: true,
+        },
+      ],
       databaseUrl: undefined,
       dataDir: join(config.dataDir, 'demo'),
     };
     // The demo prints its own progress; the JSON logs only show problems unless asked for more.
     const logger = createLogger(config.logLevel === 'info' ? 'error' : config.logLevel);
     try {
-      out(`simulator on ${sim.url}; collecting app ${DEMO_APP} into ${demo.dataDir} (${demo.bucketSize} buckets, ${demo.bucketTz})`);
+      out(
+        `simulator on ${sim.url}; collecting app ${DEMO_APP} into ${demo.dataDir} (${demo.bucketSize} buckets, ${demo.bucketTz})`,
+      );
       return await withDatabase(demo, logger, async (db, { coordinationDb }) => {
         const collector = createCollector({
           db,
@@ -43,7 +54,12 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
           config: demo,
           logger,
           clock: systemClock,
-          observer: { call: (call) => out(`  ${isoSeconds(call.window.start)} .. ${isoSeconds(call.window.end)}  ${call.outcome}  ${call.durationMs} ms`) },
+          observer: {
+            call: (call) =>
+              out(
+                `  ${isoSeconds(call.window.start)} .. ${isoSeconds(call.window.end)}  ${call.outcome}  ${call.durationMs} ms`,
+              ),
+          },
         });
         const pass = await collector.runPass(signal);
         const result = pass.apps.get(DEMO_APP);

@@ -11,4 +11,15 @@ import { statusCommand } from './status.ts';
 import { usersigCommand } from './usersig.ts';
 
 /** Every CLI command, in the order `pushloss --help` lists them. */
-export const commands: Command[] = [daemonCommand, collectCommand, backfillCommand, statusCommand, reportCommand, migrateCommand, renormalizeCommand, demoCommand, usersigCommand, simulatorCommand];
+export const commands: Command[] = [
+  daemonCommand,
+  collectCommand,
+  backfillCommand,
+  statusCommand,
+  reportCommand,
+  migrateCommand,
+  renormalizeCommand,
+  demoCommand,
+  usersigCommand,
+  simulatorCommand,
+];

@@ -12,7 +12,8 @@ export const migrateCommand: Command = {
   options: {},
   async run({ config, logger, out }, _values, positionals) {
     const direction = positionals[0] ?? 'up';
-    if (positionals.length > 1 || (direction !== 'up' && direction !== 'down')) throw new UsageError(`migrate: expected "up" or "down", got "${positionals.join(' ')}"`);
+    if (positionals.length > 1 || (direction !== 'up' && direction !== 'down'))
+      throw new UsageError(`migrate: expected "up" or "down", got "${positionals.join(' ')}"`);
     return withDatabase(
       config,
       logger,

@@ -7,7 +7,9 @@ import { withDatabase } from '../database.ts';
 /** The archive's bodies, read by the same parser as live answers. */
 function parseArchived(body: string): LossEntry[] | Error {
   const parsed = parsePushLossBody(body);
-  return parsed.kind === 'ok' ? parsed.entries : new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
+  return parsed.kind === 'ok'
+    ? parsed.entries
+    : new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
 }
 
 export const renormalizeCommand: Command = {
@@ -22,8 +24,11 @@ Use it after a parser fix. Exit code 1 if some archived bodies could not be read
     const sdkappid = parseAppOption(values.app);
     return withDatabase(config, logger, async (db) => {
       const report = await renormalize(db, parseArchived, { ...(sdkappid === undefined ? {} : { sdkappid }) });
-      for (const failed of report.failed) out(`app ${failed.sdkappid} bucket ${failed.bucketStart.toISOString()}: kept old facts, ${failed.reason}`);
-      out(`renormalized ${report.rebuilt} of ${report.buckets} bucket(s) into ${report.facts} fact rows; ${report.failed.length} failed, ${report.skipped} skipped`);
+      for (const failed of report.failed)
+        out(`app ${failed.sdkappid} bucket ${failed.bucketStart.toISOString()}: kept old facts, ${failed.reason}`);
+      out(
+        `renormalized ${report.rebuilt} of ${report.buckets} bucket(s) into ${report.facts} fact rows; ${report.failed.length} failed, ${report.skipped} skipped`,
+      );
       return report.failed.length > 0 ? 1 : 0;
     });
   },

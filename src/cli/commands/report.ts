@@ -26,7 +26,8 @@ export interface ReportCommandOptions {
 
 /** Validates the command line; every problem is one UsageError line naming the option. */
 export function parseReportOptions(values: OptionValues, positionals: readonly string[] = []): ReportCommandOptions {
-  if (positionals.length > 0) throw new UsageError(`report: unexpected argument "${positionals[0]}"; see pushloss report --help`);
+  if (positionals.length > 0)
+    throw new UsageError(`report: unexpected argument "${positionals[0]}"; see pushloss report --help`);
   const sdkappid = parseAppOption(values.app);
   const daysText = values.days ?? '7';
   const days = Number(daysText);
@@ -66,7 +67,12 @@ run pushloss migrate first.
       async (db) => {
         const pending = (await migrationStatus(db)).filter((m) => m.executedAt === undefined).map((m) => m.name);
         if (pending.length > 0) throw new SchemaNotMigratedError(pending);
-        const report = await lossReport(db, { sdkappid: options.sdkappid, days: options.days, nowMs: systemClock.now(), timeZone: config.bucketTz });
+        const report = await lossReport(db, {
+          sdkappid: options.sdkappid,
+          days: options.days,
+          nowMs: systemClock.now(),
+          timeZone: config.bucketTz,
+        });
         // out() adds the line break the text already ends with (for CSV: the LF of its CRLF).
         const text = formatReport(report, options.format);
         out(text.endsWith('\n') ? text.slice(0, -1) : text);

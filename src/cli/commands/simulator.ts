@@ -18,8 +18,13 @@ data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on S
   options: { port: { type: 'string' } },
   async run({ config, out, signal }, values) {
     const port = Number(values.port ?? '8089');
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`simulator: --port "${String(values.port)}" is not a port number`);
-    const apps = requireApps(config).map((app) => ({ sdkappid: app.sdkappid, secretKey: app.secretKey.reveal(), identifier: app.identifier }));
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`simulator: --port "${String(values.port)}" is not a port number`);
+    const apps = requireApps(config).map((app) => ({
+      sdkappid: app.sdkappid,
+      secretKey: app.secretKey.reveal(),
+      identifier: app.identifier,
+    }));
     const sim = await startSimulator({ apps, port });
     out(`simulator listening on ${sim.url} for app(s) ${apps.map((a) => a.sdkappid).join(', ')}`);
     await untilAborted(signal);

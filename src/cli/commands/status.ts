@@ -23,35 +23,65 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
       const nowMs = systemClock.now();
       const states = new Map((await listAppStates(db, config.bucketSize)).map((state) => [state.sdkappid, state]));
       // Configured apps, and any app collected into this database before (e.g. the demo's).
-      const sdkappids = [...new Set([...config.apps.map((app) => app.sdkappid), ...states.keys()])].sort((a, b) => a - b);
+      const sdkappids = [...new Set([...config.apps.map((app) => app.sdkappid), ...states.keys()])].sort(
+        (a, b) => a - b,
+      );
       const apps = [];
       for (const sdkappid of sdkappids) {
         const app = { sdkappid };
-        const buckets = await recentBuckets(db, app.sdkappid, { nowMs, days: STATUS_DAYS, horizonSeconds: config.api.horizonSeconds, bucketSize: config.bucketSize, timeZone: config.bucketTz });
+        const buckets = await recentBuckets(db, app.sdkappid, {
+          nowMs,
+          days: STATUS_DAYS,
+          horizonSeconds: config.api.horizonSeconds,
+          bucketSize: config.bucketSize,
+          timeZone: config.bucketTz,
+        });
         const state = states.get(app.sdkappid);
         apps.push({
           sdkappid: app.sdkappid,
           lastSuccessAt: state?.last_success_at ?? null,
-          lastError: state?.last_error ? { at: state.last_error_at, code: state.last_error_code, message: state.last_error, fatal: state.fatal_at !== null } : null,
+          lastError: state?.last_error
+            ? {
+                at: state.last_error_at,
+                code: state.last_error_code,
+                message: state.last_error,
+                fatal: state.fatal_at !== null,
+              }
+            : null,
           buckets,
         });
       }
       const warnings = apps.flatMap((app) =>
         app.buckets
           .filter((bucket) => bucket.atRisk)
-          .map((bucket) => `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${isoMs(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`),
+          .map(
+            (bucket) =>
+              `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${isoMs(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`,
+          ),
       );
 
       if (values.json) {
-        out(JSON.stringify({ now: new Date(nowMs), bucketSize: config.bucketSize, timeZone: config.bucketTz, apps, warnings }, null, 2));
+        out(
+          JSON.stringify(
+            { now: new Date(nowMs), bucketSize: config.bucketSize, timeZone: config.bucketTz, apps, warnings },
+            null,
+            2,
+          ),
+        );
         return 0;
       }
       for (const app of apps) {
-        out(`app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? isoMs(app.lastSuccessAt.getTime()) : 'never'}`);
-        out(`  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${isoMs(app.lastError.at!.getTime())})` : 'none'}`);
+        out(
+          `app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? isoMs(app.lastSuccessAt.getTime()) : 'never'}`,
+        );
+        out(
+          `  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${isoMs(app.lastError.at!.getTime())})` : 'none'}`,
+        );
         out(`  ${'bucket'.padEnd(16)}  ${'state'.padEnd(8)}  ${'fetches'.padStart(7)}  last fetched`);
         for (const bucket of app.buckets) {
-          out(`  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-'}`);
+          out(
+            `  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-'}`,
+          );
         }
       }
       if (apps.length === 0) out('no app is configured or collected yet');
@@ -63,5 +93,7 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
 
 /** The bucket as the operator thinks of it: its local day (or local day and hour). */
 function label(bucket: BucketReport, timeZone: string, size: string): string {
-  return size === '1d' ? formatLocalDate(bucket.start * 1000, timeZone) : formatLocalMinute(bucket.start * 1000, timeZone);
+  return size === '1d'
+    ? formatLocalDate(bucket.start * 1000, timeZone)
+    : formatLocalMinute(bucket.start * 1000, timeZone);
 }

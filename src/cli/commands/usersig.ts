@@ -16,7 +16,8 @@ It is a credential: do not paste it into tickets or chats.
   async run({ config, out }, values) {
     const apps = requireApps(config);
     const selected = selectApps(apps, values.app);
-    if (selected.length > 1) throw new UsageError(`--app: several apps are configured; pass one of ${apps.map((a) => a.sdkappid).join(', ')}`);
+    if (selected.length > 1)
+      throw new UsageError(`--app: several apps are configured; pass one of ${apps.map((a) => a.sdkappid).join(', ')}`);
     out(new UserSigSource(selected[0]!, systemClock).current());
     return 0;
   },
