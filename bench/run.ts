@@ -16,11 +16,10 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
 import { createCollector } from '../src/collect/collector.ts';
-import { loadConfig, type Config } from '../src/config.ts';
+import { loadConfig, loopbackApp, type Config } from '../src/config/config.ts';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
-import { Secret } from '../src/secret.ts';
 
 const apps = Number(process.env.BENCH_APPS ?? 500);
 const serverUrl = process.env.BENCH_DATABASE_URL;
@@ -60,14 +59,7 @@ async function main() {
     await migrateToLatest(opened.db);
     const config: Config = {
       ...base,
-      apps: sdkappids.map((sdkappid) => ({
-        sdkappid,
-        secretKey: new Secret(`bench-${sdkappid}`),
-        identifier: 'administrator',
-        region: 'china',
-        baseUrls: [simUrl],
-        loopback: true,
-      })),
+      apps: sdkappids.map((sdkappid) => loopbackApp(sdkappid, `bench-${sdkappid}`, [simUrl])),
     };
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);

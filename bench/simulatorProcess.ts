@@ -9,7 +9,8 @@ const [first, count] = process.argv.slice(2).map(Number) as [number, number];
 const sdkappids = Array.from({ length: count }, (_, i) => first + i);
 const sim = await startSimulator({ apps: sdkappids.map((sdkappid) => ({ sdkappid, secretKey: `bench-${sdkappid}` })) });
 console.log(sim.url);
-process.once('SIGTERM', async () => {
+process.once('SIGTERM', () => void reportAndExit());
+async function reportAndExit(): Promise<void> {
   const byApp = Map.groupBy(sim.calls, (call) => call.sdkappid);
   let minGapMs = Infinity;
   for (const calls of byApp.values()) {
@@ -25,4 +26,4 @@ process.once('SIGTERM', async () => {
   );
   await sim.close();
   process.exit(0);
-});
+}

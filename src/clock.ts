@@ -26,23 +26,6 @@ export const systemClock: Clock = {
     }),
 };
 
-/** A clock that stands still until told to move; sleeping advances it instantly. */
-export function manualClock(startMs: number): Clock & { set(ms: number): void; advance(ms: number): void } {
-  let current = startMs;
-  return {
-    now: () => current,
-    sleep: async (ms) => {
-      current += Math.max(0, ms);
-    },
-    set: (ms) => {
-      current = ms;
-    },
-    advance: (ms) => {
-      current += ms;
-    },
-  };
-}
-
 export const unixSeconds = (ms: number): number => Math.floor(ms / 1000);
 
 /** An instant as ISO 8601 in UTC without milliseconds, for messages: `2026-11-20T16:00:00Z`. */

@@ -6,6 +6,9 @@ import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { beijingDay, simulatorApps, simulatorEnv, TEST_SECRET } from './helpers/config.ts';
 import { runCli } from './helpers/process.ts';
 
+/** The part of `status --json` these tests read. */
+type StatusJson = { apps: Array<{ buckets: Array<{ condition: string }> }> };
+
 const APP = 1400000301;
 let sim: Simulator;
 let dataDir: string;
@@ -84,8 +87,8 @@ describe('the pushloss CLI', () => {
 
     const status = await runCli(['status', '--json'], env());
     expect(status.code).toBe(0);
-    const report = JSON.parse(status.stdout);
-    const conditions = report.apps[0].buckets.map((b: { condition: string }) => b.condition);
+    const report = JSON.parse(status.stdout) as StatusJson;
+    const conditions = report.apps[0]!.buckets.map((b) => b.condition);
     expect(conditions.slice(-3)).toEqual(['pending', 'pending', 'missing']);
     expect(conditions[0]).toBe('lost');
 
@@ -146,7 +149,7 @@ describe('npm run demo', () => {
     // As the README says: status of the demo's database, with no app configured.
     const status = await runCli(['status', '--json'], { PUSHLOSS_DATA_DIR: join(demoDir, 'demo') });
     expect(
-      JSON.parse(status.stdout).apps[0].buckets.filter((b: { condition: string }) => b.condition !== 'lost').length,
+      (JSON.parse(status.stdout) as StatusJson).apps[0]!.buckets.filter((b) => b.condition !== 'lost').length,
     ).toBe(7);
   }, 90_000);
 });

@@ -1,18 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock, systemClock, type Clock } from '../src/clock.ts';
-import { loadConfig, type AppConfig, type Config } from '../src/config.ts';
+import { systemClock, type Clock } from '../src/clock.ts';
+import { manualClock } from './helpers/clock.ts';
+import { loadConfig, loopbackApp, type AppConfig, type Config } from '../src/config/config.ts';
 import { Secret } from '../src/secret.ts';
 import { createTimClient, type TimClientDeps } from '../src/tencent/client.ts';
 import { TimApiError } from '../src/tencent/errors.ts';
 import type { CallRecord } from '../src/tencent/loss.ts';
 import { generateUserSig } from '../src/tencent/usersig.ts';
-import {
-  defaultLossData,
-  finishedPart,
-  sumLossEntries,
-  startSimulator,
-  type Simulator,
-} from '../src/simulator/index.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { defaultLossData, finishedPart, sumLossEntries } from './helpers/simulator.ts';
 import { capturedLogger } from './helpers/logs.ts';
 import { freePort } from './helpers/process.ts';
 
@@ -34,16 +30,7 @@ const api = (overrides: Partial<Config['api']> = {}): Config['api'] => ({
   ...overrides,
 });
 
-function appFor(baseUrls: string[]): AppConfig {
-  return {
-    sdkappid: APP,
-    secretKey: new Secret(SECRET),
-    identifier: 'administrator',
-    region: 'china',
-    baseUrls,
-    loopback: true,
-  };
-}
+const appFor = (baseUrls: string[]): AppConfig => loopbackApp(APP, SECRET, baseUrls);
 
 let sim: Simulator;
 let clock: ReturnType<typeof manualClock>;

@@ -1,19 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/clock.ts';
+import { manualClock } from './helpers/clock.ts';
 import { planBackfill, runBackfill, RangeRefusedError } from '../src/collect/backfill.ts';
 import { createCollector } from '../src/collect/collector.ts';
-import type { Config } from '../src/config.ts';
+import type { Config } from '../src/config/config.ts';
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
-import { parseRange } from '../src/warehouse/buckets.ts';
+import { parseRange } from '../src/cli/range.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
-import {
-  defaultLossData,
-  finishedPart,
-  startSimulator,
-  sumLossEntries,
-  type Simulator,
-} from '../src/simulator/index.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { defaultLossData, finishedPart, sumLossEntries } from './helpers/simulator.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 // yaml comes with the dev dependencies (testcontainers' docker-compose uses it).
 import { parse as parseYaml } from 'yaml';
 import { commands } from '../src/cli/commands/index.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/config.ts';
 import {
   imageConfig,
   nodeImageVersion,

@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.ts';
-import type { Config } from '../src/config.ts';
+import type { Config } from '../src/config/config.ts';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { startTimeOf } from './helpers/simulator.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
@@ -100,7 +101,7 @@ describe('the daemon', () => {
       sim.calls
         .filter((c) => c.sdkappid === APPS[0])
         .slice(7)
-        .map((c) => JSON.parse(c.body).StartTime),
+        .map((c) => startTimeOf(c)),
     );
     expect(windows.size).toBe(3); // today, yesterday, the day before: the not-yet-settled days
   });

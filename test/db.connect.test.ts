@@ -153,7 +153,9 @@ describe('data directory lock', () => {
     );
     const lock = await acquireDataDirLock(dir);
     expect(lock.holder.pid).toBe(process.pid);
-    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8')).token).toBe(lock.holder.token);
+    expect((JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8')) as { token: string }).token).toBe(
+      lock.holder.token,
+    );
     await lock.release();
   });
 

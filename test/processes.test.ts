@@ -5,13 +5,8 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
-import {
-  defaultLossData,
-  finishedPart,
-  startSimulator,
-  sumLossEntries,
-  type Simulator,
-} from '../src/simulator/index.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { defaultLossData, finishedPart, startTimeOf, sumLossEntries } from './helpers/simulator.ts';
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
 import { normalizeLoss } from '../src/warehouse/normalize.ts';
@@ -120,9 +115,7 @@ describe('processes sharing one rate cap', () => {
       );
       // Every reachable day fetched; the backfill's settled day may have spared the daemon a call.
       for (const app of APPS)
-        expect(new Set(sim.calls.filter((c) => c.sdkappid === app).map((c) => JSON.parse(c.body).StartTime)).size).toBe(
-          7,
-        );
+        expect(new Set(sim.calls.filter((c) => c.sdkappid === app).map((c) => startTimeOf(c))).size).toBe(7);
       expect(sim.calls.filter((c) => c.sdkappid === APPS[0]).length).toBeGreaterThanOrEqual(7 + 4 - 1);
       expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
       for (const [app, gap] of minGapPerApp(sim)) expect(gap, `app ${app}`).toBeGreaterThanOrEqual(1000);
@@ -151,7 +144,7 @@ describe('processes sharing one rate cap', () => {
         40_000,
         'both passes',
       );
-      const perWindow = Map.groupBy(sim.calls, (c) => `${c.sdkappid} ${JSON.parse(c.body).StartTime}`);
+      const perWindow = Map.groupBy(sim.calls, (c) => `${c.sdkappid} ${startTimeOf(c)}`);
       expect(perWindow.size).toBe(14);
       for (const [window, calls] of perWindow) expect(calls.length, window).toBe(1);
       for (const gap of minGapPerApp(sim).values()) expect(gap).toBeGreaterThanOrEqual(1000);
@@ -244,7 +237,7 @@ describe('SIGTERM in the middle of a pass', () => {
         sim.calls
           .slice(before)
           .filter((c) => c.errorCode === 0)
-          .map((c) => JSON.parse(c.body).StartTime),
+          .map((c) => startTimeOf(c)),
       );
       expect(answered.size).toBeGreaterThanOrEqual(4);
       const [fresh, old, empty] = ['new', 'old', 'empty'].map((v) => versions.get(v) ?? 0) as [number, number, number];

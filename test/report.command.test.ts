@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { UsageError } from '../src/cli/command.ts';
 import type { CommandContext, OptionValues } from '../src/cli/command.ts';
 import { parseReportOptions, reportCommand, SchemaNotMigratedError } from '../src/cli/commands/report.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
 import { migrateToLatest, migrationStatus } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
 import { CSV_HEADER } from '../src/report/formats.ts';
+import type { LossReport } from '../src/report/lossReport.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
 import { dayBucket, load, loss } from './helpers/fixtures.ts';
@@ -188,7 +189,7 @@ describe('on a migrated database', () => {
 
   it('prints JSON that parses to the report', async () => {
     const { printed } = await runReport(target.env, { app: String(A), format: 'json', days: '3' });
-    const report = JSON.parse(printed);
+    const report = JSON.parse(printed) as LossReport;
     expect(report).toMatchObject({
       sdkappid: A,
       days: 3,

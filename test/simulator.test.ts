@@ -2,22 +2,18 @@ import { createHmac } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/clock.ts';
+import { manualClock } from './helpers/clock.ts';
 import type { LossEntry } from '../src/tencent/loss.ts';
-import {
-  API_PATH,
-  defaultLossData,
-  startSimulator,
-  toResponseBody,
-  type Simulator,
-  type SimulatorOptions,
-} from '../src/simulator/index.ts';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.ts';
+import { defaultLossData, toResponseBody } from './helpers/simulator.ts';
 
 const APP = { sdkappid: 1400000001, secretKey: 'simulator-test-secret-0123456789abcdef' };
 const OTHER_APP = { sdkappid: 1400000002, secretKey: 'another-secret', identifier: 'admin' };
 /** 2025-03-13 12:30 UTC: the documentation's sample day (2025-03-12 Beijing) is "yesterday". */
 const NOW_MS = Date.UTC(2025, 2, 13, 12, 30);
 const NOW = NOW_MS / 1000;
+/** The documented path, written here independently of the simulator's own constant. */
+const API_PATH = '/v4/timpush/normal_push_loss';
 const SAMPLE_DAY = { StartTime: 1741708800, EndTime: 1741795200 };
 
 /**
@@ -75,9 +71,9 @@ async function call(sim: Simulator, opts: CallOptions = {}) {
     signal: opts.signal,
   });
   const text = await res.text();
-  let json: Record<string, unknown> | null = null;
+  let json: Record<string, unknown> | null;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as Record<string, unknown>;
   } catch {
     json = null;
   }

@@ -5,7 +5,7 @@ import type { Database } from '../src/db/database.ts';
 import { LOSS_ARRAYS } from '../src/tencent/loss.ts';
 import type { CallRecord, LossEntry, Window } from '../src/tencent/loss.ts';
 import { archiveCall } from '../src/warehouse/archive.ts';
-import { bucketContaining } from '../src/warehouse/buckets.ts';
+import { bucketContaining } from '../src/buckets.ts';
 import { loadBucket, BucketMismatchError } from '../src/warehouse/load.ts';
 import { listLossFactPartitions } from '../src/warehouse/partitions.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';

@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { AppConfig, Config } from '../config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 
 /** What every command gets: validated config, the process logger, and where to print. */

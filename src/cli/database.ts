@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { openDatabase, type OpenedDatabase } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
 import { syncDayZone } from '../db/dayZone.ts';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from '../log.ts';
 import { UsageError, type Command } from './command.ts';
 import { commands } from './commands/index.ts';

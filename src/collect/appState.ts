@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AppState, BucketSize, Database } from '../db/database.ts';
+import type { BucketSize } from '../buckets.ts';
+import type { AppState, Database } from '../db/database.ts';
 
 /**
  * Per app and bucket size: where planning starts (the watermark) and how the last pass went,

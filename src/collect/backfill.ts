@@ -1,10 +1,10 @@
 import { isoSeconds } from '../clock.ts';
-import type { AppConfig, Config } from '../config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { Window } from '../tencent/loss.ts';
-import { bucketsOverlapping } from '../warehouse/buckets.ts';
+import { bucketsOverlapping } from '../buckets.ts';
 import type { Collector } from './collector.ts';
-import { firstReachableBucket } from './planner.ts';
+import { firstReachableBucket } from '../buckets.ts';
 
 /**
  * On-demand collection of every bucket overlapping a range, final or not. Re-running it replaces

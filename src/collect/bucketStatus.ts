@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { BucketSize, Database } from '../db/database.ts';
+import type { BucketSize } from '../buckets.ts';
+import type { Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
-import { bucketsOverlapping } from '../warehouse/buckets.ts';
+import { bucketsOverlapping, DAY_MS, isAtRisk } from '../buckets.ts';
 import { listBucketStates } from '../warehouse/state.ts';
 
 /**
@@ -28,7 +29,8 @@ export interface BucketWindowInput {
   timeZone: string;
 }
 
-const DAY_MS = 86_400_000;
+/** How many days back `status`, the metrics and the health check look. */
+export const STATUS_DAYS = 8;
 
 /** The app's buckets over the last `days` days (oldest first), each with its condition. */
 export async function recentBuckets(
@@ -66,7 +68,7 @@ export async function recentBuckets(
       condition,
       fetchCount: state?.fetch_count ?? 0,
       lastFetchedAt: state?.last_fetched_at ?? null,
-      atRisk: reachable && condition !== 'final' && bucket.start * 1000 < horizonMs + DAY_MS,
+      atRisk: condition !== 'final' && isAtRisk(bucket, horizonMs),
     };
   });
 }

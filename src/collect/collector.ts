@@ -2,21 +2,22 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
-import type { AppConfig, Config } from '../config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { CallRecord, Window } from '../tencent/loss.ts';
-import { inProcessGate } from '../tencent/rateGate.ts';
+import { inProcessGate } from '../tencent/callGate.ts';
 import { archiveCall } from '../warehouse/archive.ts';
 import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
 import { acquireLease, releaseLease } from './leases.ts';
-import { firstReachableBucket, isSettled, planApp } from './planner.ts';
-import { chainGates, postgresGate } from './rateSlots.ts';
+import { firstReachableBucket } from '../buckets.ts';
+import { isSettled, planApp } from './planner.ts';
+import { chainGates, sharedSlotGate } from './rateSlots.ts';
 
 /**
  * Fetch → archive → normalize → load, for one bucket, one app, or every app (a pass).
@@ -79,7 +80,7 @@ export function createCollector(deps: CollectorDeps): Collector {
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const gate = chainGates(
     inProcessGate(config.api.minIntervalMs),
-    postgresGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
+    sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
   );
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
@@ -184,7 +185,7 @@ export function createCollector(deps: CollectorDeps): Collector {
           lost: row.lost_at !== null,
         })),
       });
-      for (const bucket of plan.lose) {
+      for (const bucket of plan.lost) {
         await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at: new Date(nowMs) });
         log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
       }
@@ -238,7 +239,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         status: 'collected',
         fetched,
         failed,
-        lost: plan.lose.length,
+        lost: plan.lost.length,
         atRisk: plan.atRisk.length,
         ...(lastError ? { error: lastError.message } : {}),
       };

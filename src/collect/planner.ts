@@ -1,6 +1,6 @@
-import type { BucketSize } from '../config.ts';
+import type { BucketSize } from '../buckets.ts';
 import type { Window } from '../tencent/loss.ts';
-import { bucketContaining, bucketsOverlapping } from '../warehouse/buckets.ts';
+import { bucketsOverlapping, isAtRisk } from '../buckets.ts';
 
 /**
  * Decides what one pass fetches for one app: every bucket the API can still answer that is
@@ -35,26 +35,12 @@ export interface PlanInput {
 export interface Plan {
   /** Missing or not final, still answerable: fetch these, oldest first. */
   fetch: Window[];
-  /** Not final, and the horizon has passed them: record as lost. */
-  lose: Window[];
+  /** Not final, and the horizon has passed them: to be recorded as lost. */
+  lost: Window[];
   /** Buckets among `fetch` that fall out of the horizon within 24 h. */
   atRisk: Window[];
   /** The new watermark: the start of the oldest bucket still neither final nor lost. */
   coveredFromMs: number;
-}
-
-const DAY_MS = 86_400_000;
-
-/** The first bucket the API can still answer in full: it starts at or after the horizon. */
-export function firstReachableBucket(
-  nowMs: number,
-  horizonSeconds: number,
-  size: BucketSize,
-  timeZone: string,
-): Window {
-  const horizonMs = nowMs - horizonSeconds * 1000;
-  const containing = bucketContaining(horizonMs, size, timeZone);
-  return containing.start * 1000 >= horizonMs ? containing : bucketContaining(containing.end * 1000, size, timeZone);
 }
 
 export function planApp(input: PlanInput): Plan {
@@ -63,13 +49,13 @@ export function planApp(input: PlanInput): Plan {
   // Every bucket from the watermark up to and including the one in progress now.
   const buckets = bucketsOverlapping(input.coveredFromMs, input.nowMs + 1, input.bucketSize, input.timeZone);
 
-  const plan: Plan = { fetch: [], lose: [], atRisk: [], coveredFromMs: input.nowMs };
+  const plan: Plan = { fetch: [], lost: [], atRisk: [], coveredFromMs: input.nowMs };
   let watermarkSet = false;
   for (const bucket of buckets) {
     const state = known.get(bucket.start);
     if (state?.final || state?.lost) continue;
     if (bucket.start * 1000 < horizonMs) {
-      plan.lose.push(bucket);
+      plan.lost.push(bucket);
       continue;
     }
     if (!watermarkSet) {
@@ -77,7 +63,7 @@ export function planApp(input: PlanInput): Plan {
       watermarkSet = true;
     }
     plan.fetch.push(bucket);
-    if (bucket.start * 1000 < horizonMs + DAY_MS) plan.atRisk.push(bucket);
+    if (isAtRisk(bucket, horizonMs)) plan.atRisk.push(bucket);
   }
   return plan;
 }

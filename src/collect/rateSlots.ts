@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { systemClock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
-import type { RateGate } from '../tencent/rateGate.ts';
+import type { CallGate } from '../tencent/callGate.ts';
 
 /**
  * The 1 call/second cap across processes. Each app has one `rate_slot` row holding the earliest
@@ -16,11 +16,11 @@ import type { RateGate } from '../tencent/rateGate.ts';
  * `latenessBudgetMs` of its slot gives it up and reserves a new one: two starts are then never
  * closer than `minIntervalMs - latenessBudgetMs` (1200 - 50 ms by default).
  */
-export function postgresGate(
+export function sharedSlotGate(
   db: Kysely<Database>,
   minIntervalMs: number,
   latenessBudgetMs = latenessBudget(minIntervalMs),
-): RateGate {
+): CallGate {
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
   return {
     async wait(sdkappid, signal) {
@@ -58,7 +58,7 @@ export function latenessBudget(minIntervalMs: number): number {
 }
 
 /** Waits at each gate in turn. */
-export function chainGates(...gates: RateGate[]): RateGate {
+export function chainGates(...gates: CallGate[]): CallGate {
   return {
     async wait(sdkappid, signal) {
       for (const gate of gates) await gate.wait(sdkappid, signal);

@@ -3,9 +3,9 @@ import { sql, type Kysely } from 'kysely';
 import cron from 'node-cron';
 import type { Clock } from '../clock.ts';
 import { listAppStates } from '../collect/appState.ts';
-import { recentBuckets } from '../collect/bucketStatus.ts';
+import { recentBuckets, STATUS_DAYS } from '../collect/bucketStatus.ts';
 import { createCollector } from '../collect/collector.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { startHttpServer, type Health } from './http.ts';
@@ -32,9 +32,6 @@ export interface DaemonDeps {
 
 /** Replicas' ticks less than this apart count as one pass: the app is left to whoever took it. */
 const LEASE_GRACE_MS = 60_000;
-
-/** Buckets shown by status and counted by the metrics: the last 8 days. */
-export const STATUS_DAYS = 8;
 
 export async function startDaemon({ db, coordinationDb, config, logger, clock }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics();

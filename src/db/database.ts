@@ -9,12 +9,12 @@
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { CallOutcome, LossStage } from '../tencent/loss.ts';
+import type { BucketSize } from '../buckets.ts';
 
 /** A `timestamptz` column. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 /** The two bucket sizes the warehouse keeps: a local calendar day or a real hour. */
-export type BucketSize = '1d' | '1h';
 
 /**
  * Which of the API's arrays a fact came from: the overall arrays (`ReadyToSendLoss`,

@@ -38,7 +38,7 @@ export const pgTypes: pg.CustomTypesConfig = {
         return (text: string) => mapInt8Strings(parseArray(text));
       }
     }
-    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+    return (format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format)) as unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 

@@ -3,7 +3,7 @@
  * received: every documented check in order, then the loss data. No I/O here.
  */
 import type { LossEntry, Window } from '../tencent/loss.ts';
-import type { Checked, RequestParams, WindowLimits } from './requestChecks.ts';
+import type { Checked, RequestParams, WindowRules } from './requestChecks.ts';
 import { checkBody } from './requestChecks.ts';
 import { failureBody, toResponseBody, type ResponseShape } from './responseBody.ts';
 import { verifyUserSig } from './usersigCheck.ts';
@@ -25,7 +25,7 @@ export interface AnswerContext {
   apps: ReadonlyMap<number, Required<SimulatorApp>>;
   lossData: LossDataFn;
   shape: ResponseShape;
-  limits: WindowLimits;
+  windowRules: WindowRules;
 }
 
 /** One request as the server saw it. */
@@ -83,7 +83,7 @@ export function answerRequest(arrival: Arrival, ctx: AnswerContext): Answer {
   if (!sig.ok) return fail(sig.code, sig.info);
   if (params.identifier !== app.identifier) return fail(60010, `${params.identifier} is not an App administrator`);
   if (!arrival.rateOk) return fail(60011, 'SDKAppID request frequency over limit, retry later');
-  const window = checkBody(arrival.body, arrival.nowMs, ctx.limits);
+  const window = checkBody(arrival.body, arrival.nowMs, ctx.windowRules);
   if (!window.ok) return fail(window.rejection.code, window.rejection.info);
   let entries: LossEntry[];
   try {

@@ -100,10 +100,10 @@ export function checkRequestLine(
   };
 }
 
-/** The documented limits on the query window. */
-export interface WindowLimits {
-  /** How far back StartTime may reach, in days ("supports up to 7 days of data query"). */
-  horizonDays: number;
+/** The documented rules a query window must follow. */
+export interface WindowRules {
+  /** How far back StartTime may reach ("supports up to 7 days of data query"). */
+  horizonSeconds: number;
   /** Longest allowed EndTime - StartTime, in seconds. */
   maxSpanSeconds: number;
 }
@@ -111,10 +111,10 @@ export interface WindowLimits {
 /**
  * Checks the request body, in order: JSON (60003); an object with integer `StartTime` and
  * `EndTime` (90100); `EndTime > StartTime` (90100); span within `maxSpanSeconds` (90100);
- * `StartTime` no older than `now - horizonDays` (90100). Both readings of "up to 7 days" are
+ * `StartTime` no older than `now - horizonSeconds` (90100). Both readings of "up to 7 days" are
  * enforced, because a collector must cope with both.
  */
-export function checkBody(text: string, nowMs: number, limits: WindowLimits): Checked<Window> {
+export function checkBody(text: string, nowMs: number, rules: WindowRules): Checked<Window> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -131,14 +131,14 @@ export function checkBody(text: string, nowMs: number, limits: WindowLimits): Ch
     return reject(90100, 'EndTime must be a unix timestamp (integer seconds)');
   const window = { start: start as number, end: end as number };
   if (window.end <= window.start) return reject(90100, 'EndTime must be after StartTime');
-  if (window.end - window.start > limits.maxSpanSeconds) {
-    return reject(90100, `EndTime - StartTime exceeds ${limits.maxSpanSeconds} seconds`);
+  if (window.end - window.start > rules.maxSpanSeconds) {
+    return reject(90100, `EndTime - StartTime exceeds ${rules.maxSpanSeconds} seconds`);
   }
-  const oldest = Math.floor(nowMs / 1000) - limits.horizonDays * 86400;
+  const oldest = Math.floor(nowMs / 1000) - rules.horizonSeconds;
   if (window.start < oldest) {
     return reject(
       90100,
-      `StartTime is older than the ${limits.horizonDays}-day query horizon (oldest allowed ${oldest})`,
+      `StartTime is older than the ${rules.horizonSeconds / 86400}-day query horizon (oldest allowed ${oldest})`,
     );
   }
   return { ok: true, value: window };

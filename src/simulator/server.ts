@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { answerRequest, type AnswerContext, type LossDataFn, type SimulatorApp } from './answer.ts';
 import { createFailureQueue, type FailureRule, type FailureScope } from './failures.ts';
 import { defaultLossData } from './lossData.ts';
-import { createRateGate } from './rateGate.ts';
+import { createArrivalLimiter } from './arrivalLimiter.ts';
 import { checkRequestLine, peekQuery } from './requestChecks.ts';
 import { failureBody, type ResponseShape } from './responseBody.ts';
 
@@ -103,9 +103,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     apps,
     lossData: options.lossData ?? defaultLossData,
     shape: options.shape ?? 'flat',
-    limits: { horizonDays: options.horizonDays ?? 7, maxSpanSeconds: options.maxSpanSeconds ?? 7 * 86400 },
+    windowRules: {
+      horizonSeconds: (options.horizonDays ?? 7) * 86400,
+      maxSpanSeconds: options.maxSpanSeconds ?? 7 * 86400,
+    },
   };
-  const rate = createRateGate(minIntervalMs);
+  const rate = createArrivalLimiter(minIntervalMs);
   const failures = createFailureQueue();
   const calls: SimCall[] = [];
   const waiters = new Set<{ count: number; resolve: (calls: SimCall[]) => void; reject: (e: Error) => void }>();

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { systemClock, unixSeconds, type Clock } from '../clock.ts';
-import type { AppConfig, Config } from '../config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import {
   NETWORK_FAILURE,
@@ -14,7 +14,7 @@ import {
   type FailureClass,
 } from './errors.ts';
 import type { CallRecord, LossEntry, Window } from './loss.ts';
-import { inProcessGate, type RateGate } from './rateGate.ts';
+import { inProcessGate, type CallGate } from './callGate.ts';
 import { parsePushLossBody } from './response.ts';
 import { UserSigSource } from './usersig.ts';
 import { windowProblem } from './window.ts';
@@ -42,7 +42,7 @@ export interface TimClientDeps {
   logger: Logger;
   clock?: Clock;
   /** Shared by all apps' clients so the cap is per app, whatever the number of clients. */
-  gate?: RateGate;
+  gate?: CallGate;
   /** Shared keep-alive HTTP client; one is made when absent. */
   http?: AxiosInstance;
   /** Every failed attempt, so the archive holds one row per call, not only per success. */

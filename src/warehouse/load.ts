@@ -10,7 +10,8 @@
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { BucketSize, Database, NewLossFact } from '../db/database.ts';
+import type { BucketSize } from '../buckets.ts';
+import type { Database, NewLossFact } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { CallRecord, LossEntry, Window } from '../tencent/loss.ts';
 import { archiveCall } from './archive.ts';

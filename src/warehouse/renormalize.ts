@@ -7,7 +7,8 @@
  * happened.
  */
 import type { Kysely } from 'kysely';
-import type { BucketSize, Database } from '../db/database.ts';
+import type { BucketSize } from '../buckets.ts';
+import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LossEntry } from '../tencent/loss.ts';
 import { receivedAt, replaceBucketFacts } from './load.ts';

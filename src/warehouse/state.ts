@@ -2,7 +2,8 @@
  * Reading and marking bucket bookkeeping (`bucket_state`) and a bucket's stored facts.
  */
 import type { Kysely } from 'kysely';
-import type { BucketSize, BucketState, Database, LossFact } from '../db/database.ts';
+import type { BucketSize } from '../buckets.ts';
+import type { BucketState, Database, LossFact } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
 
 /** Identifies one bucket of one app; `bucketStart` in unix seconds. */

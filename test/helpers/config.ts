@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../../src/config.ts';
-import { formatLocalDate } from '../../src/warehouse/buckets.ts';
+import { loadConfig, type Config } from '../../src/config/config.ts';
+import { formatLocalDate } from '../../src/buckets.ts';
 
 export const TEST_SECRET = 'test-secret-key-do-not-log';
 

@@ -6,7 +6,8 @@
  * 2025-03-20T00:00:00Z and advancing a minute per call.
  */
 import type { Kysely } from 'kysely';
-import type { BucketSize, Database } from '../../src/db/database.ts';
+import type { BucketSize } from '../../src/buckets.ts';
+import type { Database } from '../../src/db/database.ts';
 import type { CallRecord, LossEntry, LossStage, Window } from '../../src/tencent/loss.ts';
 import { loadBucket } from '../../src/warehouse/load.ts';
 

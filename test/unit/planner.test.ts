@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  firstReachableBucket,
-  isSettled,
-  planApp,
-  type KnownBucket,
-  type PlanInput,
-} from '../../src/collect/planner.ts';
+import { firstReachableBucket } from '../../src/buckets.ts';
+import { isSettled, planApp, type KnownBucket, type PlanInput } from '../../src/collect/planner.ts';
 import type { Window } from '../../src/tencent/loss.ts';
 
 const TZ = 'Asia/Shanghai';
@@ -24,7 +19,7 @@ function run(input: Omit<PlanInput, 'known'>, known: Map<number, KnownBucket>, s
   const plan = planApp({ ...input, known: [...known.values()] });
   for (const bucket of plan.fetch)
     known.set(bucket.start, { start: bucket.start, final: isSettled(bucket, input.nowMs, settleAfterMs), lost: false });
-  for (const bucket of plan.lose) known.set(bucket.start, { start: bucket.start, final: false, lost: true });
+  for (const bucket of plan.lost) known.set(bucket.start, { start: bucket.start, final: false, lost: true });
   return plan;
 }
 
@@ -41,7 +36,7 @@ describe('planner', () => {
     const coveredFromMs = firstReachableBucket(now, base.horizonSeconds, '1d', TZ).start * 1000;
     const plan = planApp({ ...base, nowMs: now, coveredFromMs, known: [] });
     expect(plan.fetch).toEqual(days(-6, 0));
-    expect(plan.lose).toEqual([]);
+    expect(plan.lost).toEqual([]);
     expect(plan.atRisk).toEqual([beijingDay(-6)]);
     expect(plan.coveredFromMs).toBe(MIDNIGHT - 6 * DAY);
   });
@@ -60,7 +55,7 @@ describe('planner', () => {
       coveredFromMs = plan.coveredFromMs;
       for (const bucket of plan.fetch) fetchedLater.add(bucket.start);
       expect(plan.fetch.length).toBeLessThanOrEqual(4); // a steady-state pass is a few buckets
-      expect(plan.lose).toEqual([]);
+      expect(plan.lost).toEqual([]);
     }
     for (const settled of days(-6, -3)) expect(fetchedLater.has(settled.start)).toBe(false);
   });
@@ -75,7 +70,7 @@ describe('planner', () => {
     const plan = run({ ...base, nowMs: later, coveredFromMs: first.coveredFromMs }, known);
     // Days -2..0 were pending when the daemon stopped; 1..5 were never seen. All are reachable.
     expect(plan.fetch).toEqual(days(-1, 5));
-    expect(plan.lose).toEqual([beijingDay(-2)]);
+    expect(plan.lost).toEqual([beijingDay(-2)]);
   });
 
   it('marks an out-of-horizon bucket lost, once', () => {
@@ -86,10 +81,10 @@ describe('planner', () => {
     );
     const later = now + 10 * DAY;
     const plan = run({ ...base, nowMs: later, coveredFromMs: first.coveredFromMs }, known);
-    expect(plan.lose).toEqual(days(-2, 3));
+    expect(plan.lost).toEqual(days(-2, 3));
     expect(plan.fetch).toEqual(days(4, 10));
     const again = run({ ...base, nowMs: later + HOUR, coveredFromMs: plan.coveredFromMs }, known);
-    expect(again.lose).toEqual([]);
+    expect(again.lost).toEqual([]);
   });
 
   it('settles a bucket only when fetched settleAfter past its end', () => {

@@ -1,14 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../src/clock.ts';
+import { manualClock } from '../helpers/clock.ts';
 import { Secret } from '../../src/secret.ts';
 import { USERSIG_LIFETIME_SECONDS, UserSigSource, generateUserSig } from '../../src/tencent/usersig.ts';
 
 /** Undoes the URL-safe substitutions and the deflate, independently of the code under test. */
 function decode(sig: string): Record<string, unknown> {
   const base64 = sig.replace(/\*/g, '+').replace(/-/g, '/').replace(/_/g, '=');
-  return JSON.parse(inflateSync(Buffer.from(base64, 'base64')).toString('utf8'));
+  return JSON.parse(inflateSync(Buffer.from(base64, 'base64')).toString('utf8')) as Record<string, unknown>;
 }
 
 describe('UserSig', () => {

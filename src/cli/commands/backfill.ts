@@ -1,8 +1,8 @@
 import { systemClock } from '../../clock.ts';
-import { requireApps } from '../../config.ts';
+import { requireApps } from '../../config/config.ts';
 import { planBackfill, runBackfill } from '../../collect/backfill.ts';
 import { createCollector } from '../../collect/collector.ts';
-import { parseRange } from '../../warehouse/buckets.ts';
+import { parseRange } from '../range.ts';
 import { selectApps, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 

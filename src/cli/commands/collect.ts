@@ -1,5 +1,5 @@
 import { systemClock } from '../../clock.ts';
-import { requireApps } from '../../config.ts';
+import { requireApps } from '../../config/config.ts';
 import { createCollector } from '../../collect/collector.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';

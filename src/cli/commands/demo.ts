@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isoSeconds, systemClock } from '../../clock.ts';
 import { createCollector } from '../../collect/collector.ts';
-import type { Config } from '../../config.ts';
+import { loopbackApp, type Config } from '../../config/config.ts';
 import { createLogger } from '../../log.ts';
 import { formatReport } from '../../report/formats.ts';
 import { lossReport } from '../../report/lossReport.ts';
-import { Secret } from '../../secret.ts';
 import { startSimulator } from '../../simulator/index.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
@@ -28,16 +27,7 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
     const sim = await startSimulator({ apps: [{ sdkappid: DEMO_APP, secretKey }] });
     const demo: Config = {
       ...config,
-      apps: [
-        {
-          sdkappid: DEMO_APP,
-          secretKey: new Secret(secretKey),
-          identifier: 'administrator',
-          region: 'china',
-          baseUrls: [sim.url],
-          loopback: true,
-        },
-      ],
+      apps: [loopbackApp(DEMO_APP, secretKey, [sim.url])],
       databaseUrl: undefined,
       dataDir: join(config.dataDir, 'demo'),
     };

@@ -1,4 +1,4 @@
-import { requireApps } from '../../config.ts';
+import { requireApps } from '../../config/config.ts';
 import { startSimulator } from '../../simulator/index.ts';
 import { UsageError, untilAborted, type Command } from '../command.ts';
 

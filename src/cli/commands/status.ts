@@ -1,8 +1,8 @@
 import { isoMs, systemClock } from '../../clock.ts';
 import { listAppStates } from '../../collect/appState.ts';
-import { recentBuckets, type BucketReport } from '../../collect/bucketStatus.ts';
-import { STATUS_DAYS } from '../../daemon/daemon.ts';
-import { formatLocalDate, formatLocalMinute } from '../../warehouse/buckets.ts';
+import { recentBuckets, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
+
+import { formatLocalDate, formatLocalMinute } from '../../buckets.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 

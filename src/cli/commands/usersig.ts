@@ -1,5 +1,5 @@
 import { systemClock } from '../../clock.ts';
-import { requireApps } from '../../config.ts';
+import { requireApps } from '../../config/config.ts';
 import { UserSigSource } from '../../tencent/usersig.ts';
 import { selectApps, UsageError, type Command } from '../command.ts';
 

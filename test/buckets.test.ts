@@ -7,9 +7,8 @@ import {
   formatLocalDate,
   formatLocalMinute,
   isValidTimeZone,
-  parseDayOrInstant,
-  parseRange,
-} from '../src/warehouse/buckets.ts';
+} from '../src/buckets.ts';
+import { parseDayOrInstant, parseRange } from '../src/cli/range.ts';
 import type { Window } from '../src/tencent/loss.ts';
 
 const at = (iso: string) => Date.parse(iso);

@@ -5,13 +5,13 @@ import pThrottle from 'p-throttle';
  * start less than the minimum interval apart. The in-process gate is p-throttle per app; the
  * daemon adds a PostgreSQL reservation on top so the cap holds across processes.
  */
-export interface RateGate {
+export interface CallGate {
   /** Resolves when a call for this app may start now. */
   wait(sdkappid: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** A gate that spaces calls per app within this process. */
-export function inProcessGate(minIntervalMs: number): RateGate {
+export function inProcessGate(minIntervalMs: number): CallGate {
   const perApp = new Map<number, () => Promise<void>>();
   return {
     async wait(sdkappid, signal) {

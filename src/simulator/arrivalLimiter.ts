@@ -6,7 +6,7 @@
  * (`performance.now()`), never the injectable clock: a test that freezes the clock must not
  * freeze the rate rule with it.
  */
-export interface RateGate {
+export interface ArrivalLimiter {
   /** Notes an arrival; false when it came less than the minimum interval after the previous one. */
   arrive(sdkappid: number, atMonoMs: number): boolean;
   /** Forgets every previous arrival. */
@@ -14,7 +14,7 @@ export interface RateGate {
 }
 
 /** A gate that refuses calls for one app arriving less than `minIntervalMs` apart (0 disables it). */
-export function createRateGate(minIntervalMs: number): RateGate {
+export function createArrivalLimiter(minIntervalMs: number): ArrivalLimiter {
   const last = new Map<number, number>();
   return {
     arrive(sdkappid, atMonoMs) {

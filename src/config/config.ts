@@ -1,0 +1,154 @@
+import { validate as validateCron } from 'node-cron';
+import { isValidTimeZone, type BucketSize } from '../buckets.ts';
+import { Secret } from '../secret.ts';
+import { loadApps, type AppConfig } from './apps.ts';
+import { fail, parseDuration, read, readOptionalFile, readOrDefault, type CONFIG_DEFAULTS, type Env } from './env.ts';
+
+export type { AppConfig } from './apps.ts';
+export { loopbackApp } from './apps.ts';
+export { ConfigError, parseDuration } from './env.ts';
+
+/**
+ * All configuration, validated once at start-up. Nothing else in pushloss reads process.env.
+ * Every problem becomes a ConfigError whose one-line message names the variable (or the apps
+ * file and entry) and says how to fix it; the CLI prints it and exits with code 2.
+ */
+
+export type { BucketSize };
+
+export interface Config {
+  apps: readonly AppConfig[];
+  logLevel: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  bucketSize: BucketSize;
+  bucketTz: string;
+  api: {
+    /** How far back the API still answers, in seconds (documented: 7 days). */
+    horizonSeconds: number;
+    /** Longest window one call may ask for, in seconds (documented: 7 days). */
+    maxSpanSeconds: number;
+    /** Minimum gap between the starts of two calls for one app. */
+    minIntervalMs: number;
+    timeoutMs: number;
+    maxAttempts: number;
+  };
+  daemon: {
+    cron: string;
+    settleAfterMs: number;
+    httpPort: number;
+  };
+  migrateOnStart: boolean;
+}
+
+/** 1 s plus the 50 ms a start may be late (rateSlots.ts) plus 50 ms of network jitter. */
+const MIN_REMOTE_INTERVAL_MS = 1100;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** Validates the environment (and the apps file it names) into a frozen Config. */
+export function loadConfig(env: Env): Config {
+  const get = (name: keyof typeof CONFIG_DEFAULTS) => readOrDefault(env, name);
+  const duration = (name: keyof typeof CONFIG_DEFAULTS, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+    const ms = parseDuration(get(name));
+    if (ms === undefined || ms < min || ms > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min} ms` : `from ${min} to ${max} ms`;
+      fail(name, `"${get(name)}" is not a duration ${range}`, 'write it like 1200ms, 8s, 30m, 48h or 7d');
+    }
+    return ms;
+  };
+  const integer = (name: keyof typeof CONFIG_DEFAULTS, min: number, max: number) => {
+    const text = get(name);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      fail(name, `"${text}" is not a whole number from ${min} to ${max}`, `set it to a number in that range`);
+    }
+    return value;
+  };
+
+  const logLevel = get('LOG_LEVEL');
+  if (!LOG_LEVELS.includes(logLevel))
+    fail('LOG_LEVEL', `"${logLevel}" is not a log level`, `use one of ${LOG_LEVELS.join('|')}`);
+
+  const bucketSize = get('BUCKET_SIZE');
+  if (bucketSize !== '1d' && bucketSize !== '1h')
+    fail('BUCKET_SIZE', `"${bucketSize}" is not a bucket size`, 'use 1d or 1h');
+
+  const bucketTz = get('BUCKET_TZ');
+  if (!isValidTimeZone(bucketTz))
+    fail('BUCKET_TZ', `"${bucketTz}" is not an IANA time zone`, 'use a name like Asia/Shanghai or UTC');
+
+  const databaseUrl =
+    read(env, 'DATABASE_URL') ?? readOptionalFile(read(env, 'DATABASE_URL_FILE'), 'DATABASE_URL_FILE');
+  if (read(env, 'DATABASE_URL') !== undefined && read(env, 'DATABASE_URL_FILE') !== undefined)
+    fail('DATABASE_URL', 'is set together with DATABASE_URL_FILE', 'set only one of them');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    fail(
+      'DATABASE_URL',
+      'is not a postgres:// URL',
+      'use postgres://user:password@host:5432/database, or unset it for the embedded database',
+    );
+  }
+
+  const cron = get('COLLECT_CRON');
+  if (!validateCron(cron))
+    fail(
+      'COLLECT_CRON',
+      `"${cron}" is not a cron expression`,
+      'use five fields (or six with seconds), e.g. */30 * * * *',
+    );
+
+  const migrateOnStart = get('MIGRATE_ON_START');
+  if (migrateOnStart !== 'true' && migrateOnStart !== 'false')
+    fail('MIGRATE_ON_START', `"${migrateOnStart}" is not a boolean`, 'use true or false');
+
+  const apps = loadApps(env);
+  const minIntervalMs = duration('MIN_CALL_INTERVAL');
+  if (minIntervalMs < MIN_REMOTE_INTERVAL_MS) {
+    const remote = apps.find((app) => !app.loopback);
+    if (remote) {
+      fail(
+        'MIN_CALL_INTERVAL',
+        `${minIntervalMs} ms leaves no margin over the API's 1 call/second cap for app ${remote.sdkappid}`,
+        `use ${MIN_REMOTE_INTERVAL_MS}ms or more; shorter intervals are only for a loopback simulator`,
+      );
+    }
+  }
+
+  const config: Config = {
+    apps,
+    logLevel,
+    databaseUrl,
+    dataDir: get('PUSHLOSS_DATA_DIR'),
+    bucketSize,
+    bucketTz,
+    api: {
+      horizonSeconds: duration('API_HORIZON', 1000) / 1000,
+      maxSpanSeconds: duration('API_MAX_SPAN', 1000) / 1000,
+      minIntervalMs,
+      timeoutMs: duration('REQUEST_TIMEOUT', 3001, 8000),
+      maxAttempts: integer('MAX_ATTEMPTS', 1, 20),
+    },
+    daemon: {
+      cron,
+      settleAfterMs: duration('SETTLE_AFTER', 0),
+      httpPort: integer('HTTP_PORT', 0, 65535),
+    },
+    migrateOnStart: migrateOnStart === 'true',
+  };
+  return deepFreeze(config);
+}
+
+/** Stops with a config error unless at least one app is configured (for commands that call the API). */
+export function requireApps(config: Config): readonly AppConfig[] {
+  if (config.apps.length === 0) {
+    fail('TIM_SDKAPPID', 'no app is configured', 'set TIM_SDKAPPID and TIM_SECRET_KEY, or PUSHLOSS_APPS_FILE');
+  }
+  return config.apps;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof Secret)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
