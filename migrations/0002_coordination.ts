@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 
 const up_statements = [
   // One row per app: the earliest instant the next call may start. Reserving a slot is one
-  // UPDATE under the row lock, so processes queue through PostgreSQL, on the database's clock.
+  // UPSERT under the row lock, so processes queue through PostgreSQL, on the database's clock.
   `create table rate_slot (
      sdkappid bigint primary key,
      next_at timestamptz not null
@@ -31,7 +31,7 @@ const up_statements = [
      last_error_at timestamptz,
      last_error_code text,
      last_error text,
-     -- Set when the app hit a fatal error (e.g. 90045): it is skipped until the config changes.
+     -- Set when the app hit a fatal error (e.g. 90045): it is skipped for an hour, then tried again.
      fatal_at timestamptz,
      constraint app_state_pkey primary key (sdkappid, bucket_size),
      constraint app_state_bucket_size_check check (bucket_size in ('1d', '1h'))

@@ -1,21 +1,9 @@
 /**
- * BI views beside the `push_loss` contract (which stays untouched), and the read-only role
- * `pushloss_reader` that dashboards log in through (via a login role that is a member of it).
- *
- * Days. A day is a local calendar day in the zone `push_loss_day_zone()` returns: the setting
- * `pushloss.bucket_tz` when set (e.g. `ALTER DATABASE pushloss SET pushloss.bucket_tz = 'UTC'`
- * to match the collector's BUCKET_TZ), otherwise Asia/Shanghai, the zone the API's own day
- * boundaries are in. A view cannot read the collector's configuration, hence the setting.
- * Per app and day the views use the day's 1d bucket when one was fetched, otherwise they add up
- * the day's 1h buckets; the two sizes are never added together.
- *
- * The role. Views run with their owner's rights, so the reader needs SELECT on the views only,
- * never on the base tables: it cannot see the raw archive (`tim_call`) nor write anything. Roles
- * are cluster-wide while this migration runs per database, possibly in several databases of one
- * server at once: creating the role tolerates a concurrent creator, and `down` drops it only when
- * no database and no member role needs it any more. Needs CREATEROLE only if the role does not
- * exist yet; on a managed server create it once as an administrator (`CREATE ROLE pushloss_reader
- * NOLOGIN`) and the migration then only grants.
+ * BI views beside the `push_loss` contract, and the read-only role `pushloss_reader` (see README,
+ * "BI"). A view cannot read the collector's BUCKET_TZ, hence the `pushloss.bucket_tz` setting behind
+ * `push_loss_day_zone()`. Roles are cluster-wide while migrations run per database, maybe in
+ * several at once: creating the role tolerates a concurrent creator, and `down` drops it only when
+ * nothing needs it any more.
  *
  * Frozen in time: never import application code here.
  */

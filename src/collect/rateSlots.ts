@@ -4,17 +4,10 @@ import type { Database } from '../db/database.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 
 /**
- * The 1 call/second cap across processes. Each app has one `rate_slot` row holding the earliest
- * instant its next call may start; a caller reserves the next slot with one UPSERT (the row lock
- * queues concurrent callers) and then waits until its slot. The daemon, a backfill started
- * beside it and a second replica all reserve from the same row, so together they never start two
- * calls for one app closer than the interval. Times are the database's, so host clocks may differ.
- *
- * A slot is only as good as the moment the call really starts. The database's answer can arrive
- * late (a busy pool, a busy event loop) and a timer can fire late; a call that starts late eats
- * into the gap before the NEXT caller's slot. So a caller that cannot start within
- * `latenessBudgetMs` of its slot gives it up and reserves a new one: two starts are then never
- * closer than `minIntervalMs - latenessBudgetMs` (1200 - 50 ms by default).
+ * The 1 call/second cap across processes: every process reserves an app's next call slot from one
+ * `rate_slot` row, on the database's clock (see README, "Rate cap"). A caller that cannot start
+ * within `latenessBudgetMs` of its slot gives it up and reserves another, because a late start
+ * eats into the next caller's gap.
  */
 export function sharedSlotGate(
   db: Kysely<Database>,

@@ -1,18 +1,8 @@
 /**
- * One process at a time for the embedded database.
- *
- * PGlite keeps a whole PostgreSQL cluster in its data directory with no shared memory or
- * postmaster between processes: two processes opening it would each believe they own the files
- * and corrupt them. So the directory gets a lock file, `pushloss.lock`, naming its holder.
- *
- * - The file is created atomically (written under a temporary name, then hard-linked into place,
- *   which fails if it exists), so nobody ever reads a half-written lock.
- * - A lock whose holder is alive refuses at once with {@link DataDirLockedError}; we never wait.
- * - A lock whose holder is dead (same host, and the pid is gone or now belongs to a process that
- *   started later) is taken over. Taking over moves the stale file aside with one `rename`, so of
- *   two processes racing for the same stale lock exactly one wins.
- * - A lock from another host cannot be checked and is never taken over: the message says which
- *   file to delete once that host is known to be gone.
+ * One process at a time for the embedded database: PGlite has no postmaster, so two processes
+ * opening one data directory would corrupt it. A lock file names the holder; it is created
+ * atomically (hard link), a live holder refuses at once, a dead holder on this host is taken over
+ * (one `rename`, so one of two racers wins), and another host's lock is never guessed at.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';

@@ -3,8 +3,16 @@ import { listAppStates } from '../../collect/appState.ts';
 import { recentBuckets, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
 
 import { formatLocalDate, formatLocalMinute } from '../../buckets.ts';
+import { textTable, type TextColumn } from '../../report/textTable.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
+
+const BUCKET_COLUMNS: TextColumn[] = [
+  { header: 'bucket' },
+  { header: 'state' },
+  { header: 'fetches', align: 'right' },
+  { header: 'last fetched' },
+];
 
 export const statusCommand: Command = {
   name: 'status',
@@ -77,12 +85,13 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
         out(
           `  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${isoMs(app.lastError.at!.getTime())})` : 'none'}`,
         );
-        out(`  ${'bucket'.padEnd(16)}  ${'state'.padEnd(8)}  ${'fetches'.padStart(7)}  last fetched`);
-        for (const bucket of app.buckets) {
-          out(
-            `  ${label(bucket, config.bucketTz, config.bucketSize).padEnd(16)}  ${bucket.condition.padEnd(8)}  ${String(bucket.fetchCount).padStart(7)}  ${bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-'}`,
-          );
-        }
+        const rows = app.buckets.map((bucket) => [
+          label(bucket, config.bucketTz, config.bucketSize),
+          bucket.condition,
+          String(bucket.fetchCount),
+          bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-',
+        ]);
+        for (const line of textTable(BUCKET_COLUMNS, rows)) out(`  ${line}`);
       }
       if (apps.length === 0) out('no app is configured or collected yet');
       for (const warning of warnings) out(warning);
