@@ -7,9 +7,9 @@ import type { CallRecord, LossEntry, Window } from '../src/tencent/loss.ts';
 import { archiveCall } from '../src/warehouse/archive.ts';
 import { bucketContaining } from '../src/buckets.ts';
 import { loadBucket, BucketMismatchError } from '../src/warehouse/load.ts';
-import { listLossFactPartitions } from '../src/warehouse/partitions.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
-import { getBucketFacts, getBucketState, markBucketLost } from '../src/warehouse/state.ts';
+import { markBucketLost } from '../src/warehouse/state.ts';
+import { getBucketFacts, getBucketState, listLossFactPartitions } from './helpers/warehouse.ts';
 import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
 

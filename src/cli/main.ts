@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.ts';
+import { CONFIG_VARIABLES } from '../config/env.ts';
 import { createLogger } from '../log.ts';
 import { UsageError, type Command } from './command.ts';
 import { commands } from './commands/index.ts';
@@ -17,6 +18,9 @@ function helpText(): string {
     'usage: pushloss <command> [options]   (pushloss <command> --help for its options)',
     '',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'configuration: environment variables (defaults and meaning in .env.example and the README):',
+    `  ${CONFIG_VARIABLES.join(' ')}`,
   ].join('\n');
 }
 

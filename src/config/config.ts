@@ -6,7 +6,7 @@ import { fail, parseDuration, read, readOptionalFile, readOrDefault, type CONFIG
 
 export type { AppConfig } from './apps.ts';
 export { loopbackApp } from './apps.ts';
-export { ConfigError, parseDuration } from './env.ts';
+export { ConfigError } from './env.ts';
 
 /**
  * All configuration, validated once at start-up. Nothing else in pushloss reads process.env.

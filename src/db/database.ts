@@ -7,7 +7,7 @@
  * - `timestamptz` is read as `Date` (both pg and PGlite do so) and accepts `Date` or an ISO string.
  * - The schema itself lives in `migrations/`; this file must follow it, never the other way round.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { CallOutcome, LossStage } from '../tencent/loss.ts';
 import type { BucketSize } from '../buckets.ts';
 
@@ -152,14 +152,9 @@ export interface Database {
   app_state: AppStateTable;
 }
 
-export type TimCall = Selectable<TimCallTable>;
 export type NewTimCall = Insertable<TimCallTable>;
+/** @public a stored fact row, as tests and tools read it */
 export type LossFact = Selectable<LossFactTable>;
 export type NewLossFact = Insertable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;
-export type NewBucketState = Insertable<BucketStateTable>;
-export type BucketStateUpdate = Updateable<BucketStateTable>;
-export type Platform = Selectable<PlatformTable>;
-export type Stage = Selectable<StageTable>;
-export type PushLossRow = Selectable<PushLossView>;
 export type AppState = Selectable<AppStateTable>;

@@ -1,3 +1,4 @@
 /** The simulator's public surface, for the demo, the `simulator` command, the bench and tests. */
 export { startSimulator } from './server.ts';
-export type { Simulator, SimulatorOptions, SimCall, SimulatorApp, LossDataFn, FailureRule } from './server.ts';
+/** @public the simulator's handle, options and recorded calls, for tests and tools */
+export type { Simulator, SimulatorOptions, SimCall } from './server.ts';

@@ -11,7 +11,7 @@ import { LOSS_ARRAYS, type LossEntry } from '../tencent/loss.ts';
 export type ResponseShape = 'flat' | 'nested';
 
 /** The key of the nested object in the `nested` shape. */
-export const NESTED_KEY = 'Data';
+const NESTED_KEY = 'Data';
 
 /**
  * The success body for these entries: the four arrays, each present even when empty.

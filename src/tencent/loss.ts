@@ -33,19 +33,6 @@ export const LOSS_ARRAYS = [
   { field: 'PlatformPostSendDeliveredLoss', stage: 'post_send_delivered', perPlatform: true },
 ] as const satisfies ReadonlyArray<{ field: string; stage: LossStage; perPlatform: boolean }>;
 
-/** Vendor channels as documented for `PushPlatform`; numbers outside this list are kept as-is. */
-export const PLATFORMS: Readonly<Record<number, string>> = Object.freeze({
-  0: 'unknown',
-  1: 'APNs',
-  2: 'Xiaomi',
-  3: 'Huawei',
-  4: 'FCM',
-  5: 'Meizu',
-  6: 'OPPO',
-  7: 'vivo',
-  8: 'HONOR',
-});
-
 /** How one HTTP exchange with the API ended; every call is archived with its outcome. */
 export type CallOutcome =
   | 'ok' // ActionStatus OK and a body we could read exactly

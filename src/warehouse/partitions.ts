@@ -50,17 +50,6 @@ export async function ensureLossFactPartition(db: Kysely<Database>, bucketStart:
   return true;
 }
 
-/** Names of the existing `loss_fact` partitions, oldest first. */
-export async function listLossFactPartitions(db: Kysely<Database>): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`
-    select c.relname as name
-      from pg_inherits i
-      join pg_class c on c.oid = i.inhrelid
-     where i.inhparent = 'loss_fact'::regclass
-     order by c.relname`.execute(db);
-  return rows.map((row) => row.name);
-}
-
 async function partitionExists(db: Kysely<Database>, name: string): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`select to_regclass(${name}) is not null as found`.execute(db);
   return rows[0]?.found === true;

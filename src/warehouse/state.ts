@@ -3,7 +3,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { BucketState, Database, LossFact } from '../db/database.ts';
+import type { BucketState, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
 
 /** Identifies one bucket of one app; `bucketStart` in unix seconds. */
@@ -16,15 +16,6 @@ export interface BucketKey {
 /** The key columns of one bucket, for `where((eb) => eb.and(...))` on bucket_state or loss_fact. */
 function bucketKeyColumns(key: BucketKey) {
   return { sdkappid: key.sdkappid, bucket_start: new Date(key.bucketStart * 1000), bucket_size: key.bucketSize };
-}
-
-/** The bookkeeping row of one bucket, or undefined if it was never fetched nor marked. */
-export async function getBucketState(db: Kysely<Database>, key: BucketKey): Promise<BucketState | undefined> {
-  return db
-    .selectFrom('bucket_state')
-    .selectAll()
-    .where((eb) => eb.and(bucketKeyColumns(key)))
-    .executeTakeFirst();
 }
 
 export interface BucketStateFilter {
@@ -49,19 +40,6 @@ export async function listBucketStates(db: Kysely<Database>, filter: BucketState
   if (filter.from !== undefined) query = query.where('bucket_start', '>=', new Date(filter.from * 1000));
   if (filter.to !== undefined) query = query.where('bucket_start', '<', new Date(filter.to * 1000));
   return query.execute();
-}
-
-/** The facts stored for one bucket, in key order. */
-export async function getBucketFacts(db: Kysely<Database>, key: BucketKey): Promise<LossFact[]> {
-  return db
-    .selectFrom('loss_fact')
-    .selectAll()
-    .where((eb) => eb.and(bucketKeyColumns(key)))
-    .orderBy('scope')
-    .orderBy('stage')
-    .orderBy('platform')
-    .orderBy('err_code')
-    .execute();
 }
 
 /** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration, requireApps } from '../../src/config/config.ts';
+import { ConfigError, loadConfig, requireApps } from '../../src/config/config.ts';
+import { parseDuration } from '../../src/config/env.ts';
 
 const base = { TIM_SDKAPPID: '1400000001', TIM_SECRET_KEY: 'k3y' };
 const dir = mkdtempSync(join(tmpdir(), 'pushloss-config-'));
