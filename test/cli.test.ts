@@ -128,7 +128,9 @@ describe('the pushloss CLI', () => {
         new RegExp(`^pushloss: data directory .* is in use by pid ${daemon.child.pid} .*DATABASE_URL`),
       );
       expect(second.stderr.trim().split('\n')).toHaveLength(1);
-      expect(Date.now() - began).toBeLessThan(5_000);
+      // Refused rather than queued behind the daemon (which holds the lock for as long as it runs):
+      // the bound is that of one process start on a busy 2-core machine, not a speed target.
+      expect(Date.now() - began).toBeLessThan(20_000);
     } finally {
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toBe(0);
