@@ -3,13 +3,12 @@
  * embedded PGlite database in the data directory (one process at a time, see `dataDirLock.ts`).
  */
 import { join } from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
 import { acquireDataDirLock } from './dataDirLock.ts';
 import type { DataDirLock } from './dataDirLock.ts';
 import { pgliteParsers, pgTypes } from './int8.ts';
-import { PgliteDialect } from './pgliteDialect.ts';
 
 /** `dataDir` value for a throw-away in-memory PGlite database (tests): no files, no lock. */
 export const MEMORY_DATA_DIR = 'memory://';
@@ -114,7 +113,7 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
     const pglite = lock
       ? await PGlite.create(join(dataDir, PGLITE_SUBDIR), { parsers: pgliteParsers })
       : await PGlite.create({ parsers: pgliteParsers });
-    const db = new Kysely<Database>({ dialect: new PgliteDialect({ pglite }) });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {
       db,
       coordinationDb: db,
