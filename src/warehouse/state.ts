@@ -3,7 +3,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { BucketState, Database, LossFact } from '../db/database.ts';
+import type { BucketState, BucketStateTableName, Database, LossFact } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
 
 /** Identifies one bucket of one app; `bucketStart` in unix seconds. */
@@ -13,15 +13,28 @@ export interface BucketKey {
   bucketSize: BucketSize;
 }
 
+/**
+ * Loss buckets live in `bucket_state`, statistics buckets in `stats_bucket_state`: the same columns
+ * and rules, so one set of functions serves both. The cast only renames the table for Kysely's
+ * types; it is sound because the two tables' columns are identical (see migration 0005).
+ */
+function stateTable(table: BucketStateTableName | undefined): 'bucket_state' {
+  return (table ?? 'bucket_state') as 'bucket_state';
+}
+
 /** The key columns of one bucket, for `where((eb) => eb.and(...))` on bucket_state or loss_fact. */
 function bucketKeyColumns(key: BucketKey) {
   return { sdkappid: key.sdkappid, bucket_start: new Date(key.bucketStart * 1000), bucket_size: key.bucketSize };
 }
 
 /** The bookkeeping row of one bucket, or undefined if it was never fetched nor marked. */
-export async function getBucketState(db: Kysely<Database>, key: BucketKey): Promise<BucketState | undefined> {
+export async function getBucketState(
+  db: Kysely<Database>,
+  key: BucketKey,
+  table?: BucketStateTableName,
+): Promise<BucketState | undefined> {
   return db
-    .selectFrom('bucket_state')
+    .selectFrom(stateTable(table))
     .selectAll()
     .where((eb) => eb.and(bucketKeyColumns(key)))
     .executeTakeFirst();
@@ -34,12 +47,14 @@ export interface BucketStateFilter {
   from?: number;
   /** bucket_start < to (unix seconds). */
   to?: number;
+  /** Default `bucket_state` (loss); `stats_bucket_state` for statistics. */
+  table?: BucketStateTableName;
 }
 
 /** Bookkeeping rows matching the filter, by app then bucket start. */
 export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter = {}): Promise<BucketState[]> {
   let query = db
-    .selectFrom('bucket_state')
+    .selectFrom(stateTable(filter.table))
     .selectAll()
     .orderBy('sdkappid')
     .orderBy('bucket_start')
@@ -65,9 +80,13 @@ export async function getBucketFacts(db: Kysely<Database>, key: BucketKey): Prom
 }
 
 /** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */
-export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Promise<boolean> {
+export async function markBucketFinal(
+  db: Kysely<Database>,
+  key: BucketKey,
+  table?: BucketStateTableName,
+): Promise<boolean> {
   const result = await db
-    .updateTable('bucket_state')
+    .updateTable(stateTable(table))
     .set({ final: true })
     .where((eb) => eb.and(bucketKeyColumns(key)))
     .executeTakeFirst();
@@ -80,10 +99,10 @@ export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Pro
  */
 export async function markBucketLost(
   db: Kysely<Database>,
-  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date },
+  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date; table?: BucketStateTableName },
 ): Promise<void> {
   await db
-    .insertInto('bucket_state')
+    .insertInto(stateTable(args.table))
     .values({
       sdkappid: args.sdkappid,
       bucket_start: new Date(args.bucket.start * 1000),
