@@ -3,6 +3,7 @@
  * exact columns, overall counts never summed from channels, zero and unknown denominators, FCM,
  * channels present in one API only, days known to one API only, hours summed with unknown counts.
  */
+import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,5 +211,57 @@ describe('push_loss_reconciliation', () => {
       'push_stats',
       'push_stats_daily',
     ]);
+  });
+});
+
+describe('the rates dashboard (grafana/dashboards/pushloss-rates.json)', () => {
+  const dashboard = JSON.parse(
+    readFileSync(new URL('../grafana/dashboards/pushloss-rates.json', import.meta.url), 'utf8'),
+  ) as { panels: Array<{ title: string; targets: Array<{ rawSql: string }> }> };
+  /** The panel's SQL for app A, both stages, 2025-03-11 .. 2025-03-14 Beijing time. */
+  const panelSql = (title: string) =>
+    dashboard.panels
+      .find((p) => p.title.startsWith(title))!
+      .targets[0]!.rawSql.replace(
+        /\$__timeFilter\(([^)]+)\)/g,
+        "$1 BETWEEN '2025-03-10T16:00:00Z' AND '2025-03-13T16:00:00Z'",
+      )
+      .replaceAll('$sdkappid', String(A))
+      .replaceAll('$stage', "'ready_to_send', 'post_send_delivered'");
+
+  it('has the three panels: funnel, loss rate over time, top codes with their share of sent', () => {
+    expect(dashboard.panels.map((p) => p.title)).toEqual([
+      'Funnel per channel: total → sent → delivered → clicked',
+      'Loss rate per stage and channel ($stage)',
+      'Top error codes and their share of sent pushes ($stage)',
+    ]);
+  });
+
+  it('funnel: per channel over the range, the overall row first (the API totals)', async () => {
+    const funnel = await rows(sql.raw(panelSql('Funnel')));
+    expect(funnel[0]).toEqual({ channel: 'all channels', total: 1020, sent: 979, delivered: 919, clicked: 51 });
+    expect(funnel).toContainEqual({ channel: 'FCM', total: 300, sent: 290, delivered: 0, clicked: 0 });
+  });
+
+  it('loss rate: one point per day, stage and channel with a known denominator', async () => {
+    const points = await rows<{ time: Date; metric: string; value: number | null }>(sql.raw(panelSql('Loss rate')));
+    const on11 = points.filter((p) => p.time.toISOString() === '2025-03-10T16:00:00.000Z');
+    expect(on11).toContainEqual({ time: on11[0]!.time, metric: 'all channels · Ready to send', value: 30 / 1000 });
+    expect(on11).toContainEqual({ time: on11[0]!.time, metric: 'FCM · Sent, not delivered', value: 5 / 290 });
+    expect(on11).toContainEqual({ time: on11[0]!.time, metric: 'Xiaomi · Ready to send', value: null });
+    expect(points.some((p) => p.metric.startsWith('platform 9'))).toBe(false); // no statistics, no rate
+  });
+
+  it("top codes: each with its share of the channel's sent pushes", async () => {
+    const codes = await rows<Record<string, unknown>>(sql.raw(panelSql('Top error codes')));
+    expect(codes[0]).toEqual({
+      Stage: 'Ready to send',
+      Channel: 'all channels',
+      Code: '-1',
+      Description: 'x',
+      Lost: 30,
+      'Share of sent': 30 / 979,
+    });
+    expect(codes).toContainEqual(expect.objectContaining({ Channel: 'platform 9', Lost: 2, 'Share of sent': null }));
   });
 });
