@@ -234,8 +234,8 @@ describe('rate slots', () => {
   it('STATS_OWN_RATE_SLOT gives statistics calls slots of their own (the simulator then counts per API)', async () => {
     const perApi = await startSimulator({ apps: simulatorApps(APPS), clock, minIntervalMs: 25, ratePerApi: true });
     afterAll(() => perApi.close());
-    const own = simulatorConfig(perApi.url, APPS, { STATS_OWN_RATE_SLOT: 'true', MIN_CALL_INTERVAL: '200ms' });
-    const shared = simulatorConfig(perApi.url, APPS, { MIN_CALL_INTERVAL: '200ms' });
+    const own = simulatorConfig(perApi.url, APPS, { STATS_OWN_RATE_SLOT: 'true', MIN_CALL_INTERVAL: '1000ms' });
+    const shared = simulatorConfig(perApi.url, APPS, { MIN_CALL_INTERVAL: '1000ms' });
     expect(own.statistics.ownRateSlot).toBe(true);
     expect(shared.statistics.ownRateSlot).toBe(false);
     // Two buckets of each API for one app, concurrently: with its own slot, a statistics call may
@@ -256,7 +256,8 @@ describe('rate slots', () => {
       const arrivals = perApi.calls.map((call) => call.receivedAtMono).sort((a, b) => a - b);
       return Math.min(...arrivals.slice(1).map((at, i) => at - arrivals[i]!));
     };
-    expect(await gaps(shared)).toBeGreaterThanOrEqual(190);
-    expect(await gaps(own)).toBeLessThan(150);
+    // Wide margins: on the embedded database, loads and reservations share one connection.
+    expect(await gaps(shared)).toBeGreaterThanOrEqual(800);
+    expect(await gaps(own)).toBeLessThan(500);
   });
 });
