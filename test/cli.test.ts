@@ -57,7 +57,7 @@ describe('the pushloss CLI', () => {
     const result = await runCli(['backfill', '--from', day(-9), '--to', day(-1)], env());
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
-      /^pushloss: \d+ bucket\(s\) from .* are older than the API's 7-day horizon and can no longer be fetched; the earliest bucket that can is .*\n$/,
+      /^pushloss: \d+ bucket\(s\) from .* are older than the loss API \(normal_push_loss\)'s 7-day horizon and can no longer be fetched; the earliest bucket that can is .*; for statistics alone, which reach 30 days back, add --api statistics\n$/,
     );
     expect(sim.calls.length).toBe(calls);
   });
@@ -75,6 +75,10 @@ describe('the pushloss CLI', () => {
       code: 2,
       stderr: expect.stringMatching(/--app: app 42 is not configured; configured apps: 1400000301/),
     });
+    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--api', 'trace'], env())).toMatchObject({
+      code: 2,
+      stderr: 'pushloss: backfill: --api trace is not an API; use loss or statistics\n',
+    });
   });
 
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {
@@ -82,7 +86,9 @@ describe('the pushloss CLI', () => {
     expect(backfill.stderr).toBe('');
     expect(backfill.code).toBe(0);
     expect(backfill.stdout).toMatch(/app 1400000301 bucket 1\/2 .*: \d+ rows/);
-    expect(backfill.stdout).toMatch(/backfill done: 2 loaded \(0 final\), 0 failed, \d+ fact rows/);
+    // Both APIs by default: two loss buckets and two statistics buckets.
+    expect(backfill.stdout).toMatch(/statistics app 1400000301 bucket 2\/2 .*: \d+ rows/);
+    expect(backfill.stdout).toMatch(/backfill done: 4 loaded \(0 final\), 0 failed, \d+ fact rows/);
     expect(backfill.stdout).not.toContain(TEST_SECRET);
 
     const status = await runCli(['status', '--json'], env());
@@ -144,8 +150,13 @@ describe('npm run demo', () => {
     const result = await runCli(['demo'], { PUSHLOSS_DATA_DIR: demoDir });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout.match(/ {2}\S+Z \.\. \S+Z {2}ok {2}\d+ ms/g)).toHaveLength(7);
-    expect(result.stdout).toMatch(/"status":"collected","fetched":7,"failed":0/);
+    // A week of loss and a week of statistics.
+    expect(result.stdout.match(/ {2}\S+Z \.\. \S+Z {2}ok {2}\d+ ms/g)).toHaveLength(14);
+    expect(result.stdout).toMatch(/"status":"collected","fetched":14,"failed":0/);
+    expect(result.stdout).toMatch(/Loss rate per stage and channel/);
+    expect(result.stdout).toMatch(
+      /1400000000 +FCM +Sent, not delivered +\d+ +\d+ +\d+\.\d\d% +FCM reports no delivery/,
+    );
     expect(result.stdout).toMatch(/Loss per stage \(all channels\)\n/);
     expect(result.stdout).toMatch(/1400000000 +Sent, not delivered +APNs +1 +\S+ +\d+ +\S/);
     // As the README says: status of the demo's database, with no app configured.

@@ -26,7 +26,8 @@ const clock = manualClock(NOW);
 beforeAll(async () => {
   t = await createTestDatabase();
   sim = await startSimulator({ apps: simulatorApps(APPS), clock, minIntervalMs: 25 });
-  config = simulatorConfig(sim.url, APPS);
+  // These tests are about loss alone; statistics have their own (statistics.collect.test.ts).
+  config = simulatorConfig(sim.url, APPS, { COLLECT_APIS: 'loss' });
 });
 afterAll(async () => {
   await sim?.close();
@@ -257,7 +258,7 @@ describe('backfill', () => {
     const range = parseRange('2026-11-18', '2026-11-25', config.bucketTz);
     expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(RangeRefusedError);
     expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(
-      /older than the API's 7-day horizon .* the earliest bucket that can is 2026-11-19T16:00:00Z/,
+      /older than the loss API \(normal_push_loss\)'s 7-day horizon .* the earliest bucket that can is 2026-11-19T16:00:00Z/,
     );
     expect(sim.calls).toHaveLength(0);
   });

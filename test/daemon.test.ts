@@ -26,7 +26,8 @@ beforeAll(async () => {
   t = await createTestDatabase();
   sim = await startSimulator({ apps: simulatorApps(APPS), minIntervalMs: 25 });
   // A pass every second, so the test can watch health change between passes.
-  config = simulatorConfig(sim.url, APPS, { HTTP_PORT: '0', COLLECT_CRON: '* * * * * *' });
+  // Counts loss calls and buckets; statistics go through the same pass (statistics.collect.test.ts).
+  config = simulatorConfig(sim.url, APPS, { HTTP_PORT: '0', COLLECT_CRON: '* * * * * *', COLLECT_APIS: 'loss' });
   sim.fail({ kind: 'error', code: 90045, info: 'push not enabled' }, { sdkappid: APPS[1]! });
   daemon = await startDaemon({ db: t.db, config, logger: log.logger, clock: systemClock });
 });

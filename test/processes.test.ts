@@ -174,7 +174,12 @@ describe('SIGTERM in the middle of a pass', () => {
     await clearDatabase();
     // Nothing settles, so the daemon's pass re-fetches all 7 days: there is a pass to cut short.
     const env = {
-      ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info', SETTLE_AFTER: '30d' }),
+      ...simulatorEnv(sim.url, [APP], {
+        MIN_CALL_INTERVAL: '150ms',
+        LOG_LEVEL: 'info',
+        SETTLE_AFTER: '30d',
+        COLLECT_APIS: 'loss', // about loss's buckets; statistics go through the same loader rules
+      }),
       ...databaseEnv(),
     };
     expect((await runCli(['collect'], env)).code).toBe(0);

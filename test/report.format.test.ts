@@ -18,6 +18,7 @@ const empty: LossReport = {
   stages: [],
   channels: [],
   topCodes: [],
+  rates: [],
 };
 
 const small: LossReport = {

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { AppState, Database } from '../db/database.ts';
+import type { AppState, AppStateTableName, Database } from '../db/database.ts';
 
 /**
- * Per app and bucket size: where planning starts (the watermark) and how the last pass went,
+ * Per app and bucket size (per API: loss in `app_state`, statistics in `stats_app_state`): where planning starts (the watermark) and how the last pass went,
  * for `status`, `/metrics` and the fatal-error pause.
  */
 
@@ -14,9 +14,10 @@ export async function ensureAppState(
   bucketSize: BucketSize,
   coveredFromMs: number,
   nowMs: number,
+  table: AppStateTableName = 'app_state',
 ): Promise<AppState> {
   await db
-    .insertInto('app_state')
+    .insertInto(table)
     .values({
       sdkappid,
       bucket_size: bucketSize,
@@ -26,7 +27,7 @@ export async function ensureAppState(
     .onConflict((oc) => oc.columns(['sdkappid', 'bucket_size']).doNothing())
     .execute();
   return db
-    .selectFrom('app_state')
+    .selectFrom(table)
     .selectAll()
     .where('sdkappid', '=', sdkappid)
     .where('bucket_size', '=', bucketSize)
@@ -47,10 +48,11 @@ export async function recordAppPass(
   sdkappid: number,
   bucketSize: BucketSize,
   outcome: PassOutcome,
+  table: AppStateTableName = 'app_state',
 ): Promise<void> {
   const at = new Date(outcome.atMs);
   await db
-    .updateTable('app_state')
+    .updateTable(table as 'app_state') // same columns in both tables (migration 0005)
     .set({
       covered_from: new Date(outcome.coveredFromMs),
       last_pass_at: at,
@@ -69,6 +71,10 @@ export async function recordAppPass(
     .execute();
 }
 
-export async function listAppStates(db: Kysely<Database>, bucketSize: BucketSize): Promise<AppState[]> {
-  return db.selectFrom('app_state').selectAll().where('bucket_size', '=', bucketSize).orderBy('sdkappid').execute();
+export async function listAppStates(
+  db: Kysely<Database>,
+  bucketSize: BucketSize,
+  table: AppStateTableName = 'app_state',
+): Promise<AppState[]> {
+  return db.selectFrom(table).selectAll().where('bucket_size', '=', bucketSize).orderBy('sdkappid').execute();
 }

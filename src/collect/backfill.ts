@@ -1,5 +1,5 @@
 import { isoSeconds } from '../clock.ts';
-import type { AppConfig, Config } from '../config/config.ts';
+import type { AppConfig, Config, Feed } from '../config/config.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { Window } from '../tencent/loss.ts';
 import { bucketsOverlapping } from '../buckets.ts';
@@ -18,24 +18,41 @@ export class RangeRefusedError extends Error {
 }
 
 export interface BackfillPlan {
+  /** The API to fetch (default loss). */
+  feed?: Feed;
   buckets: Window[];
   /** Buckets that have not begun yet, dropped from the range. */
   future: number;
 }
 
-/** The buckets to fetch, or a RangeRefusedError naming the earliest reachable start. */
-export function planBackfill(config: Config, fromMs: number, toMs: number, nowMs: number): BackfillPlan {
+/**
+ * The buckets of one API (default loss) to fetch, or a RangeRefusedError naming the earliest
+ * reachable start: each API has its own horizon (loss 7 days, statistics 30).
+ */
+export function planBackfill(
+  config: Config,
+  fromMs: number,
+  toMs: number,
+  nowMs: number,
+  feed: Feed = 'loss',
+): BackfillPlan {
   const all = bucketsOverlapping(fromMs, toMs, config.bucketSize, config.bucketTz);
-  const reachable = firstReachableBucket(nowMs, config.api.horizonSeconds, config.bucketSize, config.bucketTz);
+  const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+  const reachable = firstReachableBucket(nowMs, horizonSeconds, config.bucketSize, config.bucketTz);
   const tooOld = all.filter((bucket) => bucket.start < reachable.start);
   if (tooOld.length > 0) {
+    const api = feed === 'loss' ? 'loss API (normal_push_loss)' : 'statistics API (normal_push_statistics)';
+    const hint =
+      feed === 'loss' && config.feeds.includes('statistics') && config.statistics.horizonSeconds > horizonSeconds
+        ? `; for statistics alone, which reach ${config.statistics.horizonSeconds / 86_400} days back, add --api statistics`
+        : '';
     throw new RangeRefusedError(
-      `${tooOld.length} bucket(s) from ${isoSeconds(tooOld[0]!.start)} are older than the API's ${config.api.horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${isoSeconds(reachable.start)} (--from ${isoSeconds(reachable.start)})`,
+      `${tooOld.length} bucket(s) from ${isoSeconds(tooOld[0]!.start)} are older than the ${api}'s ${horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${isoSeconds(reachable.start)} (--from ${isoSeconds(reachable.start)})${hint}`,
     );
   }
   const buckets = all.filter((bucket) => bucket.start * 1000 <= nowMs);
   if (buckets.length === 0) throw new RangeRefusedError('the range has not begun yet: nothing to fetch');
-  return { buckets, future: all.length - buckets.length };
+  return { feed, buckets, future: all.length - buckets.length };
 }
 
 export interface BackfillSummary {
@@ -62,9 +79,9 @@ export async function runBackfill(
           summary.stopped = true;
           return;
         }
-        const label = `app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
+        const label = `${plan.feed === 'statistics' ? 'statistics ' : ''}app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
         try {
-          const result = await collectOrStop(collector, app, bucket, signal);
+          const result = await collectOrStop(collector, app, bucket, plan.feed, signal);
           if (result === 'stopped') {
             summary.stopped = true;
             return;
@@ -85,9 +102,15 @@ export async function runBackfill(
   return summary;
 }
 
-async function collectOrStop(collector: Collector, app: AppConfig, bucket: Window, signal?: AbortSignal) {
+async function collectOrStop(
+  collector: Collector,
+  app: AppConfig,
+  bucket: Window,
+  feed: Feed | undefined,
+  signal?: AbortSignal,
+) {
   try {
-    return await collector.collectBucket(app, bucket, signal);
+    return await collector.collectBucket(app, bucket, signal, feed);
   } catch (error) {
     if (signal?.aborted && !(error instanceof TimApiError)) return 'stopped' as const;
     throw error;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { Database } from '../db/database.ts';
+import type { BucketStateTableName, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
 import { bucketsOverlapping, DAY_MS, isAtRisk } from '../buckets.ts';
 import { listBucketStates } from '../warehouse/state.ts';
@@ -27,6 +27,8 @@ export interface BucketWindowInput {
   horizonSeconds: number;
   bucketSize: BucketSize;
   timeZone: string;
+  /** Whose buckets: `bucket_state` (loss, default) or `stats_bucket_state` (statistics). */
+  table?: BucketStateTableName;
 }
 
 /** How many days back `status`, the metrics and the health check look. */
@@ -50,6 +52,7 @@ export async function recentBuckets(
     bucketSize: input.bucketSize,
     from: buckets[0]!.start,
     to: buckets.at(-1)!.end,
+    ...(input.table ? { table: input.table } : {}),
   });
   const byStart = new Map(states.map((state) => [state.bucket_start.getTime() / 1000, state]));
   const horizonMs = input.nowMs - input.horizonSeconds * 1000;

@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
-import type { AppConfig, Config } from '../config/config.ts';
-import type { Database } from '../db/database.ts';
+import type { AppConfig, Config, Feed } from '../config/config.ts';
+import { FEED_TABLES, type Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
@@ -13,6 +13,7 @@ import { inProcessGate } from '../tencent/callGate.ts';
 import { archiveCall } from '../warehouse/archive.ts';
 import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
+import { loadStatsBucket } from '../warehouse/statsLoad.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
 import { acquireLease, releaseLease } from './leases.ts';
 import { firstReachableBucket } from '../buckets.ts';
@@ -50,8 +51,13 @@ export interface CollectorDeps {
 
 export interface Collector {
   readonly holder: string;
-  /** Fetches and loads one bucket; throws TimApiError when the API cannot give it. */
-  collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal): Promise<{ facts: number; final: boolean }>;
+  /** Fetches and loads one bucket of one API (default loss); throws TimApiError when the API cannot give it. */
+  collectBucket(
+    app: AppConfig,
+    bucket: Window,
+    signal?: AbortSignal,
+    feed?: Feed,
+  ): Promise<{ facts: number; final: boolean }>;
   /** The planner-driven pass for one app (leased, so replicas never collect it twice at once). */
   collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult>;
   /** One pass over every configured app, concurrently. */
@@ -71,6 +77,36 @@ export interface PassResult {
   apps: Map<number, AppPassResult>;
 }
 
+/**
+ * One app's result over its APIs. Fatal or paused only when every API is; an API stopped while
+ * another went on counts as one failed bucket, its error reported.
+ */
+export function combineFeeds(results: readonly AppPassResult[]): AppPassResult {
+  const [first] = results;
+  if (results.length === 1 && first) return first;
+  const fetched = results.reduce((sum, r) => sum + ('fetched' in r ? r.fetched : 0), 0);
+  const handover = results.find((r) => r.status === 'leased_elsewhere');
+  if (handover) return handover;
+  if (results.some((r) => r.status === 'stopped')) return { status: 'stopped', fetched };
+  const errors = results.flatMap((r) => ('error' in r && r.error ? [r.error] : []));
+  if (results.every((r) => r.status === 'fatal' || r.status === 'paused')) {
+    return results.some((r) => r.status === 'fatal')
+      ? { status: 'fatal', fetched, error: errors.join('; ') }
+      : { status: 'paused', error: errors.join('; ') };
+  }
+  let failed = 0;
+  let lost = 0;
+  let atRisk = 0;
+  for (const r of results) {
+    if (r.status === 'collected') {
+      failed += r.failed;
+      lost += r.lost;
+      atRisk += r.atRisk;
+    } else failed++;
+  }
+  return { status: 'collected', fetched, failed, lost, atRisk, ...(errors.length ? { error: errors.join('; ') } : {}) };
+}
+
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
 const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
@@ -82,6 +118,14 @@ export function createCollector(deps: CollectorDeps): Collector {
     inProcessGate(config.api.minIntervalMs),
     sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
   );
+  // By default both APIs of an app wait at its one slot: whether Tencent caps calls per API or
+  // per app is unconfirmed, and sharing is safe either way. STATS_OWN_RATE_SLOT opts out.
+  const statisticsGate = config.statistics.ownRateSlot
+    ? chainGates(
+        inProcessGate(config.api.minIntervalMs),
+        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, undefined, 'stats_rate_slot'),
+      )
+    : gate;
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
 
@@ -93,10 +137,12 @@ export function createCollector(deps: CollectorDeps): Collector {
         logger: deps.logger,
         clock,
         gate,
+        statisticsGate,
+        statistics: config.statistics,
         http,
-        onFailedCall: async (call) => {
+        onFailedCall: async (call, api) => {
           observer?.call?.(call);
-          await archiveCall(db, call);
+          await archiveCall(db, call, api === 'normal_push_statistics' ? 'stats_call' : 'tim_call');
         },
       });
       clients.set(app.sdkappid, client);
@@ -104,32 +150,36 @@ export function createCollector(deps: CollectorDeps): Collector {
     return client;
   }
 
-  async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal) {
+  async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal, feed: Feed = 'loss') {
+    const tables = FEED_TABLES[feed];
     // The bucket in progress is asked up to now, never into the future: the documentation does
     // not say the API accepts a future EndTime, and a refusal (90100) would stop the app.
     const window = {
       start: bucket.start,
       end: Math.min(bucket.end, Math.max(bucket.start + 1, unixSeconds(clock.now()))),
     };
-    const { entries, call } = await clientFor(app).normalPushLoss(window, { signal });
+    const client = clientFor(app);
+    const fetched =
+      feed === 'loss'
+        ? { feed, ...(await client.normalPushLoss(window, { signal })) }
+        : { feed, ...(await client.normalPushStatistics(window, { signal })) };
+    const { call } = fetched;
     observer?.call?.(call);
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     let result;
     try {
       result = await inTransaction(db, async (trx) => {
-        const loaded = await loadBucket(trx, {
-          sdkappid: app.sdkappid,
-          bucket,
-          bucketSize: config.bucketSize,
-          call,
-          entries,
-        });
+        const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };
+        const loaded =
+          fetched.feed === 'loss'
+            ? await loadBucket(trx, { ...target, entries: fetched.entries })
+            : await loadStatsBucket(trx, { ...target, stats: fetched.stats });
         if (loaded.replaced && final)
-          await markBucketFinal(trx, {
-            sdkappid: app.sdkappid,
-            bucketStart: bucket.start,
-            bucketSize: config.bucketSize,
-          });
+          await markBucketFinal(
+            trx,
+            { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize },
+            tables.bucketState,
+          );
         return loaded;
       });
     } catch (error) {
@@ -137,7 +187,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       // other edges, a count it cannot hold) is archived like any unreadable answer, and the
       // app goes on with its next bucket.
       if (!(error instanceof BucketMismatchError || error instanceof RangeError)) throw error;
-      await archiveCall(db, { ...call, outcome: 'invalid_response' });
+      await archiveCall(db, { ...call, outcome: 'invalid_response' }, tables.call);
       throw new TimApiError({
         message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${error.message}`,
         code: 'LOAD_REFUSED',
@@ -145,7 +195,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         sdkappid: app.sdkappid,
         window,
         attempt: call.attempt,
-        advice: 'the raw answer is in tim_call; fix the cause, then run renormalize or backfill',
+        advice: `the raw answer is in ${tables.call}; fix the cause, then run renormalize or backfill`,
         cause: error,
       });
     }
@@ -155,97 +205,136 @@ export function createCollector(deps: CollectorDeps): Collector {
 
   async function collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult> {
     const log = deps.logger.child({ app: app.sdkappid });
-    const nowMs = clock.now();
-    const size = config.bucketSize;
-    const reachable = firstReachableBucket(nowMs, config.api.horizonSeconds, size, config.bucketTz);
-    const state = await ensureAppState(db, app.sdkappid, size, reachable.start * 1000, nowMs);
-    if (state.fatal_at && nowMs - state.fatal_at.getTime() < FATAL_RETRY_MS) {
-      return { status: 'paused', error: state.last_error ?? 'fatal error' };
-    }
-    let leasedAt = performance.now();
+    const lease = { renewedAt: performance.now() };
     if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
       log.debug('another process is collecting this app in this pass; skipped');
       return { status: 'leased_elsewhere' };
     }
     try {
-      const known = await listBucketStates(db, {
-        sdkappid: app.sdkappid,
-        bucketSize: size,
-        from: Math.floor(state.covered_from.getTime() / 1000),
-      });
-      const plan = planApp({
-        nowMs,
-        coveredFromMs: state.covered_from.getTime(),
-        horizonSeconds: config.api.horizonSeconds,
-        bucketSize: size,
-        timeZone: config.bucketTz,
-        known: known.map((row) => ({
-          start: row.bucket_start.getTime() / 1000,
-          final: row.final,
-          lost: row.lost_at !== null,
-        })),
-      });
-      for (const bucket of plan.lost) {
-        await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at: new Date(nowMs) });
-        log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
+      // One API after the other under one lease: their calls share the app's rate slot anyway.
+      const results: AppPassResult[] = [];
+      for (const feed of config.feeds) {
+        const result = await collectFeed(app, feed, lease, signal);
+        results.push(result);
+        if (result.status === 'leased_elsewhere' || result.status === 'stopped') break;
       }
-      for (const bucket of plan.atRisk)
-        log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
+      return combineFeeds(results);
+    } finally {
+      await releaseLease(db, app.sdkappid, holder, signal?.aborted ? 0 : (deps.leaseGraceMs ?? 0));
+    }
+  }
 
-      let fetched = 0;
-      let failed = 0;
-      let lastError: TimApiError | undefined;
-      for (const bucket of plan.fetch) {
-        if (signal?.aborted) break;
-        try {
-          await collectBucket(app, bucket, signal);
-          fetched++;
-        } catch (error) {
-          if (signal?.aborted && !(error instanceof TimApiError)) break;
-          if (!(error instanceof TimApiError)) throw error;
-          lastError = error;
-          if (error.fatalForApp) {
-            log.error(
-              { code: error.code, tencentCode: error.tencentCode, advice: error.advice },
-              `app stopped: ${error.message}`,
-            );
-            await recordAppPass(db, app.sdkappid, size, {
+  /** The planner-driven pass of one API for one app, which the caller holds the lease of. */
+  async function collectFeed(
+    app: AppConfig,
+    feed: Feed,
+    lease: { renewedAt: number },
+    signal?: AbortSignal,
+  ): Promise<AppPassResult> {
+    const log = deps.logger.child({ app: app.sdkappid, api: feed });
+    const tables = FEED_TABLES[feed];
+    const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+    const nowMs = clock.now();
+    const size = config.bucketSize;
+    const reachable = firstReachableBucket(nowMs, horizonSeconds, size, config.bucketTz);
+    const state = await ensureAppState(db, app.sdkappid, size, reachable.start * 1000, nowMs, tables.appState);
+    if (state.fatal_at && nowMs - state.fatal_at.getTime() < FATAL_RETRY_MS) {
+      return { status: 'paused', error: state.last_error ?? 'fatal error' };
+    }
+    const known = await listBucketStates(db, {
+      sdkappid: app.sdkappid,
+      bucketSize: size,
+      from: Math.floor(state.covered_from.getTime() / 1000),
+      table: tables.bucketState,
+    });
+    const plan = planApp({
+      nowMs,
+      coveredFromMs: state.covered_from.getTime(),
+      horizonSeconds,
+      bucketSize: size,
+      timeZone: config.bucketTz,
+      known: known.map((row) => ({
+        start: row.bucket_start.getTime() / 1000,
+        final: row.final,
+        lost: row.lost_at !== null,
+      })),
+    });
+    for (const bucket of plan.lost) {
+      await markBucketLost(db, {
+        sdkappid: app.sdkappid,
+        bucket,
+        bucketSize: size,
+        at: new Date(nowMs),
+        table: tables.bucketState,
+      });
+      log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
+    }
+    for (const bucket of plan.atRisk)
+      log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
+
+    let fetched = 0;
+    let failed = 0;
+    let lastError: TimApiError | undefined;
+    for (const bucket of plan.fetch) {
+      if (signal?.aborted) break;
+      try {
+        await collectBucket(app, bucket, signal, feed);
+        fetched++;
+      } catch (error) {
+        if (signal?.aborted && !(error instanceof TimApiError)) break;
+        if (!(error instanceof TimApiError)) throw error;
+        lastError = error;
+        if (error.fatalForApp) {
+          log.error(
+            { code: error.code, tencentCode: error.tencentCode, advice: error.advice },
+            `app stopped: ${error.message}`,
+          );
+          await recordAppPass(
+            db,
+            app.sdkappid,
+            size,
+            {
               coveredFromMs: plan.coveredFromMs,
               atMs: clock.now(),
               succeeded: fetched > 0,
               error: { code: error.code, message: error.message, fatal: true },
-            });
-            return { status: 'fatal', fetched, error: error.message };
-          }
-          failed++;
-          log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
+            },
+            tables.appState,
+          );
+          return { status: 'fatal', fetched, error: error.message };
         }
-        if (performance.now() - leasedAt > LEASE_TTL_MS / 4) {
-          if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
-            log.warn('lease taken over by another process (this pass stalled too long); leaving the app to it');
-            return { status: 'leased_elsewhere' };
-          }
-          leasedAt = performance.now();
-        }
+        failed++;
+        log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
       }
-      await recordAppPass(db, app.sdkappid, size, {
+      if (performance.now() - lease.renewedAt > LEASE_TTL_MS / 4) {
+        if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
+          log.warn('lease taken over by another process (this pass stalled too long); leaving the app to it');
+          return { status: 'leased_elsewhere' };
+        }
+        lease.renewedAt = performance.now();
+      }
+    }
+    await recordAppPass(
+      db,
+      app.sdkappid,
+      size,
+      {
         coveredFromMs: plan.coveredFromMs,
         atMs: clock.now(),
         succeeded: fetched > 0,
         ...(lastError ? { error: { code: lastError.code, message: lastError.message, fatal: false } } : {}),
-      });
-      if (signal?.aborted) return { status: 'stopped', fetched };
-      return {
-        status: 'collected',
-        fetched,
-        failed,
-        lost: plan.lost.length,
-        atRisk: plan.atRisk.length,
-        ...(lastError ? { error: lastError.message } : {}),
-      };
-    } finally {
-      await releaseLease(db, app.sdkappid, holder, signal?.aborted ? 0 : (deps.leaseGraceMs ?? 0));
-    }
+      },
+      tables.appState,
+    );
+    if (signal?.aborted) return { status: 'stopped', fetched };
+    return {
+      status: 'collected',
+      fetched,
+      failed,
+      lost: plan.lost.length,
+      atRisk: plan.atRisk.length,
+      ...(lastError ? { error: lastError.message } : {}),
+    };
   }
 
   async function runPass(signal?: AbortSignal): Promise<PassResult> {

@@ -13,8 +13,11 @@ export function sharedSlotGate(
   db: Kysely<Database>,
   minIntervalMs: number,
   latenessBudgetMs = latenessBudget(minIntervalMs),
+  /** `stats_rate_slot` gives statistics calls slots of their own (STATS_OWN_RATE_SLOT). */
+  table: 'rate_slot' | 'stats_rate_slot' = 'rate_slot',
 ): CallGate {
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
+  const slot = sql.table(table);
   return {
     async wait(sdkappid, signal) {
       for (;;) {
@@ -24,9 +27,9 @@ export function sharedSlotGate(
         const { asked, waitMs } = await db.connection().execute(async (connection) => {
           const asked = performance.now();
           const { rows } = await sql<{ wait_ms: number }>`
-            insert into rate_slot (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
+            insert into ${slot} as s (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
             on conflict (sdkappid) do update
-              set next_at = greatest(rate_slot.next_at, clock_timestamp()) + ${interval}
+              set next_at = greatest(s.next_at, clock_timestamp()) + ${interval}
             returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(
             connection,
           );

@@ -16,6 +16,10 @@ export { ConfigError } from './env.ts';
 
 export type { BucketSize };
 
+/** The APIs pushloss collects: `normal_push_loss` and `normal_push_statistics`. */
+export type Feed = 'loss' | 'statistics';
+export const FEEDS: readonly Feed[] = ['loss', 'statistics'];
+
 export interface Config {
   apps: readonly AppConfig[];
   logLevel: string;
@@ -32,6 +36,16 @@ export interface Config {
     minIntervalMs: number;
     timeoutMs: number;
     maxAttempts: number;
+  };
+  /** The APIs to collect, in this order (default both). */
+  feeds: readonly Feed[];
+  statistics: {
+    /** How far back normal_push_statistics still answers, in seconds (documented: 30 days). */
+    horizonSeconds: number;
+    /** Longest window of one statistics call, in seconds (documented: 30 days). */
+    maxSpanSeconds: number;
+    /** Statistics calls reserve their own slot instead of sharing the app's with loss calls. */
+    ownRateSlot: boolean;
   };
   daemon: {
     cron: string;
@@ -100,6 +114,25 @@ export function loadConfig(env: Env): Config {
   if (migrateOnStart !== 'true' && migrateOnStart !== 'false')
     fail('MIGRATE_ON_START', `"${migrateOnStart}" is not a boolean`, 'use true or false');
 
+  const feeds = [
+    ...new Set(
+      get('COLLECT_APIS')
+        .split(',')
+        .map((name) => name.trim()),
+    ),
+  ];
+  const unknownFeed = feeds.find((name) => !(FEEDS as readonly string[]).includes(name));
+  if (unknownFeed !== undefined || feeds.length === 0)
+    fail(
+      'COLLECT_APIS',
+      `"${get('COLLECT_APIS')}" names an unknown API (${JSON.stringify(unknownFeed ?? '')})`,
+      'use loss, statistics, or loss,statistics',
+    );
+
+  const ownRateSlot = get('STATS_OWN_RATE_SLOT');
+  if (ownRateSlot !== 'true' && ownRateSlot !== 'false')
+    fail('STATS_OWN_RATE_SLOT', `"${ownRateSlot}" is not a boolean`, 'use true or false');
+
   const apps = loadApps(env);
   const minIntervalMs = duration('MIN_CALL_INTERVAL');
   if (minIntervalMs < MIN_REMOTE_INTERVAL_MS) {
@@ -126,6 +159,12 @@ export function loadConfig(env: Env): Config {
       minIntervalMs,
       timeoutMs: duration('REQUEST_TIMEOUT', 3001, 8000),
       maxAttempts: integer('MAX_ATTEMPTS', 1, 20),
+    },
+    feeds: FEEDS.filter((feed) => feeds.includes(feed)),
+    statistics: {
+      horizonSeconds: duration('STATS_HORIZON', 1000) / 1000,
+      maxSpanSeconds: duration('STATS_MAX_SPAN', 1000) / 1000,
+      ownRateSlot: ownRateSlot === 'true',
     },
     daemon: {
       cron,

@@ -15,6 +15,14 @@ export const CONFIG_DEFAULTS = {
   BUCKET_TZ: 'Asia/Shanghai',
   API_HORIZON: '7d',
   API_MAX_SPAN: '7d',
+  // Which APIs every pass, collect and backfill fetch: loss, statistics (the denominators), or both.
+  COLLECT_APIS: 'loss,statistics',
+  // normal_push_statistics is documented with a 30-day range and horizon.
+  STATS_HORIZON: '30d',
+  STATS_MAX_SPAN: '30d',
+  // Both APIs of an app share its one call slot unless this is true (the operator's risk: whether
+  // Tencent counts the 1 call/second cap per API is unconfirmed).
+  STATS_OWN_RATE_SLOT: 'false',
   // 1 call/s is the documented cap, measured where the calls ARRIVE. Of the extra 200 ms, up to
   // 50 ms may be spent by a late start (see rateSlots.ts) and the rest absorbs network jitter.
   MIN_CALL_INTERVAL: '1200ms',

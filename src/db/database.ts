@@ -139,6 +139,38 @@ export interface PushLossView {
   fetched_at: ReadOnly<Date>;
 }
 
+/** One channel's (or, platform -1, the top-level) push statistics for one bucket, as last fetched. */
+export interface StatsFactTable {
+  sdkappid: number;
+  bucket_start: Timestamp;
+  bucket_size: BucketSize;
+  /** Vendor number, or {@link OVERALL_PLATFORM} (-1) for the top-level counts. */
+  platform: number;
+  bucket_end: Timestamp;
+  /** A count is null when the answer did not give it (unknown, never 0). */
+  total_count: number | null;
+  sent_count: number | null;
+  delivered_count: number | null;
+  click_count: number | null;
+  fetched_at: Timestamp;
+  /** The `stats_call` row (same sdkappid) whose body these facts were read from. */
+  call_id: number;
+}
+
+/** The BI contract for statistics (`push_stats` view); platform NULL on the overall row. */
+export interface PushStatsView {
+  sdkappid: ReadOnly<number>;
+  bucket_start: ReadOnly<Date>;
+  bucket_end: ReadOnly<Date>;
+  platform: ReadOnly<number | null>;
+  platform_name: ReadOnly<string | null>;
+  total_count: ReadOnly<number | null>;
+  sent_count: ReadOnly<number | null>;
+  delivered_count: ReadOnly<number | null>;
+  click_count: ReadOnly<number | null>;
+  fetched_at: ReadOnly<Date>;
+}
+
 /** Every table and view, for `Kysely<Database>`. */
 export interface Database {
   tim_call: TimCallTable;
@@ -150,7 +182,29 @@ export interface Database {
   rate_slot: RateSlotTable;
   app_lease: AppLeaseTable;
   app_state: AppStateTable;
+  // normal_push_statistics (migration 0005): the same archive, bookkeeping and slot shapes as loss.
+  stats_call: TimCallTable;
+  stats_fact: StatsFactTable;
+  stats_bucket_state: BucketStateTable;
+  stats_app_state: AppStateTable;
+  stats_rate_slot: RateSlotTable;
+  push_stats: PushStatsView;
 }
+
+/** The tables that differ per API (loss first, statistics second); their columns are the same. */
+export const FEED_TABLES = {
+  loss: { call: 'tim_call', bucketState: 'bucket_state', appState: 'app_state', rateSlot: 'rate_slot' },
+  statistics: {
+    call: 'stats_call',
+    bucketState: 'stats_bucket_state',
+    appState: 'stats_app_state',
+    rateSlot: 'stats_rate_slot',
+  },
+} as const;
+
+export type CallTableName = 'tim_call' | 'stats_call';
+export type BucketStateTableName = 'bucket_state' | 'stats_bucket_state';
+export type AppStateTableName = 'app_state' | 'stats_app_state';
 
 export type NewTimCall = Insertable<TimCallTable>;
 /** @public a stored fact row, as tests and tools read it */
@@ -158,3 +212,4 @@ export type LossFact = Selectable<LossFactTable>;
 export type NewLossFact = Insertable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;
 export type AppState = Selectable<AppStateTable>;
+export type NewStatsFact = Insertable<StatsFactTable>;

@@ -9,7 +9,7 @@ import { textTable } from './textTable.ts';
 export const REPORT_FORMATS = ['table', 'csv', 'json'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export const REPORT_SECTIONS = ['stages', 'channels', 'topCodes'] as const;
+export const REPORT_SECTIONS = ['stages', 'channels', 'topCodes', 'rates'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export interface FormatOptions {
@@ -106,6 +106,38 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
           ),
     );
   }
+  if (sections.includes('rates')) {
+    lines.push(
+      '',
+      'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
+      ...(report.rates.length === 0
+        ? ['(no statistics collected)']
+        : textTable(
+            [
+              { header: 'app' },
+              { header: 'channel' },
+              { header: 'stage' },
+              { header: 'lost', align: 'right' },
+              { header: 'of', align: 'right' },
+              { header: 'loss rate', align: 'right' },
+              { header: 'delivered', align: 'right' },
+              { header: 'clicked', align: 'right' },
+              { header: 'note' },
+            ],
+            report.rates.map((r) => [
+              String(r.sdkappid),
+              r.platformName ?? ALL_CHANNELS,
+              r.stageName,
+              r.lossCount === null ? '' : String(r.lossCount),
+              r.denominator === null ? '' : String(r.denominator),
+              percent(r.lossRate, 2),
+              percent(r.deliveryRate),
+              percent(r.clickRate),
+              r.statisticsIncomplete ? 'FCM reports no delivery or click statistics' : '',
+            ]),
+          )),
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -121,11 +153,16 @@ export const CSV_HEADER = [
   'err_info',
   'err_count',
   'share',
+  'denominator',
+  'loss_rate',
+  'delivery_rate',
+  'click_rate',
+  'statistics_incomplete',
 ] as const;
 
 /**
  * One RFC 4180 table for all sections, told apart by the `section` column (`stage`, `channel`,
- * `top_code`); cells that do not apply to a section are empty. Overall rows have an empty
+ * `top_code`, `rate`); cells that do not apply to a section are empty. Overall rows have an empty
  * platform. Identifiers rather than display names, so the file joins with the views.
  */
 export function formatCsv(report: LossReport, options: FormatOptions = {}): string {
@@ -133,11 +170,23 @@ export function formatCsv(report: LossReport, options: FormatOptions = {}): stri
   const records: Array<Array<string | number | null>> = [];
   if (sections.includes('stages')) {
     for (const r of report.stages)
-      records.push(['stage', r.sdkappid, r.stage, null, null, null, null, null, r.errCount, null]);
+      records.push(['stage', r.sdkappid, r.stage, null, null, null, null, null, r.errCount, null, ...NO_RATE]);
   }
   if (sections.includes('channels')) {
     for (const r of report.channels)
-      records.push(['channel', r.sdkappid, r.stage, r.platform, r.platformName, null, null, null, r.errCount, r.share]);
+      records.push([
+        'channel',
+        r.sdkappid,
+        r.stage,
+        r.platform,
+        r.platformName,
+        null,
+        null,
+        null,
+        r.errCount,
+        r.share,
+        ...NO_RATE,
+      ]);
   }
   if (sections.includes('topCodes')) {
     for (const r of report.topCodes) {
@@ -152,6 +201,28 @@ export function formatCsv(report: LossReport, options: FormatOptions = {}): stri
         r.errInfo,
         r.errCount,
         null,
+        ...NO_RATE,
+      ]);
+    }
+  }
+  if (sections.includes('rates')) {
+    for (const r of report.rates) {
+      records.push([
+        'rate',
+        r.sdkappid,
+        r.stage,
+        r.platform,
+        r.platformName,
+        null,
+        null,
+        null,
+        r.lossCount,
+        null,
+        r.denominator,
+        r.lossRate,
+        r.deliveryRate,
+        r.clickRate,
+        r.statisticsIncomplete ? 'true' : 'false',
       ]);
     }
   }
@@ -163,6 +234,9 @@ export function formatJson(report: LossReport): string {
   return JSON.stringify(report, null, 2) + '\n';
 }
 
-function percent(share: number | null): string {
-  return share === null ? '' : `${(share * 100).toFixed(1)}%`;
+/** The rate columns of the CSV, empty for the loss sections. */
+const NO_RATE = [null, null, null, null, null] as const;
+
+function percent(share: number | null, digits = 1): string {
+  return share === null ? '' : `${(share * 100).toFixed(digits)}%`;
 }

@@ -3,6 +3,8 @@
  * received: every documented check in order, then the loss data. No I/O here.
  */
 import type { LossEntry, Window } from '../tencent/loss.ts';
+import type { PushStatistics } from '../tencent/statistics.ts';
+import { toStatsResponseBody } from './statsData.ts';
 import type { Checked, RequestParams, WindowRules } from './requestChecks.ts';
 import { checkBody } from './requestChecks.ts';
 import { failureBody, toResponseBody, type ResponseShape } from './responseBody.ts';
@@ -20,12 +22,18 @@ export interface SimulatorApp {
 /** Produces the loss entries (all four arrays) for one app and window. */
 export type LossDataFn = (sdkappid: number, window: Window) => LossEntry[];
 
+/** Produces the push statistics for one app and window. */
+export type StatsDataFn = (sdkappid: number, window: Window) => PushStatistics;
+
 /** What the answer depends on besides the request. */
 export interface AnswerContext {
   apps: ReadonlyMap<number, Required<SimulatorApp>>;
   lossData: LossDataFn;
+  statsData: StatsDataFn;
   shape: ResponseShape;
   windowRules: WindowRules;
+  /** The statistics API's rules (30 days). */
+  statsWindowRules: WindowRules;
 }
 
 /** One request as the server saw it. */
@@ -83,8 +91,18 @@ export function answerRequest(arrival: Arrival, ctx: AnswerContext): Answer {
   if (!sig.ok) return fail(sig.code, sig.info);
   if (params.identifier !== app.identifier) return fail(60010, `${params.identifier} is not an App administrator`);
   if (!arrival.rateOk) return fail(60011, 'SDKAppID request frequency over limit, retry later');
-  const window = checkBody(arrival.body, arrival.nowMs, ctx.windowRules);
+  const statistics = params.api === 'statistics';
+  const window = checkBody(arrival.body, arrival.nowMs, statistics ? ctx.statsWindowRules : ctx.windowRules);
   if (!window.ok) return fail(window.rejection.code, window.rejection.info);
+  if (statistics) {
+    let stats: PushStatistics;
+    try {
+      stats = ctx.statsData(params.sdkappid, finishedPart(window.value, arrival.nowMs));
+    } catch {
+      return fail(90102, 'internal error, please try again later');
+    }
+    return { status: 200, body: toStatsResponseBody(stats), errorCode: 0, errorInfo: '' };
+  }
   let entries: LossEntry[];
   try {
     entries = ctx.lossData(params.sdkappid, finishedPart(window.value, arrival.nowMs));

@@ -24,19 +24,26 @@ export interface FailureScope {
   times?: number;
   /** Only calls whose URL names this sdkappid; default any call. */
   sdkappid?: number;
+  /** Only calls to this API; default either. */
+  api?: 'loss' | 'statistics';
 }
 
 /** Pending rules, consumed first-in first-out among those that match a call. */
 export interface FailureQueue {
   add(rule: FailureRule, scope?: FailureScope): void;
-  /** The rule for a call naming `sdkappid` (null if none could be read), using one of its times. */
-  take(sdkappid: number | null): FailureRule | undefined;
+  /** The rule for a call naming `sdkappid` (null if none could be read) to `api`, using one of its times. */
+  take(sdkappid: number | null, api?: 'loss' | 'statistics' | null): FailureRule | undefined;
   clear(): void;
 }
 
 /** An empty queue of failure rules. */
 export function createFailureQueue(): FailureQueue {
-  const pending: Array<{ rule: FailureRule; sdkappid: number | undefined; remaining: number }> = [];
+  const pending: Array<{
+    rule: FailureRule;
+    sdkappid: number | undefined;
+    api: 'loss' | 'statistics' | undefined;
+    remaining: number;
+  }> = [];
   return {
     add(rule, scope = {}) {
       const times = scope.times ?? 1;
@@ -45,10 +52,12 @@ export function createFailureQueue(): FailureQueue {
         throw new RangeError(`http status must be in 100..599, got ${rule.status}`);
       }
       if (rule.kind === 'slow' && !(rule.ms >= 0)) throw new RangeError(`slow ms must be >= 0, got ${rule.ms}`);
-      pending.push({ rule, sdkappid: scope.sdkappid, remaining: times });
+      pending.push({ rule, sdkappid: scope.sdkappid, api: scope.api, remaining: times });
     },
-    take(sdkappid) {
-      const index = pending.findIndex((p) => p.sdkappid === undefined || p.sdkappid === sdkappid);
+    take(sdkappid, api) {
+      const index = pending.findIndex(
+        (p) => (p.sdkappid === undefined || p.sdkappid === sdkappid) && (p.api === undefined || p.api === api),
+      );
       const match = pending[index];
       if (!match) return undefined;
       match.remaining -= 1;

@@ -4,8 +4,14 @@
  */
 import type { Window } from '../tencent/loss.ts';
 
-/** The only resource the simulator serves. */
+/** The resources the simulator serves. */
 export const API_PATH = '/v4/timpush/normal_push_loss';
+export const STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
+
+/** Which of the two APIs a path names (null: neither). */
+export function apiOfPath(path: string): 'loss' | 'statistics' | null {
+  return path === API_PATH ? 'loss' : path === STATISTICS_PATH ? 'statistics' : null;
+}
 
 /** A refused request: the ErrorCode and ErrorInfo to answer with. */
 export interface Rejection {
@@ -19,6 +25,8 @@ export interface RequestParams {
   identifier: string;
   usersig: string;
   random: number;
+  /** Which API the path names. */
+  api: 'loss' | 'statistics';
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
@@ -74,7 +82,8 @@ export function checkRequestLine(
 ): Checked<RequestParams> {
   const url = parseUrl(rawUrl);
   if (url === null) return reject(60002, 'malformed URL');
-  if (url.pathname !== API_PATH) return reject(60009, `unknown resource ${url.pathname}`);
+  const api = apiOfPath(url.pathname);
+  if (api === null) return reject(60009, `unknown resource ${url.pathname}`);
   if (method !== 'POST') return reject(60009, `method ${method ?? ''} not allowed, use POST`);
   const q = url.searchParams;
   if (!q.get('sdkappid')) return reject(60012, 'sdkappid missing');
@@ -96,7 +105,13 @@ export function checkRequestLine(
   if (!isKnownApp(sdkappid)) return reject(70020, `sdkappid ${sdkappid} not found`);
   return {
     ok: true,
-    value: { sdkappid, identifier: q.get('identifier') ?? '', usersig: q.get('usersig') ?? '', random: Number(random) },
+    value: {
+      sdkappid,
+      identifier: q.get('identifier') ?? '',
+      usersig: q.get('usersig') ?? '',
+      random: Number(random),
+      api,
+    },
   };
 }
 

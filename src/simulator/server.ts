@@ -7,14 +7,15 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from '../clock.ts';
-import { answerRequest, type AnswerContext, type LossDataFn, type SimulatorApp } from './answer.ts';
+import { answerRequest, type AnswerContext, type LossDataFn, type SimulatorApp, type StatsDataFn } from './answer.ts';
 import { createFailureQueue, type FailureRule, type FailureScope } from './failures.ts';
 import { defaultLossData } from './lossData.ts';
+import { defaultStatsData } from './statsData.ts';
 import { createArrivalLimiter } from './arrivalLimiter.ts';
-import { checkRequestLine, peekQuery } from './requestChecks.ts';
+import { apiOfPath, checkRequestLine, peekQuery } from './requestChecks.ts';
 import { failureBody, type ResponseShape } from './responseBody.ts';
 
-export type { LossDataFn, SimulatorApp } from './answer.ts';
+export type { LossDataFn, SimulatorApp, StatsDataFn } from './answer.ts';
 export type { FailureRule, FailureScope } from './failures.ts';
 export type { ResponseShape } from './responseBody.ts';
 
@@ -35,6 +36,17 @@ export interface SimulatorOptions {
   lossData?: LossDataFn;
   /** Where the four arrays sit in a success body; default `flat` (see `ResponseShape`). */
   shape?: ResponseShape;
+  /** Push statistics per app and window; default {@link defaultStatsData} (consistent with the loss data). */
+  statsData?: StatsDataFn;
+  /** How far back a statistics StartTime may reach, in days; default 30. */
+  statsHorizonDays?: number;
+  /** Longest statistics window, in seconds; default 30 days. */
+  statsMaxSpanSeconds?: number;
+  /**
+   * The rate rule counts each API on its own (true) or both APIs of an app together (false,
+   * default: the stricter reading, which is what pushloss assumes by default).
+   */
+  ratePerApi?: boolean;
 }
 
 /** One request as the simulator received and answered it. Never holds the usersig. */
@@ -69,6 +81,8 @@ export interface Simulator {
   fail(rule: FailureRule, scope?: FailureScope): void;
   /** Replaces the loss data; no argument restores {@link defaultLossData}. */
   setLossData(fn?: LossDataFn): void;
+  /** Replaces the statistics; no argument restores {@link defaultStatsData}. */
+  setStatsData(fn?: StatsDataFn): void;
   /** Resolves once at least `count` calls have arrived (since the last reset). */
   waitForCalls(count: number): Promise<SimCall[]>;
   /** Forgets calls, pending failure rules and the rate rule's previous arrivals. */
@@ -102,10 +116,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const ctx: AnswerContext = {
     apps,
     lossData: options.lossData ?? defaultLossData,
+    statsData: options.statsData ?? defaultStatsData,
     shape: options.shape ?? 'flat',
     windowRules: {
       horizonSeconds: (options.horizonDays ?? 7) * 86400,
       maxSpanSeconds: options.maxSpanSeconds ?? 7 * 86400,
+    },
+    statsWindowRules: {
+      horizonSeconds: (options.statsHorizonDays ?? 30) * 86400,
+      maxSpanSeconds: options.statsMaxSpanSeconds ?? 30 * 86400,
     },
   };
   const rate = createArrivalLimiter(minIntervalMs);
@@ -167,13 +186,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
     // Injected failures stand in for a gateway in front of the API: they answer before any
     // check and never reach the rate rule. `slow` is the exception: it is a normal call, late.
-    const rule = failures.take(peek.sdkappid);
+    const rule = failures.take(peek.sdkappid, apiOfPath(peek.path));
     call.injected = rule?.kind ?? null;
     const normal = rule === undefined || rule.kind === 'slow';
     // The rate rule judges arrivals, so it is decided now, not after the body or a delay;
     // every call that names a configured app counts, whatever it is answered later.
     const line = checkRequestLine(req.method, req.url, (id) => apps.has(id));
-    const rateOk = normal && line.ok ? rate.arrive(line.value.sdkappid, receivedAtMono) : true;
+    // Per API: a second key per app (statistics: the negated sdkappid), when asked to.
+    const rateKey = line.ok && options.ratePerApi && line.value.api === 'statistics' ? -line.value.sdkappid : 0;
+    const rateOk = normal && line.ok ? rate.arrive(rateKey || line.value.sdkappid, receivedAtMono) : true;
 
     readBody(req).then(
       (body) => {
@@ -229,6 +250,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     fail: (rule, scope) => failures.add(rule, scope),
     setLossData(fn) {
       ctx.lossData = fn ?? defaultLossData;
+    },
+    setStatsData(fn) {
+      ctx.statsData = fn ?? defaultStatsData;
     },
     waitForCalls(count) {
       if (calls.length >= count) return Promise.resolve(calls);

@@ -15,11 +15,16 @@ import {
 } from './errors.ts';
 import type { CallRecord, LossEntry, Window } from './loss.ts';
 import { inProcessGate, type CallGate } from './callGate.ts';
-import { parsePushLossBody } from './response.ts';
+import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
+import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
 import { UserSigSource } from './usersig.ts';
-import { windowProblem } from './window.ts';
+import { windowProblem, type WindowLimits } from './window.ts';
 
 export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
+export const NORMAL_PUSH_STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
+
+/** The statistics API's documented limits: windows of up to 30 days, 30 days back. */
+export const STATISTICS_LIMITS: WindowLimits = { horizonSeconds: 30 * 86_400, maxSpanSeconds: 30 * 86_400 };
 
 /** One app's view of the Tencent API: one method per API call. */
 export interface TimClient {
@@ -29,6 +34,13 @@ export interface TimClient {
    * signal stops waits (rate gate, backoff) but lets a request already sent finish.
    */
   normalPushLoss(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedLoss>;
+  /** Fetches the push statistics (sent, delivered, clicked) for a window, the same way. */
+  normalPushStatistics(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedStatistics>;
+}
+
+export interface FetchedStatistics {
+  stats: PushStatistics;
+  call: CallRecord;
 }
 
 export interface FetchedLoss {
@@ -46,7 +58,25 @@ export interface TimClientDeps {
   /** Shared keep-alive HTTP client; one is made when absent. */
   http?: AxiosInstance;
   /** Every failed attempt, so the archive holds one row per call, not only per success. */
-  onFailedCall?: (call: CallRecord) => Promise<void> | void;
+  onFailedCall?: (call: CallRecord, api: TimApi) => Promise<void> | void;
+  /** The statistics API's window limits; default {@link STATISTICS_LIMITS}. */
+  statistics?: WindowLimits;
+  /** Where statistics calls wait; default `gate` (the app's one slot shared by both APIs). */
+  statisticsGate?: CallGate;
+}
+
+/** The APIs a client calls. */
+export type TimApi = 'normal_push_loss' | 'normal_push_statistics';
+
+/** What differs between the APIs: where they live, how their answer is read, their limits. */
+interface ApiSpec<T> {
+  name: TimApi;
+  path: string;
+  parse(body: string): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
+  limits: WindowLimits;
+  gate: CallGate;
+  /** A short summary of a success for the log line. */
+  summary(value: T): Record<string, number>;
 }
 
 /** A keep-alive axios instance that hands back the raw text and never throws on HTTP status. */
@@ -63,8 +93,8 @@ export function createHttp(timeoutMs: number): AxiosInstance {
   });
 }
 
-type AttemptResult =
-  | { ok: true; entries: LossEntry[]; call: CallRecord }
+type AttemptResult<T> =
+  | { ok: true; value: T; call: CallRecord }
   | {
       ok: false;
       call: CallRecord;
@@ -82,13 +112,14 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const userSig = new UserSigSource(app, clock);
   const log = deps.logger.child({ app: app.sdkappid });
 
-  async function attempt(
+  async function attempt<T>(
+    api: ApiSpec<T>,
     window: Window,
     attemptNo: number,
     host: string,
     signal: AbortSignal | undefined,
-  ): Promise<AttemptResult> {
-    await gate.wait(app.sdkappid, signal);
+  ): Promise<AttemptResult<T>> {
+    await api.gate.wait(app.sdkappid, signal);
     signal?.throwIfAborted();
     const startedAt = clock.now();
     const began = performance.now();
@@ -109,7 +140,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     };
     try {
       const response = await httpClient.post<string>(
-        host + NORMAL_PUSH_LOSS_PATH,
+        host + api.path,
         JSON.stringify({ StartTime: window.start, EndTime: window.end }),
         {
           params: {
@@ -132,11 +163,11 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         call.outcome = rule.failure;
         return { ok: false, call, ...rule, reason: `HTTP ${response.status}`, network: false };
       }
-      const parsed = parsePushLossBody(call.body);
+      const parsed = api.parse(call.body);
       Object.assign(call, parsed.envelope);
       if (parsed.kind === 'ok') {
         call.outcome = 'ok';
-        return { ok: true, entries: parsed.entries, call };
+        return { ok: true, value: parsed.value, call };
       }
       if (parsed.kind === 'api_error') {
         const rule = classifyTencentCode(parsed.envelope.errorCode);
@@ -172,8 +203,12 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     }
   }
 
-  async function normalPushLoss(window: Window, options: { signal?: AbortSignal } = {}): Promise<FetchedLoss> {
-    const problem = windowProblem(window, unixSeconds(clock.now()), deps.api);
+  async function callApi<T>(
+    api: ApiSpec<T>,
+    window: Window,
+    options: { signal?: AbortSignal },
+  ): Promise<{ value: T; call: CallRecord }> {
+    const problem = windowProblem(window, unixSeconds(clock.now()), api.limits);
     if (problem) {
       throw new TimApiError({
         message: `app ${app.sdkappid}: cannot ask for this window: ${problem}`,
@@ -182,13 +217,13 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         sdkappid: app.sdkappid,
         window,
         attempt: 0,
-        advice: 'the API only answers windows of at most 7 days within the last 7 days',
+        advice: `the API only answers windows of at most ${api.limits.maxSpanSeconds / 86_400} days within the last ${api.limits.horizonSeconds / 86_400} days`,
       });
     }
     let hostIndex = 0;
     let renewed = false;
     for (let attemptNo = 1; ; attemptNo++) {
-      const result = await attempt(window, attemptNo, app.baseUrls[hostIndex]!, options.signal);
+      const result = await attempt(api, window, attemptNo, app.baseUrls[hostIndex]!, options.signal);
       const { call } = result;
       log.info(
         {
@@ -199,16 +234,16 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           outcome: call.outcome,
           httpStatus: call.httpStatus,
           errorCode: call.errorCode,
-          ...(result.ok ? { entries: result.entries.length } : { reason: result.reason }),
+          ...(result.ok ? api.summary(result.value) : { reason: result.reason }),
         },
-        'normal_push_loss call',
+        `${api.name} call`,
       );
-      if (result.ok) return { entries: result.entries, call };
-      await deps.onFailedCall?.(call);
+      if (result.ok) return { value: result.value, call };
+      await deps.onFailedCall?.(call, api.name);
 
       const fail = (advice: string) =>
         new TimApiError({
-          message: `app ${app.sdkappid}: normal_push_loss failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`,
+          message: `app ${app.sdkappid}: ${api.name} failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`,
           code: call.errorCode ? `TIM_${call.errorCode}` : result.failure.toUpperCase(),
           failure: result.failure,
           sdkappid: app.sdkappid,
@@ -231,5 +266,38 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     }
   }
 
-  return { sdkappid: app.sdkappid, normalPushLoss };
+  const lossApi: ApiSpec<LossEntry[]> = {
+    name: 'normal_push_loss',
+    path: NORMAL_PUSH_LOSS_PATH,
+    parse(body) {
+      const parsed = parsePushLossBody(body);
+      return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
+    },
+    limits: deps.api,
+    gate,
+    summary: (entries) => ({ entries: entries.length }),
+  };
+  const statisticsApi: ApiSpec<PushStatistics> = {
+    name: 'normal_push_statistics',
+    path: NORMAL_PUSH_STATISTICS_PATH,
+    parse(body) {
+      const parsed = parseStatisticsBody(body);
+      return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
+    },
+    limits: deps.statistics ?? STATISTICS_LIMITS,
+    gate: deps.statisticsGate ?? gate,
+    summary: (stats) => ({ platforms: stats.platforms.length }),
+  };
+
+  return {
+    sdkappid: app.sdkappid,
+    async normalPushLoss(window, options = {}) {
+      const { value, call } = await callApi(lossApi, window, options);
+      return { entries: value, call };
+    },
+    async normalPushStatistics(window, options = {}) {
+      const { value, call } = await callApi(statisticsApi, window, options);
+      return { stats: value, call };
+    },
+  };
 }

@@ -18,7 +18,7 @@ export type ParsedBody =
   | { kind: 'api_error'; envelope: Envelope & { errorCode: number } }
   | { kind: 'invalid'; envelope: Envelope; reason: string };
 
-const EMPTY_ENVELOPE: Envelope = { actionStatus: null, errorCode: null, errorInfo: null, requestId: null };
+export const EMPTY_ENVELOPE: Envelope = { actionStatus: null, errorCode: null, errorInfo: null, requestId: null };
 
 /** Parses a response body text. Never throws. */
 export function parsePushLossBody(text: string): ParsedBody {
@@ -33,6 +33,36 @@ export function parsePushLossBody(text: string): ParsedBody {
 
 /** Parses an already decoded JSON value. Never throws. */
 export function parsePushLossJson(json: unknown): ParsedBody {
+  const checked = readEnvelope(json);
+  if (checked.kind !== 'ok') return checked;
+  const { envelope, body } = checked;
+  const container = findArrays(body);
+  if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
+
+  const entries: LossEntry[] = [];
+  for (const { field, stage, perPlatform } of LOSS_ARRAYS) {
+    const list = container[field];
+    if (list === undefined || list === null) continue; // a missing array is an empty one
+    if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: `${field} is not an array` };
+    for (const [index, item] of list.entries()) {
+      const entry = readEntry(item, stage, perPlatform);
+      if (typeof entry === 'string') return { kind: 'invalid', envelope, reason: `${field}[${index}]: ${entry}` };
+      entries.push(entry);
+    }
+  }
+  return { kind: 'ok', envelope, entries };
+}
+
+/**
+ * The envelope every Chat REST answer shares, judged the same way for every API: an error code
+ * other than 0 is an API error; anything but ActionStatus "OK" with code 0 (or none) is invalid.
+ * On `ok`, `body` is the JSON object, for the API's own fields. Never throws.
+ */
+export function readEnvelope(
+  json: unknown,
+):
+  | { kind: 'ok'; envelope: Envelope; body: Record<string, unknown> }
+  | Extract<ParsedBody, { kind: 'api_error' | 'invalid' }> {
   if (!isRecord(json)) return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not a JSON object' };
 
   const envelope: Envelope = {
@@ -48,29 +78,14 @@ export function parsePushLossJson(json: unknown): ParsedBody {
     return { kind: 'api_error', envelope: { ...envelope, errorCode: envelope.errorCode } };
   }
   if (envelope.actionStatus !== 'OK') {
-    // FAIL with ErrorCode 0, or no status at all: nothing tells us the arrays can be trusted.
+    // FAIL with ErrorCode 0, or no status at all: nothing tells us the counts can be trusted.
     return {
       kind: 'invalid',
       envelope,
       reason: `ActionStatus is ${JSON.stringify(json.ActionStatus ?? null)}, not "OK"`,
     };
   }
-
-  const container = findArrays(json);
-  if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
-
-  const entries: LossEntry[] = [];
-  for (const { field, stage, perPlatform } of LOSS_ARRAYS) {
-    const list = container[field];
-    if (list === undefined || list === null) continue; // a missing array is an empty one
-    if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: `${field} is not an array` };
-    for (const [index, item] of list.entries()) {
-      const entry = readEntry(item, stage, perPlatform);
-      if (typeof entry === 'string') return { kind: 'invalid', envelope, reason: `${field}[${index}]: ${entry}` };
-      entries.push(entry);
-    }
-  }
-  return { kind: 'ok', envelope, entries };
+  return { kind: 'ok', envelope, body: json };
 }
 
 /**
@@ -122,6 +137,6 @@ function toErrorCode(value: unknown): number | null {
   return null;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

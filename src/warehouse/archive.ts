@@ -3,7 +3,7 @@
  * later without the API, whose 7-day horizon makes old answers unrepeatable.
  */
 import type { Kysely } from 'kysely';
-import type { Database, NewTimCall } from '../db/database.ts';
+import type { CallTableName, Database, NewTimCall } from '../db/database.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 
 /** The `tim_call` row of a call record (no secret: CallRecord holds none). */
@@ -29,8 +29,13 @@ export function toTimCallRow(call: CallRecord): NewTimCall {
 /**
  * Archives one call and returns its id. Use it for calls that load nothing (failed, rate-limited,
  * unreadable); a successful call is archived by `loadBucket` in the same transaction as its facts.
+ * Statistics calls go to `stats_call` (same columns).
  */
-export async function archiveCall(db: Kysely<Database>, call: CallRecord): Promise<number> {
-  const { id } = await db.insertInto('tim_call').values(toTimCallRow(call)).returning('id').executeTakeFirstOrThrow();
+export async function archiveCall(
+  db: Kysely<Database>,
+  call: CallRecord,
+  table: CallTableName = 'tim_call',
+): Promise<number> {
+  const { id } = await db.insertInto(table).values(toTimCallRow(call)).returning('id').executeTakeFirstOrThrow();
   return id;
 }

@@ -3,7 +3,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { BucketState, Database } from '../db/database.ts';
+import type { BucketState, BucketStateTableName, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
 
 /** Identifies one bucket of one app; `bucketStart` in unix seconds. */
@@ -11,6 +11,15 @@ export interface BucketKey {
   sdkappid: number;
   bucketStart: number;
   bucketSize: BucketSize;
+}
+
+/**
+ * Loss buckets live in `bucket_state`, statistics buckets in `stats_bucket_state`: the same columns
+ * and rules, so one set of functions serves both. The cast only renames the table for Kysely's
+ * types; it is sound because the two tables' columns are identical (see migration 0005).
+ */
+function stateTable(table: BucketStateTableName | undefined): 'bucket_state' {
+  return (table ?? 'bucket_state') as 'bucket_state';
 }
 
 /** The key columns of one bucket, for `where((eb) => eb.and(...))` on bucket_state or loss_fact. */
@@ -25,12 +34,14 @@ export interface BucketStateFilter {
   from?: number;
   /** bucket_start < to (unix seconds). */
   to?: number;
+  /** Default `bucket_state` (loss); `stats_bucket_state` for statistics. */
+  table?: BucketStateTableName;
 }
 
 /** Bookkeeping rows matching the filter, by app then bucket start. */
 export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter = {}): Promise<BucketState[]> {
   let query = db
-    .selectFrom('bucket_state')
+    .selectFrom(stateTable(filter.table))
     .selectAll()
     .orderBy('sdkappid')
     .orderBy('bucket_start')
@@ -43,9 +54,13 @@ export async function listBucketStates(db: Kysely<Database>, filter: BucketState
 }
 
 /** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */
-export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Promise<boolean> {
+export async function markBucketFinal(
+  db: Kysely<Database>,
+  key: BucketKey,
+  table?: BucketStateTableName,
+): Promise<boolean> {
   const result = await db
-    .updateTable('bucket_state')
+    .updateTable(stateTable(table))
     .set({ final: true })
     .where((eb) => eb.and(bucketKeyColumns(key)))
     .executeTakeFirst();
@@ -58,10 +73,10 @@ export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Pro
  */
 export async function markBucketLost(
   db: Kysely<Database>,
-  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date },
+  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date; table?: BucketStateTableName },
 ): Promise<void> {
   await db
-    .insertInto('bucket_state')
+    .insertInto(stateTable(args.table))
     .values({
       sdkappid: args.sdkappid,
       bucket_start: new Date(args.bucket.start * 1000),

@@ -10,6 +10,7 @@ import type { BucketSize } from '../../src/buckets.ts';
 import type { Database } from '../../src/db/database.ts';
 import type { CallRecord, LossEntry, LossStage, Window } from '../../src/tencent/loss.ts';
 import { loadBucket } from '../../src/warehouse/load.ts';
+import { loadStatsBucket } from '../../src/warehouse/statsLoad.ts';
 
 /** A local day in Asia/Shanghai (UTC+8, no DST), `YYYY-MM-DD`, as a bucket. */
 export const dayBucket = (date: string): Window => {
@@ -73,4 +74,32 @@ export async function load(
   call: Partial<CallRecord> = {},
 ): Promise<void> {
   await loadBucket(db, { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, call), entries });
+}
+
+/** Push statistics counts for {@link loadStats}: `[total, sent, delivered, click]`, null = not given. */
+export type Counts = [number | null, number | null, number | null, number | null];
+
+/**
+ * Loads one statistics bucket with {@link loadStatsBucket}: `overall` the top-level counts,
+ * `platforms` one line per channel.
+ */
+export async function loadStats(
+  db: Kysely<Database>,
+  sdkappid: number,
+  bucket: Window,
+  bucketSize: BucketSize,
+  overall: Counts,
+  platforms: Record<number, Counts> = {},
+): Promise<void> {
+  const counts = ([total, sent, delivered, click]: Counts) => ({ total, sent, delivered, click });
+  await loadStatsBucket(db, {
+    sdkappid,
+    bucket,
+    bucketSize,
+    call: okCall(sdkappid, bucket),
+    stats: {
+      overall: counts(overall),
+      platforms: Object.entries(platforms).map(([platform, c]) => ({ platform: Number(platform), ...counts(c) })),
+    },
+  });
 }

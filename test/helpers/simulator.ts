@@ -6,6 +6,7 @@ import type { SimCall } from '../../src/simulator/index.ts';
 export { finishedPart } from '../../src/simulator/answer.ts';
 export { defaultLossData, sumLossEntries } from '../../src/simulator/lossData.ts';
 export { toResponseBody } from '../../src/simulator/responseBody.ts';
+export { defaultStatsData } from '../../src/simulator/statsData.ts';
 
 /** The `StartTime` a recorded call asked for. */
 export function startTimeOf(call: SimCall): number {

@@ -1,6 +1,6 @@
 import { systemClock } from '../../clock.ts';
-import { requireApps } from '../../config/config.ts';
-import { planBackfill, runBackfill } from '../../collect/backfill.ts';
+import { requireApps, type Feed } from '../../config/config.ts';
+import { planBackfill, runBackfill, type BackfillSummary } from '../../collect/backfill.ts';
 import { createCollector } from '../../collect/collector.ts';
 import { parseRange } from '../range.ts';
 import { selectApps, UsageError, type Command } from '../command.ts';
@@ -9,7 +9,7 @@ import { withDatabase } from '../database.ts';
 export const backfillCommand: Command = {
   name: 'backfill',
   summary: 'fetch every bucket overlapping a date range (idempotent)',
-  usage: `pushloss backfill --from <date|datetime> --to <date|datetime> [--app <sdkappid>]
+  usage: `pushloss backfill --from <date|datetime> --to <date|datetime> [--app <sdkappid>] [--api loss|statistics]
 
 Fetches every bucket (BUCKET_SIZE in BUCKET_TZ) overlapping the range, final or not, and
 replaces what is stored for it, so running it twice changes nothing.
@@ -17,9 +17,12 @@ replaces what is stored for it, so running it twice changes nothing.
                  (--from 2026-11-20 --to 2026-11-25 is six days); a datetime with Z or an
                  offset (2026-11-20T08:00:00+08:00) is an instant, --to exclusive
   --app          only this configured app (default: every app)
-Ranges older than the API's 7-day horizon are refused before any call.
+  --api          only this API: loss (normal_push_loss) or statistics (normal_push_statistics);
+                 default every API in COLLECT_APIS
+Ranges older than an API's horizon (loss 7 days, statistics 30) are refused before any call:
+a range from 20 days ago needs --api statistics.
 Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
-  options: { from: { type: 'string' }, to: { type: 'string' }, app: { type: 'string' } },
+  options: { from: { type: 'string' }, to: { type: 'string' }, app: { type: 'string' }, api: { type: 'string' } },
   async run({ config, logger, out, signal }, values) {
     const apps = requireApps(config);
     if (typeof values.from !== 'string' || typeof values.to !== 'string')
@@ -31,14 +34,30 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
       throw new UsageError(`backfill: ${(error as Error).message}`);
     }
     const selected = selectApps(apps, values.app);
-    const plan = planBackfill(config, range.fromMs, range.toMs, systemClock.now());
+    let feeds: readonly Feed[] = config.feeds;
+    if (values.api !== undefined) {
+      if (values.api !== 'loss' && values.api !== 'statistics')
+        throw new UsageError(`backfill: --api ${String(values.api)} is not an API; use loss or statistics`);
+      feeds = [values.api];
+    }
+    const nowMs = systemClock.now();
+    const plans = feeds.map((feed) => planBackfill(config, range.fromMs, range.toMs, nowMs, feed));
 
     return withDatabase(config, logger, async (db, { coordinationDb }) => {
       const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
-      out(
-        `backfill: ${plan.buckets.length} ${config.bucketSize} bucket(s) × ${selected.length} app(s)${plan.future ? `, ${plan.future} future bucket(s) skipped` : ''}`,
-      );
-      const summary = await runBackfill(collector, selected, plan, out, signal);
+      const summary: BackfillSummary = { loaded: 0, final: 0, failed: 0, facts: 0, stopped: false };
+      for (const plan of plans) {
+        out(
+          `backfill${feeds.length > 1 || plan.feed !== 'loss' ? ` ${plan.feed}` : ''}: ${plan.buckets.length} ${config.bucketSize} bucket(s) × ${selected.length} app(s)${plan.future ? `, ${plan.future} future bucket(s) skipped` : ''}`,
+        );
+        const part = await runBackfill(collector, selected, plan, out, signal);
+        summary.loaded += part.loaded;
+        summary.final += part.final;
+        summary.failed += part.failed;
+        summary.facts += part.facts;
+        summary.stopped ||= part.stopped;
+        if (summary.stopped) break;
+      }
       out(
         `backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`,
       );

@@ -14,12 +14,13 @@ const DEMO_APP = 1400000000;
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'simulator on loopback, a week of buckets into the embedded database, a loss report',
+  summary: 'simulator on loopback, a week of buckets into the embedded database, a loss and rate report',
   usage: `pushloss demo
 
 Starts the API simulator on 127.0.0.1 for a demo app (${DEMO_APP}, random key), runs one
 collection pass into the embedded database under PUSHLOSS_DATA_DIR/demo (at the real 1 call per
-second, so about ten seconds), and prints the top error codes per stage and channel.
+second, loss and statistics of the last week, so about twenty seconds), and prints the top error
+codes per stage and channel and the loss rates.
 Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
   options: {},
   async run({ config, out, signal }) {
@@ -30,6 +31,8 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
       apps: [loopbackApp(DEMO_APP, secretKey, [sim.url])],
       databaseUrl: undefined,
       dataDir: join(config.dataDir, 'demo'),
+      // The week of the loss report: statistics could reach 30 days back, at 30 more calls.
+      statistics: { ...config.statistics, horizonSeconds: 7 * 86_400 },
     };
     // The demo prints its own progress; the JSON logs only show problems unless asked for more.
     const logger = createLogger(config.logLevel === 'info' ? 'error' : config.logLevel);
@@ -56,7 +59,7 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
         out(`collected in ${(pass.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`);
         const report = await lossReport(db, { days: 7, nowMs: systemClock.now(), timeZone: demo.bucketTz, top: 2 });
         out('');
-        out(formatReport(report, 'table', { sections: ['stages', 'topCodes'] }).trimEnd());
+        out(formatReport(report, 'table', { sections: ['stages', 'topCodes', 'rates'] }).trimEnd());
         return result?.status === 'collected' && result.failed === 0 ? 0 : 1;
       });
     } finally {

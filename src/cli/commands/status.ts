@@ -7,6 +7,9 @@ import { textTable, type TextColumn } from '../../report/textTable.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
 
+/** Statistics reach 30 days back: status looks one day further, to show the lost edge. */
+const STATS_STATUS_DAYS = 31;
+
 const BUCKET_COLUMNS: TextColumn[] = [
   { header: 'bucket' },
   { header: 'state' },
@@ -23,7 +26,8 @@ For each configured app (and any app collected into this database before), the l
 ${STATUS_DAYS} days' buckets: final (collected for good), pending (collected, may still change),
 missing (not collected yet, still reachable) or lost (the API's horizon passed it before it was
 final); the last error; and a WARNING line for every bucket that leaves the API's horizon within
-24 h without being final.
+24 h without being final. With statistics collected (COLLECT_APIS), one more line per app
+counts the statistics buckets of the last 31 days by state, with the same warnings.
   --json   the same as one JSON document, for scripts`,
   options: { json: { type: 'boolean' } },
   async run({ config, logger, out }, values) {
@@ -34,6 +38,10 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
       const sdkappids = [...new Set([...config.apps.map((app) => app.sdkappid), ...states.keys()])].sort(
         (a, b) => a - b,
       );
+      const statsStates = new Map(
+        (await listAppStates(db, config.bucketSize, 'stats_app_state')).map((state) => [state.sdkappid, state]),
+      );
+      const withStats = config.feeds.includes('statistics') || statsStates.size > 0;
       const apps = [];
       for (const sdkappid of sdkappids) {
         const app = { sdkappid };
@@ -45,6 +53,23 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
           timeZone: config.bucketTz,
         });
         const state = states.get(app.sdkappid);
+        const statsState = statsStates.get(app.sdkappid);
+        const statistics = withStats
+          ? {
+              lastSuccessAt: statsState?.last_success_at ?? null,
+              lastError: statsState?.last_error
+                ? { at: statsState.last_error_at, message: statsState.last_error, fatal: statsState.fatal_at !== null }
+                : null,
+              buckets: await recentBuckets(db, app.sdkappid, {
+                nowMs,
+                days: STATS_STATUS_DAYS,
+                horizonSeconds: config.statistics.horizonSeconds,
+                bucketSize: config.bucketSize,
+                timeZone: config.bucketTz,
+                table: 'stats_bucket_state',
+              }),
+            }
+          : null;
         apps.push({
           sdkappid: app.sdkappid,
           lastSuccessAt: state?.last_success_at ?? null,
@@ -57,6 +82,7 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
               }
             : null,
           buckets,
+          statistics,
         });
       }
       const warnings = apps.flatMap((app) =>
@@ -65,6 +91,14 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
           .map(
             (bucket) =>
               `WARNING app ${app.sdkappid}: bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the API horizon at ${isoMs(bucket.start * 1000 + config.api.horizonSeconds * 1000)} and is ${bucket.condition}, not final`,
+          )
+          .concat(
+            (app.statistics?.buckets ?? [])
+              .filter((bucket) => bucket.atRisk)
+              .map(
+                (bucket) =>
+                  `WARNING app ${app.sdkappid}: statistics bucket ${label(bucket, config.bucketTz, config.bucketSize)} leaves the statistics API horizon at ${isoMs(bucket.start * 1000 + config.statistics.horizonSeconds * 1000)} and is ${bucket.condition}, not final`,
+              ),
           ),
       );
 
@@ -92,6 +126,12 @@ final); the last error; and a WARNING line for every bucket that leaves the API'
           bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-',
         ]);
         for (const line of textTable(BUCKET_COLUMNS, rows)) out(`  ${line}`);
+        if (app.statistics) {
+          const count = (condition: string) => app.statistics!.buckets.filter((b) => b.condition === condition).length;
+          out(
+            `  statistics (last ${STATS_STATUS_DAYS} days): ${count('final')} final, ${count('pending')} pending, ${count('missing')} missing, ${count('lost')} lost; last success: ${app.statistics.lastSuccessAt ? isoMs(app.statistics.lastSuccessAt.getTime()) : 'never'}${app.statistics.lastError ? `; last error: ${app.statistics.lastError.fatal ? 'FATAL ' : ''}${app.statistics.lastError.message}` : ''}`,
+          );
+        }
       }
       if (apps.length === 0) out('no app is configured or collected yet');
       for (const warning of warnings) out(warning);

@@ -1,0 +1,130 @@
+/**
+ * The domain of `v4/timpush/normal_push_statistics` and the reading of its answers: how many
+ * pushes could be sent, were sent, delivered and clicked, overall and per channel.
+ *
+ * Tolerant where the documentation leaves room (a missing count is unknown, a count may arrive as
+ * a decimal string or exceed 2^31, an undocumented PushPlatform is kept), exact about counts: it
+ * never invents, drops or rounds one. Anything else is `invalid` with a reason, and the caller
+ * keeps the raw body in the archive.
+ */
+import { EMPTY_ENVELOPE, isRecord, readEnvelope, type Envelope } from './response.ts';
+
+/** The four counts of one scope; null when the answer did not give it (unknown, not 0). */
+export interface PushCounts {
+  total: number | null;
+  sent: number | null;
+  delivered: number | null;
+  click: number | null;
+}
+
+/** One answer: the top-level counts and one line per channel (`PlatformStatistics[]`). */
+export interface PushStatistics {
+  overall: PushCounts;
+  platforms: Array<PushCounts & { platform: number }>;
+}
+
+export type ParsedStatsBody =
+  | { kind: 'ok'; envelope: Envelope; stats: PushStatistics }
+  | { kind: 'api_error'; envelope: Envelope & { errorCode: number } }
+  | { kind: 'invalid'; envelope: Envelope; reason: string };
+
+const COUNT_FIELDS = [
+  ['TotalCount', 'total'],
+  ['SentCount', 'sent'],
+  ['DeliveredCount', 'delivered'],
+  ['ClickCount', 'click'],
+] as const satisfies ReadonlyArray<readonly [string, keyof PushCounts]>;
+
+/** `platform` is a smallint column. */
+const MAX_PLATFORM = 32_767;
+
+/** Parses a response body text. Never throws. */
+export function parseStatisticsBody(text: string): ParsedStatsBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not JSON' };
+  }
+  return parseStatisticsJson(json);
+}
+
+/** Parses an already decoded JSON value. Never throws. */
+export function parseStatisticsJson(json: unknown): ParsedStatsBody {
+  const checked = readEnvelope(json);
+  if (checked.kind !== 'ok') return checked;
+  const { envelope } = checked;
+  const container = findCounts(checked.body);
+  if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
+
+  const overall = readCounts(container);
+  if (typeof overall === 'string') return { kind: 'invalid', envelope, reason: overall };
+
+  const list = container.PlatformStatistics;
+  const platforms = new Map<number, PushCounts & { platform: number }>();
+  if (list !== undefined && list !== null) {
+    if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: 'PlatformStatistics is not an array' };
+    for (const [index, item] of list.entries()) {
+      const where = `PlatformStatistics[${index}]`;
+      if (!isRecord(item)) return { kind: 'invalid', envelope, reason: `${where}: not an object` };
+      const platform = readInteger(item.PushPlatform);
+      if (platform === null || platform === undefined || platform > MAX_PLATFORM) {
+        return { kind: 'invalid', envelope, reason: `${where}: PushPlatform is not a small non-negative integer` };
+      }
+      const counts = readCounts(item);
+      if (typeof counts === 'string') return { kind: 'invalid', envelope, reason: `${where}: ${counts}` };
+      const seen = platforms.get(platform);
+      if (!seen) {
+        platforms.set(platform, { platform, ...counts });
+        continue;
+      }
+      // Not documented to happen; if a channel comes twice its counts are added, never dropped.
+      for (const [, key] of COUNT_FIELDS) {
+        const a = seen[key];
+        const b = counts[key];
+        const sum = a === null || b === null ? null : a + b;
+        if (sum !== null && !Number.isSafeInteger(sum))
+          return { kind: 'invalid', envelope, reason: `${where}: the summed ${key} count exceeds 2^53` };
+        seen[key] = sum;
+      }
+    }
+  }
+  return { kind: 'ok', envelope, stats: { overall, platforms: [...platforms.values()] } };
+}
+
+/**
+ * The counts sit at the top level (documented: flat, no wrapper), or, like loss's documented
+ * sample, inside one nested object. Two nested candidates would be a guess, so that is invalid.
+ */
+function findCounts(json: Record<string, unknown>): Record<string, unknown> | string {
+  const holdsCounts = (value: Record<string, unknown>) =>
+    'PlatformStatistics' in value || COUNT_FIELDS.some(([field]) => field in value);
+  if (holdsCounts(json)) return json;
+  const nested = Object.values(json).filter((value) => isRecord(value) && holdsCounts(value));
+  if (nested.length > 1) return 'statistics found in more than one nested object';
+  return (nested[0] as Record<string, unknown> | undefined) ?? json;
+}
+
+function readCounts(item: Record<string, unknown>): PushCounts | string {
+  const counts: PushCounts = { total: null, sent: null, delivered: null, click: null };
+  for (const [field, key] of COUNT_FIELDS) {
+    const value = readInteger(item[field]);
+    if (value === null) return `${field} is not a non-negative integer below 2^53`;
+    counts[key] = value ?? null;
+  }
+  return counts;
+}
+
+/**
+ * A non-negative safe integer from a JSON number or a decimal string; undefined when absent
+ * (missing or null), null when present but not such an integer.
+ */
+function readInteger(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  if (typeof value === 'string' && /^\d{1,16}$/.test(value.trim())) {
+    const number = Number(value.trim());
+    return Number.isSafeInteger(number) ? number : null;
+  }
+  return null;
+}

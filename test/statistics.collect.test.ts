@@ -1,0 +1,263 @@
+/**
+ * normal_push_statistics end to end against the simulator: push_stats equals the simulator's truth
+ * after partial and final data and after faults; both APIs share the app's rate slot; a
+ * statistics-only backfill reaches 20 days back where loss is refused; renormalize rebuilds
+ * statistics from the archive.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { manualClock } from './helpers/clock.ts';
+import { planBackfill, RangeRefusedError, runBackfill } from '../src/collect/backfill.ts';
+import { createCollector } from '../src/collect/collector.ts';
+import type { Config } from '../src/config/config.ts';
+import type { Window } from '../src/tencent/loss.ts';
+import { renormalizeStatistics } from '../src/warehouse/statsLoad.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { defaultStatsData, finishedPart } from './helpers/simulator.ts';
+import { simulatorApps, simulatorConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { capturedLogger } from './helpers/logs.ts';
+
+const APPS = [1400000501, 1400000502];
+// 2026-11-26 12:00 Beijing time.
+const NOW = Date.UTC(2026, 10, 26, 4);
+const DAY = 86_400;
+/** The Beijing day that starts `offset` days after 2026-11-26 (negative: before). */
+const beijingDay = (offset: number): Window => {
+  const start = Date.UTC(2026, 10, 25, 16) / 1000 + offset * DAY;
+  return { start, end: start + DAY };
+};
+
+let t: TestDatabase;
+let sim: Simulator;
+let config: Config;
+const clock = manualClock(NOW);
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  sim = await startSimulator({ apps: simulatorApps(APPS), clock, minIntervalMs: 25 });
+  config = simulatorConfig(sim.url, APPS);
+});
+afterAll(async () => {
+  await sim?.close();
+  await t?.close();
+});
+beforeEach(async () => {
+  clock.set(NOW);
+  sim.reset();
+  sim.setStatsData();
+  for (const table of [
+    'loss_fact',
+    'bucket_state',
+    'app_state',
+    'tim_call',
+    'stats_fact',
+    'stats_bucket_state',
+    'stats_app_state',
+    'stats_call',
+    'app_lease',
+  ] as const)
+    await t.db.deleteFrom(table).execute();
+});
+
+const collector = (cfg: Config = config) =>
+  createCollector({ db: t.db, config: cfg, logger: capturedLogger().logger, clock });
+
+/** push_stats as the BI user sees it. */
+async function view(sdkappid: number) {
+  const rows = await t.db
+    .selectFrom('push_stats')
+    .selectAll()
+    .where('sdkappid', '=', sdkappid)
+    .orderBy('bucket_start')
+    .orderBy('platform', (ob) => ob.nullsFirst())
+    .execute();
+  return rows.map((r) => ({
+    start: r.bucket_start.getTime() / 1000,
+    end: r.bucket_end.getTime() / 1000,
+    platform: r.platform,
+    total: r.total_count,
+    sent: r.sent_count,
+    delivered: r.delivered_count,
+    click: r.click_count,
+  }));
+}
+
+/** What the simulator serves for these buckets at `nowMs`, in the view's shape. */
+function truth(sdkappid: number, buckets: Window[], nowMs: number) {
+  return buckets.flatMap((bucket) => {
+    const stats = defaultStatsData(sdkappid, finishedPart(bucket, nowMs));
+    return [{ platform: null, ...stats.overall }, ...stats.platforms].map((line) => ({
+      start: bucket.start,
+      end: bucket.end,
+      platform: line.platform,
+      total: line.total,
+      sent: line.sent,
+      delivered: line.delivered,
+      click: line.click,
+    }));
+  });
+}
+
+const days = (from: number, to: number) => [...Array(to - from + 1).keys()].map((i) => beijingDay(from + i));
+
+describe('collecting statistics', () => {
+  it('a new app fetches the last 30 days of statistics and 7 of loss; push_stats equals the truth', async () => {
+    const pass = await collector().runPass();
+    for (const sdkappid of APPS) {
+      // 30 days of statistics (the first reachable day is today - 29) and 7 of loss.
+      expect(pass.apps.get(sdkappid)).toMatchObject({ status: 'collected', fetched: 30 + 7, failed: 0, lost: 0 });
+      expect(await view(sdkappid)).toEqual(truth(sdkappid, days(-29, 0), NOW));
+    }
+    // The overall row is the API's top-level counts, not the channels' sum (online pushes).
+    const [overall, ...channels] = await view(APPS[0]!);
+    expect(overall!.sent).toBeGreaterThan(
+      channels.filter((c) => c.start === overall!.start).reduce((s, c) => s + c.sent!, 0),
+    );
+    // Every call is archived in its API's table; statistics windows went to the statistics path.
+    const statsCalls = sim.calls.filter((c) => c.path.endsWith('/normal_push_statistics'));
+    expect(await t.db.selectFrom('stats_call').select('id').execute()).toHaveLength(statsCalls.length);
+    expect(await t.db.selectFrom('tim_call').select('id').execute()).toHaveLength(sim.calls.length - statsCalls.length);
+    // Both APIs of one app went through its one slot: never two calls closer than the interval.
+    for (const sdkappid of APPS) {
+      const arrivals = sim.calls.filter((c) => c.sdkappid === sdkappid).map((c) => c.receivedAtMono);
+      for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(25); // the simulator's rule
+    }
+    expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
+  });
+
+  it('partial data is replaced by the final data; final buckets are not fetched again', async () => {
+    await collector().runPass();
+    const today = beijingDay(0);
+    const partial = (await view(APPS[0]!)).filter((r) => r.start === today.start);
+    expect(partial).toEqual(truth(APPS[0]!, [today], NOW));
+
+    // Three days later: today's bucket has all its hours and is settled (SETTLE_AFTER 48 h).
+    const later = NOW + 3 * DAY * 1000;
+    clock.set(later);
+    sim.reset();
+    const pass = await collector().runPass();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', failed: 0 });
+    const final = (await view(APPS[0]!)).filter((r) => r.start === today.start);
+    expect(final).toEqual(truth(APPS[0]!, [today], later));
+    expect(final).not.toEqual(partial);
+    const state = await t.db
+      .selectFrom('stats_bucket_state')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .where('bucket_start', '=', new Date(today.start * 1000))
+      .executeTakeFirstOrThrow();
+    expect(state).toMatchObject({ final: true, fetch_count: 2 });
+    // The statistics pass asked only for buckets not final: days -2 .. +3, never the settled past.
+    const asked = sim.calls
+      .filter((c) => c.sdkappid === APPS[0] && c.path.endsWith('/normal_push_statistics'))
+      .map((c) => (JSON.parse(c.body) as { StartTime: number }).StartTime);
+    expect(Math.min(...asked)).toBeGreaterThanOrEqual(beijingDay(-2).start);
+  });
+
+  it('faults: a gateway error is retried, an unreadable answer is archived and the bucket fetched next pass', async () => {
+    sim.fail({ kind: 'http', status: 502 }, { api: 'statistics', sdkappid: APPS[0]! });
+    sim.fail(
+      { kind: 'body', body: '{"ActionStatus":"OK","ErrorCode":0,"TotalCount":-5}' },
+      { api: 'statistics', sdkappid: APPS[1]! },
+    );
+    const first = await collector().runPass();
+    expect(first.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', failed: 0 });
+    expect(first.apps.get(APPS[1]!)).toMatchObject({ status: 'collected', failed: 1 });
+    const refused = await t.db
+      .selectFrom('stats_call')
+      .selectAll()
+      .where('sdkappid', '=', APPS[1]!)
+      .where('outcome', '=', 'invalid_response')
+      .execute();
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.body).toContain('"TotalCount":-5'); // the raw body is kept
+    expect(await view(APPS[0]!)).toEqual(truth(APPS[0]!, days(-29, 0), NOW));
+
+    const second = await collector().runPass();
+    expect(second.apps.get(APPS[1]!)).toMatchObject({ status: 'collected', failed: 0 });
+    expect(await view(APPS[1]!)).toEqual(truth(APPS[1]!, days(-29, 0), NOW));
+  });
+
+  it('a fatal statistics error stops statistics for the app, not its loss', async () => {
+    sim.fail({ kind: 'error', code: 90009, info: 'no permission' }, { api: 'statistics', sdkappid: APPS[0]! });
+    const pass = await collector().runPass();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', fetched: 7, failed: 1 });
+    expect(await view(APPS[0]!)).toEqual([]);
+    expect(
+      (await t.db.selectFrom('loss_fact').select('sdkappid').where('sdkappid', '=', APPS[0]!).execute()).length,
+    ).toBeGreaterThan(0);
+    const state = await t.db
+      .selectFrom('stats_app_state')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .executeTakeFirstOrThrow();
+    expect(state.fatal_at).not.toBeNull();
+  });
+
+  it('renormalize rebuilds statistics from the archive without calling the API', async () => {
+    await collector().runPass();
+    const before = await view(APPS[0]!);
+    await t.db.deleteFrom('stats_fact').where('sdkappid', '=', APPS[0]!).execute();
+    const calls = sim.calls.length;
+    const report = await renormalizeStatistics(t.db, { sdkappid: APPS[0]! });
+    expect(report).toMatchObject({ buckets: 30, rebuilt: 30, failed: [], skipped: 0 });
+    expect(await view(APPS[0]!)).toEqual(before);
+    expect(sim.calls.length).toBe(calls);
+  });
+});
+
+describe('backfilling statistics', () => {
+  it('a range from 20 days ago is refused for loss with a clear message, and loads for statistics alone', async () => {
+    const from = beijingDay(-20).start * 1000;
+    const to = beijingDay(-18).end * 1000;
+    expect(() => planBackfill(config, from, to, NOW, 'loss')).toThrow(RangeRefusedError);
+    expect(() => planBackfill(config, from, to, NOW, 'loss')).toThrow(
+      /older than the loss API \(normal_push_loss\)'s 7-day horizon.*add --api statistics/,
+    );
+    const plan = planBackfill(config, from, to, NOW, 'statistics');
+    expect(plan.buckets).toEqual(days(-20, -18));
+    const lines: string[] = [];
+    const summary = await runBackfill(collector(), [config.apps[0]!], plan, (line) => lines.push(line));
+    expect(summary).toMatchObject({ loaded: 3, final: 3, failed: 0 });
+    expect(lines[0]).toMatch(/^statistics app 1400000501 bucket 1\/3 /);
+    expect(await view(APPS[0]!)).toEqual(truth(APPS[0]!, days(-20, -18), NOW));
+    // Only the statistics API was called.
+    expect(sim.calls.every((c) => c.path.endsWith('/normal_push_statistics'))).toBe(true);
+    // 31 days back is out of reach for statistics too.
+    expect(() => planBackfill(config, beijingDay(-31).start * 1000, to, NOW, 'statistics')).toThrow(
+      /statistics API \(normal_push_statistics\)'s 30-day horizon/,
+    );
+  });
+});
+
+describe('rate slots', () => {
+  it('STATS_OWN_RATE_SLOT gives statistics calls slots of their own (the simulator then counts per API)', async () => {
+    const perApi = await startSimulator({ apps: simulatorApps(APPS), clock, minIntervalMs: 25, ratePerApi: true });
+    afterAll(() => perApi.close());
+    const own = simulatorConfig(perApi.url, APPS, { STATS_OWN_RATE_SLOT: 'true', MIN_CALL_INTERVAL: '1000ms' });
+    const shared = simulatorConfig(perApi.url, APPS, { MIN_CALL_INTERVAL: '1000ms' });
+    expect(own.statistics.ownRateSlot).toBe(true);
+    expect(shared.statistics.ownRateSlot).toBe(false);
+    // Two buckets of each API for one app, concurrently: with its own slot, a statistics call may
+    // start right beside a loss call; with the shared slot it never does.
+    const gaps = async (cfg: Config) => {
+      perApi.reset();
+      const c = collector(cfg);
+      const app = cfg.apps[0]!;
+      await Promise.all([
+        (async () => {
+          for (const d of [-1, -2]) await c.collectBucket(app, beijingDay(d), undefined, 'loss');
+        })(),
+        (async () => {
+          for (const d of [-1, -2]) await c.collectBucket(app, beijingDay(d), undefined, 'statistics');
+        })(),
+      ]);
+      expect(perApi.calls.every((call) => call.errorCode === 0)).toBe(true);
+      const arrivals = perApi.calls.map((call) => call.receivedAtMono).sort((a, b) => a - b);
+      return Math.min(...arrivals.slice(1).map((at, i) => at - arrivals[i]!));
+    };
+    // Wide margins: on the embedded database, loads and reservations share one connection.
+    expect(await gaps(shared)).toBeGreaterThanOrEqual(800);
+    expect(await gaps(own)).toBeLessThan(500);
+  });
+});
