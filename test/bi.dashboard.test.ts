@@ -305,6 +305,7 @@ describe('the dashboard file', () => {
   it('reads nothing but the BI views, the dimensions and the zone function', () => {
     const allowed = new Set([
       'push_loss',
+      'push_loss_apps',
       'push_loss_daily',
       'push_loss_top_codes',
       'push_loss_bucket_share',

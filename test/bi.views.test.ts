@@ -464,6 +464,7 @@ describe('the pushloss_reader role', () => {
     'collection_status',
     'platform',
     'push_loss',
+    'push_loss_apps',
     'push_loss_bucket_share',
     'push_loss_daily',
     'push_loss_top_codes',
@@ -479,6 +480,13 @@ describe('the pushloss_reader role', () => {
     'rate_slot',
     'kysely_migration',
     'kysely_migration_lock',
+    'loss_day',
+    'loss_day_total',
+    'loss_week',
+    'loss_rollup_zone',
+    'push_loss_top_codes_by_fact',
+    'push_loss_daily_by_fact',
+    'push_loss_wow_by_fact',
   ];
 
   it('cannot log in and has no password', async () => {
@@ -535,6 +543,7 @@ describe('the pushloss_reader role', () => {
       platform: 9,
       stage: 2,
       push_loss: 21,
+      push_loss_apps: 2,
       push_loss_daily: 14,
       push_loss_top_codes: 19,
       push_loss_bucket_share: 8,
@@ -583,6 +592,12 @@ describe('the pushloss_reader role', () => {
   });
 });
 
+/** Migrates down past 0003 (0004, which builds on its views, goes first). */
+async function downThrough0003(db: Kysely<Database>): Promise<void> {
+  await migrateDown(db);
+  await migrateDown(db);
+}
+
 describe('migration 0003 down and up', () => {
   it('round trip restores the views and the grants; the role is kept while a member role needs it', async () => {
     const own = await createTestDatabase();
@@ -597,10 +612,11 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(8);
+      expect(before).toHaveLength(9);
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
+      expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0004_daily_rollup', direction: 'Down' }] });
       expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Down' }] });
       const [views] = await rows<{ n: number }>(
         own.db,
@@ -613,11 +629,16 @@ describe('migration 0003 down and up', () => {
         sql`select count(*)::int8 as n from pg_auth_members where roleid = 'pushloss_reader'::regrole`,
       );
       expect(membership!.n).toBeGreaterThanOrEqual(1);
-      expect(await migrateToLatest(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Up' }] });
+      expect(await migrateToLatest(own.db)).toEqual({
+        migrated: [
+          { name: '0003_bi_views', direction: 'Up' },
+          { name: '0004_daily_rollup', direction: 'Up' },
+        ],
+      });
       expect(await grants()).toEqual(before);
 
       await sql`drop role ${sql.id(member)}`.execute(own.db);
-      await migrateDown(own.db);
+      await downThrough0003(own.db);
       if (own.kind === 'pglite') {
         // Alone on its "server", nothing else needs the role: down drops it, up creates it again.
         expect(await roleExists()).toBe(false);
@@ -647,9 +668,9 @@ describe('migration 0003 down and up', () => {
       await Promise.all([...all.map((d) => migrateToLatest(d.db)), migrateToLatest(second!.db)]);
       // Down in two databases while the third goes down and up again.
       await Promise.all([
-        migrateDown(all[0]!.db),
-        migrateDown(all[1]!.db),
-        migrateDown(all[2]!.db).then(() => migrateToLatest(all[2]!.db)),
+        downThrough0003(all[0]!.db),
+        downThrough0003(all[1]!.db),
+        downThrough0003(all[2]!.db).then(() => migrateToLatest(all[2]!.db)),
       ]);
       await Promise.all([migrateToLatest(all[0]!.db), migrateToLatest(all[1]!.db)]);
       for (const d of all) {
@@ -657,7 +678,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(8);
+        expect(readable).toHaveLength(9);
       }
     } finally {
       await second?.close();

@@ -4,7 +4,6 @@ import type { Kysely } from 'kysely';
 import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
-import { inTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
 import { TimApiError } from '../tencent/errors.ts';
@@ -12,7 +11,7 @@ import type { CallRecord, Window } from '../tencent/loss.ts';
 import { inProcessGate } from '../tencent/rateGate.ts';
 import { archiveCall } from '../warehouse/archive.ts';
 import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
-import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
+import { listBucketStates, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
 import { acquireLease, releaseLease } from './leases.ts';
 import { firstReachableBucket, isSettled, planApp } from './planner.ts';
@@ -115,21 +114,13 @@ export function createCollector(deps: CollectorDeps): Collector {
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     let result;
     try {
-      result = await inTransaction(db, async (trx) => {
-        const loaded = await loadBucket(trx, {
-          sdkappid: app.sdkappid,
-          bucket,
-          bucketSize: config.bucketSize,
-          call,
-          entries,
-        });
-        if (loaded.replaced && final)
-          await markBucketFinal(trx, {
-            sdkappid: app.sdkappid,
-            bucketStart: bucket.start,
-            bucketSize: config.bucketSize,
-          });
-        return loaded;
+      result = await loadBucket(db, {
+        sdkappid: app.sdkappid,
+        bucket,
+        bucketSize: config.bucketSize,
+        call,
+        entries,
+        final,
       });
     } catch (error) {
       // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with

@@ -50,6 +50,19 @@ export async function ensureLossFactPartition(db: Kysely<Database>, bucketStart:
   return true;
 }
 
+/**
+ * {@link ensureLossFactPartition} for many buckets: one query finds the months that are missing
+ * (usually none), so a load costs one round trip here, not one per bucket.
+ */
+export async function ensureLossFactPartitions(db: Kysely<Database>, bucketStarts: readonly number[]): Promise<void> {
+  const byName = new Map(bucketStarts.map((start) => [lossFactPartitionFor(start).name, start]));
+  if (byName.size === 0) return;
+  const { rows } = await sql<{ name: string }>`
+    select name from json_array_elements_text(${JSON.stringify([...byName.keys()])}::json) as name
+     where to_regclass(name) is null`.execute(db);
+  for (const { name } of rows) await ensureLossFactPartition(db, byName.get(name)!);
+}
+
 /** Names of the existing `loss_fact` partitions, oldest first. */
 export async function listLossFactPartitions(db: Kysely<Database>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`

@@ -1,0 +1,84 @@
+/**
+ * Replacing the facts of many buckets at once, set-based: one statement for every bucket's facts
+ * and one for the rollup, whatever the number of buckets. Used by the loader (one bucket per
+ * answer) and by `renormalize` (hundreds of buckets per transaction).
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { BucketSize, Database } from '../db/database.ts';
+import type { FactLine } from './normalize.ts';
+import { refreshRollup } from './rollup.ts';
+
+/** The new content of one bucket: its facts all come from one call. */
+export interface BucketFacts {
+  sdkappid: number;
+  bucketStart: Date;
+  bucketEnd: Date;
+  bucketSize: BucketSize;
+  fetchedAt: Date;
+  callId: number;
+  lines: readonly FactLine[];
+}
+
+/**
+ * Makes each bucket hold exactly its `lines`, then refreshes the rollup of their days. Must run
+ * inside a transaction that already ensured the partitions and holds each bucket's
+ * `bucket_state` row lock (so no other writer touches these buckets until commit). Buckets must
+ * be distinct. Returns the number of fact rows written.
+ *
+ * A bucket is replaced, never merged: rows the new answer no longer lists are deleted, the others
+ * are written with the new counts. Deleting only the vanished rows lets the delete and the write
+ * run in ONE statement (they touch different rows, so their order does not matter).
+ */
+export async function replaceFacts(trx: Kysely<Database>, buckets: readonly BucketFacts[]): Promise<number> {
+  if (buckets.length === 0) return 0;
+  const keys = buckets.map((b, i) => ({
+    i,
+    sdkappid: b.sdkappid,
+    bucket_start: b.bucketStart.toISOString(),
+    bucket_size: b.bucketSize,
+    bucket_end: b.bucketEnd.toISOString(),
+    fetched_at: b.fetchedAt.toISOString(),
+    call_id: b.callId,
+  }));
+  const lines = buckets.flatMap((b, i) =>
+    b.lines.map((l) => ({
+      i,
+      scope: l.scope,
+      stage: l.stage,
+      platform: l.platform,
+      err_code: l.errCode,
+      err_count: l.errCount,
+      err_info: l.errInfo,
+    })),
+  );
+  await sql`
+    with bucket as (
+      select * from json_to_recordset(${JSON.stringify(keys)}::json) as b(
+        i int, sdkappid int8, bucket_start timestamptz, bucket_size text, bucket_end timestamptz,
+        fetched_at timestamptz, call_id int8)
+    ),
+    line as (
+      select b.sdkappid, b.bucket_start, b.bucket_size, l.scope, l.stage, l.platform, l.err_code,
+             b.bucket_end, l.err_count, l.err_info, b.fetched_at, b.call_id
+        from json_to_recordset(${JSON.stringify(lines)}::json) as l(
+               i int, scope text, stage text, platform int2, err_code text, err_count int8, err_info text)
+        join bucket b using (i)
+    ),
+    vanished as (
+      delete from loss_fact f using bucket b
+       where f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
+         and not exists (
+           select from line l
+            where l.sdkappid = f.sdkappid and l.bucket_start = f.bucket_start and l.bucket_size = f.bucket_size
+              and l.scope = f.scope and l.stage = f.stage and l.platform = f.platform and l.err_code = f.err_code)
+    )
+    insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
+                           bucket_end, err_count, err_info, fetched_at, call_id)
+    select * from line
+    on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
+      set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
+          fetched_at = excluded.fetched_at, call_id = excluded.call_id`.execute(trx);
+  await refreshRollup(trx, buckets);
+  return lines.length;
+}
