@@ -18,10 +18,12 @@ export interface BucketFacts {
   fetchedAt: Date;
   callId: number;
   lines: readonly FactLine[];
+  /** The bucket was never fetched before: its day may now take its facts from it (a 1d bucket). */
+  firstFetch?: boolean;
 }
 
 /**
- * Makes each bucket hold exactly its `lines`, then refreshes the rollup of their days. Must run
+ * Makes each bucket hold exactly its `lines`, then refreshes the rollup of the days that changed. Must run
  * inside a transaction that already ensured the partitions and holds each bucket's
  * `bucket_state` row lock (so no other writer touches these buckets until commit). Buckets must
  * be distinct. Returns the number of fact rows written.
@@ -52,7 +54,7 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
       err_info: l.errInfo,
     })),
   );
-  await sql`
+  const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
     with bucket as (
       select * from json_to_recordset(${JSON.stringify(keys)}::json) as b(
         i int, sdkappid int8, bucket_start timestamptz, bucket_size text, bucket_end timestamptz,
@@ -72,13 +74,33 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
            select from line l
             where l.sdkappid = f.sdkappid and l.bucket_start = f.bucket_start and l.bucket_size = f.bucket_size
               and l.scope = f.scope and l.stage = f.stage and l.platform = f.platform and l.err_code = f.err_code)
+      returning f.sdkappid, f.bucket_start
+    ),
+    written as (
+      insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
+                             bucket_end, err_count, err_info, fetched_at, call_id)
+      select * from line
+      on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
+        set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
+            fetched_at = excluded.fetched_at, call_id = excluded.call_id
+        -- A rebuild that changes nothing writes nothing.
+        where (loss_fact.bucket_end, loss_fact.err_count, loss_fact.err_info, loss_fact.fetched_at, loss_fact.call_id)
+              is distinct from (excluded.bucket_end, excluded.err_count, excluded.err_info, excluded.fetched_at, excluded.call_id)
     )
-    insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
-                           bucket_end, err_count, err_info, fetched_at, call_id)
-    select * from line
-    on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
-      set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
-          fetched_at = excluded.fetched_at, call_id = excluded.call_id`.execute(trx);
-  await refreshRollup(trx, buckets);
+    -- Buckets whose counts or descriptions changed (this statement's snapshot holds the old facts).
+    select sdkappid, bucket_start from vanished
+    union
+    select l.sdkappid, l.bucket_start from line l
+     where not exists (
+       select from loss_fact f
+        where f.sdkappid = l.sdkappid and f.bucket_start = l.bucket_start and f.bucket_size = l.bucket_size
+          and f.scope = l.scope and f.stage = l.stage and f.platform = l.platform and f.err_code = l.err_code
+          and f.err_count = l.err_count and f.err_info = l.err_info)`.execute(trx);
+  // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
+  // refresh the buckets that changed, and those fetched for the first time (even if empty).
+  await refreshRollup(trx, [
+    ...changed.map((row) => ({ sdkappid: row.sdkappid, bucketStart: row.bucket_start })),
+    ...buckets.filter((b) => b.firstFetch),
+  ]);
   return lines.length;
 }

@@ -165,6 +165,7 @@ export async function loadBuckets(
           fetchedAt,
           callId: state.call_id,
           lines,
+          firstFetch: state.fetch_count === 1,
         });
       }
       return {
