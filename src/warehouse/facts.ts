@@ -67,13 +67,22 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
                i int, scope text, stage text, platform int2, err_code text, err_count int8, err_info text)
         join bucket b using (i)
     ),
+    -- Set operations, not correlated subqueries: they stay linear whatever the planner guesses
+    -- about JSON input (it assumes 100 rows).
+    old as (
+      select f.sdkappid, f.bucket_start, f.bucket_size, f.scope, f.stage, f.platform, f.err_code, f.err_count, f.err_info
+        from bucket b
+        join loss_fact f on f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
+    ),
+    gone as (
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from old
+      except all
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from line
+    ),
     vanished as (
-      delete from loss_fact f using bucket b
-       where f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
-         and not exists (
-           select from line l
-            where l.sdkappid = f.sdkappid and l.bucket_start = f.bucket_start and l.bucket_size = f.bucket_size
-              and l.scope = f.scope and l.stage = f.stage and l.platform = f.platform and l.err_code = f.err_code)
+      delete from loss_fact f using gone g
+       where f.sdkappid = g.sdkappid and f.bucket_start = g.bucket_start and f.bucket_size = g.bucket_size
+         and f.scope = g.scope and f.stage = g.stage and f.platform = g.platform and f.err_code = g.err_code
       returning f.sdkappid, f.bucket_start
     ),
     written as (
@@ -90,12 +99,11 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
     -- Buckets whose counts or descriptions changed (this statement's snapshot holds the old facts).
     select sdkappid, bucket_start from vanished
     union
-    select l.sdkappid, l.bucket_start from line l
-     where not exists (
-       select from loss_fact f
-        where f.sdkappid = l.sdkappid and f.bucket_start = l.bucket_start and f.bucket_size = l.bucket_size
-          and f.scope = l.scope and f.stage = l.stage and f.platform = l.platform and f.err_code = l.err_code
-          and f.err_count = l.err_count and f.err_info = l.err_info)`.execute(trx);
+    select sdkappid, bucket_start from (
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from line
+      except all
+      select * from old
+    ) differs`.execute(trx);
   // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
   // refresh the buckets that changed, and those fetched for the first time (even if empty).
   await refreshRollup(trx, [
