@@ -7,6 +7,8 @@
  *   BENCH_APPS=100 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
  *
  * With BENCH_DATABASE_URL a scratch database is created on that server and dropped afterwards.
+ * `npm run bench -- bi` times the BI views and the dashboard (bench/bi.ts), `npm run bench -- load`
+ * the load path and renormalize (bench/load.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -113,4 +115,8 @@ async function main() {
   }
 }
 
-await main();
+// `npm run bench -- bi` and `npm run bench -- load` are the BI and load-path benchmarks.
+const part = process.argv[2];
+if (part === 'bi') await import('./bi.ts');
+else if (part === 'load') await import('./load.ts');
+else await main();

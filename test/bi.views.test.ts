@@ -464,6 +464,7 @@ describe('the pushloss_reader role', () => {
     'collection_status',
     'platform',
     'push_loss',
+    'push_loss_apps',
     'push_loss_bucket_share',
     'push_loss_daily',
     'push_loss_rate',
@@ -488,6 +489,13 @@ describe('the pushloss_reader role', () => {
     'stats_rate_slot',
     'kysely_migration',
     'kysely_migration_lock',
+    'loss_day',
+    'loss_day_total',
+    'loss_week',
+    'loss_rollup_zone',
+    'push_loss_top_codes_by_fact',
+    'push_loss_daily_by_fact',
+    'push_loss_wow_by_fact',
   ];
 
   it('cannot log in and has no password', async () => {
@@ -544,6 +552,7 @@ describe('the pushloss_reader role', () => {
       platform: 9,
       stage: 2,
       push_loss: 21,
+      push_loss_apps: 2,
       push_loss_daily: 14,
       push_loss_top_codes: 19,
       push_loss_bucket_share: 8,
@@ -619,7 +628,7 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(12); // 0003's 8 and 0005's 4
+      expect(before).toHaveLength(13); // 0003's 8, 0004's push_loss_apps and 0005's 4
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
@@ -679,7 +688,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(12); // 0003's 8 and 0005's 4
+        expect(readable).toHaveLength(13); // 0003's 8, 0004's push_loss_apps and 0005's 4
       }
     } finally {
       await second?.close();

@@ -168,20 +168,16 @@ export function createCollector(deps: CollectorDeps): Collector {
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     let result;
     try {
-      result = await inTransaction(db, async (trx) => {
-        const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };
-        const loaded =
-          fetched.feed === 'loss'
-            ? await loadBucket(trx, { ...target, entries: fetched.entries })
-            : await loadStatsBucket(trx, { ...target, stats: fetched.stats });
-        if (loaded.replaced && final)
-          await markBucketFinal(
-            trx,
-            { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize },
-            tables.bucketState,
-          );
-        return loaded;
-      });
+      const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };
+      result =
+        fetched.feed === 'loss'
+          ? await loadBucket(db, { ...target, entries: fetched.entries, final })
+          : await inTransaction(db, async (trx) => {
+              const loaded = await loadStatsBucket(trx, { ...target, stats: fetched.stats });
+              const key = { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize };
+              if (loaded.replaced && final) await markBucketFinal(trx, key, tables.bucketState);
+              return loaded;
+            });
     } catch (error) {
       // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with
       // other edges, a count it cannot hold) is archived like any unreadable answer, and the

@@ -79,6 +79,23 @@ export interface BucketStateTable {
   lost_at: Timestamp | null;
 }
 
+/**
+ * The BI views' daily rollup (migration 0004), written only by `push_loss_rollup_refresh`: per
+ * app, local day, stage, channel (-1: overall) and error code. Read-only for the application.
+ */
+export interface LossDayTable {
+  sdkappid: ReadOnly<number>;
+  day_start: ReadOnly<Date>;
+  stage: ReadOnly<LossStage>;
+  platform: ReadOnly<number>;
+  err_code: ReadOnly<string>;
+  day: ReadOnly<Date>;
+  rank: ReadOnly<number>;
+  err_count: ReadOnly<number>;
+  err_info: ReadOnly<string>;
+  bucket_size: ReadOnly<BucketSize>;
+}
+
 /** Dimension: documented push vendors (`PushPlatform`). Unknown numbers are kept in facts anyway. */
 export interface PlatformTable {
   platform: number;
@@ -175,6 +192,7 @@ export interface PushStatsView {
 export interface Database {
   tim_call: TimCallTable;
   loss_fact: LossFactTable;
+  loss_day: LossDayTable;
   bucket_state: BucketStateTable;
   platform: PlatformTable;
   stage: StageTable;
@@ -209,7 +227,6 @@ export type AppStateTableName = 'app_state' | 'stats_app_state';
 export type NewTimCall = Insertable<TimCallTable>;
 /** @public a stored fact row, as tests and tools read it */
 export type LossFact = Selectable<LossFactTable>;
-export type NewLossFact = Insertable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;
 export type AppState = Selectable<AppStateTable>;
 export type NewStatsFact = Insertable<StatsFactTable>;

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { rebuildRollup, rollupZone } from '../warehouse/rollup.ts';
 import type { Database } from './database.ts';
 
 /**
@@ -6,12 +7,21 @@ import type { Database } from './database.ts';
  * `pushloss.bucket_tz` (a view cannot read our configuration). Keeping that setting equal to
  * BUCKET_TZ makes the dashboards' days the collector's days. Returns false when the setting
  * could not be changed (the role does not own the database): the views then keep their zone.
+ *
+ * The views' daily rollup counts days in one zone too: when it is not BUCKET_TZ it is rebuilt
+ * (once, when BUCKET_TZ changed; a long transaction on a big warehouse). Until then, readers in
+ * another zone than the rollup's get exact answers from the facts, only slower.
  */
 export async function syncDayZone(db: Kysely<Database>, timeZone: string): Promise<boolean> {
   // Validated as an IANA name by the config; checked again because it is inlined into SQL.
   if (!/^[A-Za-z0-9_+\-/]+$/.test(timeZone)) throw new RangeError(`not a time zone name: ${timeZone}`);
   const { rows } = await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(db);
-  if (rows[0]?.zone === timeZone) return true;
+  if (rows[0]?.zone !== timeZone && !(await setDayZone(db, timeZone))) return false;
+  if ((await rollupZone(db)) !== timeZone) await rebuildRollup(db, timeZone);
+  return true;
+}
+
+async function setDayZone(db: Kysely<Database>, timeZone: string): Promise<boolean> {
   try {
     // Database-wide, for every future session (Grafana's included), and for this one.
     await sql

@@ -11,13 +11,13 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { Database, NewLossFact } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { CallRecord, LossEntry, Window } from '../tencent/loss.ts';
-import { archiveCall } from './archive.ts';
+import { toTimCallRow } from './archive.ts';
+import { replaceFacts, type BucketFacts } from './facts.ts';
 import { normalizeLoss } from './normalize.ts';
-import type { FactLine } from './normalize.ts';
-import { ensureLossFactPartition } from './partitions.ts';
+import { ensureLossFactPartitions } from './partitions.ts';
 
 export interface LoadBucketInput {
   sdkappid: number;
@@ -26,6 +26,8 @@ export interface LoadBucketInput {
   /** The successful call (outcome 'ok') whose body `entries` were parsed from. */
   call: CallRecord;
   entries: readonly LossEntry[];
+  /** The data has settled: mark the bucket final if this call's facts are kept (default false). */
+  final?: boolean;
 }
 
 export interface LoadBucketResult {
@@ -57,122 +59,129 @@ export class BucketMismatchError extends Error {
 /**
  * Loads one bucket from one successful call, in ONE transaction (or within the caller's, if `db`
  * is a transaction): archive the call, ensure the month's partition, lock and update the bucket's
- * `bucket_state` (fetch_count + 1, last_fetched_at, last_call_id), delete the bucket's facts and
- * insert the new ones. If it throws, nothing was written: archive the call with `archiveCall`
- * (outcome 'invalid_response') if its body must be kept.
+ * `bucket_state` (fetch_count + 1, last_fetched_at, last_call_id, final), replace the bucket's
+ * facts and refresh the rollup of its day. If it throws, nothing was written: archive the call
+ * with `archiveCall` (outcome 'invalid_response') if its body must be kept.
  */
 export async function loadBucket(db: Kysely<Database>, input: LoadBucketInput): Promise<LoadBucketResult> {
-  const { sdkappid, bucket, bucketSize, call } = input;
-  if (call.outcome !== 'ok')
-    throw new TypeError(`loadBucket needs a successful call, got outcome ${call.outcome}: use archiveCall`);
-  if (call.sdkappid !== sdkappid) throw new TypeError(`call of app ${call.sdkappid} loaded into app ${sdkappid}`);
-  if (!(Number.isInteger(bucket.start) && Number.isInteger(bucket.end) && bucket.end > bucket.start)) {
-    throw new RangeError(`invalid bucket ${JSON.stringify(bucket)}`);
-  }
-  // Normalize before opening the transaction: bad data never takes a lock.
-  const lines = normalizeLoss(input.entries);
-  const fetchedAt = receivedAt(call);
+  const [result] = await loadBuckets(db, [input]);
+  return result!;
+}
+
+/**
+ * {@link loadBucket} for many buckets (distinct ones) in one transaction, set-based: the same five
+ * round trips for one bucket or a thousand (begin, partitions, calls + bookkeeping, facts +
+ * rollup, commit). Results are in the order of `inputs`.
+ */
+export async function loadBuckets(
+  db: Kysely<Database>,
+  inputs: readonly LoadBucketInput[],
+): Promise<LoadBucketResult[]> {
+  // Validate and normalize before opening the transaction: bad data never takes a lock.
+  const seen = new Set<string>();
+  const prepared = inputs.map((input) => {
+    const { sdkappid, bucket, bucketSize, call } = input;
+    if (call.outcome !== 'ok')
+      throw new TypeError(`loadBucket needs a successful call, got outcome ${call.outcome}: use archiveCall`);
+    if (call.sdkappid !== sdkappid) throw new TypeError(`call of app ${call.sdkappid} loaded into app ${sdkappid}`);
+    if (!(Number.isInteger(bucket.start) && Number.isInteger(bucket.end) && bucket.end > bucket.start)) {
+      throw new RangeError(`invalid bucket ${JSON.stringify(bucket)}`);
+    }
+    const key = `${sdkappid} ${bucket.start} ${bucketSize}`;
+    if (seen.has(key)) throw new TypeError(`bucket ${key} given twice in one load`);
+    seen.add(key);
+    return { input, lines: normalizeLoss(input.entries), fetchedAt: receivedAt(call) };
+  });
+  if (prepared.length === 0) return [];
+  const rows = prepared.map(({ input, fetchedAt }, i) => ({
+    i,
+    ...toTimCallRow(input.call),
+    bucket_start: new Date(input.bucket.start * 1000),
+    bucket_end: new Date(input.bucket.end * 1000),
+    bucket_size: input.bucketSize,
+    fetched_at: fetchedAt,
+    final: input.final ?? false,
+  }));
 
   return inTransaction(db, async (trx) => {
-    const callId = await archiveCall(trx, call);
-    await ensureLossFactPartition(trx, bucket.start);
-    const state = await recordFetch(trx, { sdkappid, bucket, bucketSize, fetchedAt, callId });
-    if (state.last_call_id !== callId) return { callId, replaced: false, facts: 0, fetchCount: state.fetch_count };
-    const facts = await replaceBucketFacts(trx, { sdkappid, bucket, bucketSize, lines, fetchedAt, callId });
-    return { callId, replaced: true, facts, fetchCount: state.fetch_count };
+    await ensureLossFactPartitions(
+      trx,
+      inputs.map((input) => input.bucket.start),
+    );
+    // The upsert locks each bucket's bookkeeping row until commit, which serializes concurrent
+    // loads of one bucket; the facts are written by the next statement, whose snapshot is taken
+    // once the lock is ours (a statement's own snapshot predates the locks it waits for).
+    const newer = sql`(bucket_state.last_fetched_at is null or excluded.last_fetched_at >= bucket_state.last_fetched_at)`;
+    const { rows: states } = await sql<{
+      i: number;
+      call_id: number;
+      fetch_count: number;
+      last_call_id: number;
+      bucket_end: Date;
+    }>`
+      with input as (
+        select x.*, nextval(pg_get_serial_sequence('tim_call', 'id')) as call_id
+          from json_to_recordset(${JSON.stringify(rows)}::json) as x(
+                 i int, sdkappid int8, window_start timestamptz, window_end timestamptz, started_at timestamptz,
+                 duration_ms int, attempt int, host text, http_status int, action_status text, error_code int,
+                 error_info text, request_id text, body text, outcome text, bucket_start timestamptz,
+                 bucket_end timestamptz, bucket_size text, fetched_at timestamptz, final boolean)
+      ),
+      call as (
+        insert into tim_call (sdkappid, id, window_start, window_end, started_at, duration_ms, attempt, host,
+                              http_status, action_status, error_code, error_info, request_id, body, outcome)
+        select sdkappid, call_id, window_start, window_end, started_at, duration_ms, attempt, host,
+               http_status, action_status, error_code, error_info, request_id, body, outcome
+          from input
+      ),
+      state as (
+        insert into bucket_state (sdkappid, bucket_start, bucket_size, bucket_end, first_fetched_at, last_fetched_at,
+                                  fetch_count, last_call_id, final)
+        select sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, fetched_at, 1, call_id, final from input
+        on conflict (sdkappid, bucket_start, bucket_size) do update set
+          fetch_count = bucket_state.fetch_count + 1,
+          first_fetched_at = least(bucket_state.first_fetched_at, excluded.first_fetched_at),
+          last_fetched_at = case when ${newer} then excluded.last_fetched_at else bucket_state.last_fetched_at end,
+          last_call_id = case when ${newer} then excluded.last_call_id else bucket_state.last_call_id end,
+          -- Data arrived after all: the bucket is not lost.
+          lost_at = case when ${newer} then null else bucket_state.lost_at end,
+          final = case when ${newer} and excluded.final then true else bucket_state.final end
+        returning sdkappid, bucket_start, bucket_size, bucket_end, fetch_count, last_call_id
+      )
+      select input.i, input.call_id, state.fetch_count, state.last_call_id, state.bucket_end
+        from input join state using (sdkappid, bucket_start, bucket_size)
+       order by input.i`.execute(trx);
+    const replaced: BucketFacts[] = [];
+    const results = states.map((state) => {
+      const { input, lines, fetchedAt } = prepared[state.i]!;
+      if (state.bucket_end.getTime() !== input.bucket.end * 1000)
+        throw new BucketMismatchError(input.sdkappid, input.bucket, state.bucket_end);
+      const isNewest = state.last_call_id === state.call_id;
+      if (isNewest) {
+        replaced.push({
+          sdkappid: input.sdkappid,
+          bucketStart: new Date(input.bucket.start * 1000),
+          bucketEnd: new Date(input.bucket.end * 1000),
+          bucketSize: input.bucketSize,
+          fetchedAt,
+          callId: state.call_id,
+          lines,
+          firstFetch: state.fetch_count === 1,
+        });
+      }
+      return {
+        callId: state.call_id,
+        replaced: isNewest,
+        facts: isNewest ? lines.length : 0,
+        fetchCount: state.fetch_count,
+      };
+    });
+    await replaceFacts(trx, replaced);
+    return results;
   });
 }
 
 /** When a call's answer arrived: the `fetched_at` of its facts (reproducible from `tim_call`). */
 export function receivedAt(call: Pick<CallRecord, 'startedAt' | 'durationMs'>): Date {
   return new Date(call.startedAt + Math.max(0, Math.round(call.durationMs)));
-}
-
-/**
- * Upserts the bucket's `bucket_state` row. The upsert also locks that row until commit, which
- * serializes concurrent loads of the same bucket (otherwise two delete+insert pairs could
- * interleave and collide on the primary key).
- */
-async function recordFetch(
-  trx: Kysely<Database>,
-  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; fetchedAt: Date; callId: number },
-): Promise<{ fetch_count: number; last_call_id: number | null }> {
-  const { sdkappid, bucket, bucketSize, fetchedAt, callId } = args;
-  const newer = sql<boolean>`(bucket_state.last_fetched_at is null or excluded.last_fetched_at >= bucket_state.last_fetched_at)`;
-  const row = await trx
-    .insertInto('bucket_state')
-    .values({
-      sdkappid,
-      bucket_start: new Date(bucket.start * 1000),
-      bucket_size: bucketSize,
-      bucket_end: new Date(bucket.end * 1000),
-      first_fetched_at: fetchedAt,
-      last_fetched_at: fetchedAt,
-      fetch_count: 1,
-      last_call_id: callId,
-    })
-    .onConflict((conflict) =>
-      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet((eb) => ({
-        fetch_count: eb('bucket_state.fetch_count', '+', 1),
-        first_fetched_at: sql`least(bucket_state.first_fetched_at, excluded.first_fetched_at)`,
-        last_fetched_at: sql`case when ${newer} then excluded.last_fetched_at else bucket_state.last_fetched_at end`,
-        last_call_id: sql`case when ${newer} then excluded.last_call_id else bucket_state.last_call_id end`,
-        // Data arrived after all: the bucket is not lost.
-        lost_at: sql`case when ${newer} then null else bucket_state.lost_at end`,
-      })),
-    )
-    .returning(['fetch_count', 'last_call_id', 'bucket_end'])
-    .executeTakeFirstOrThrow();
-  if (row.bucket_end.getTime() !== bucket.end * 1000) throw new BucketMismatchError(sdkappid, bucket, row.bucket_end);
-  return row;
-}
-
-/** Rows per INSERT statement (12 parameters each, far below PostgreSQL's 65535 limit). */
-const INSERT_CHUNK = 1000;
-
-/**
- * Replaces every fact of one bucket with `lines`. Must run inside a transaction that already
- * ensured the partition and holds the bucket's `bucket_state` row lock. Returns the row count.
- */
-export async function replaceBucketFacts(
-  trx: Kysely<Database>,
-  args: {
-    sdkappid: number;
-    bucket: Window;
-    bucketSize: BucketSize;
-    lines: readonly FactLine[];
-    fetchedAt: Date;
-    callId: number;
-  },
-): Promise<number> {
-  const { sdkappid, bucket, bucketSize, lines, fetchedAt, callId } = args;
-  const bucketStart = new Date(bucket.start * 1000);
-  const bucketEnd = new Date(bucket.end * 1000);
-  await trx
-    .deleteFrom('loss_fact')
-    .where('sdkappid', '=', sdkappid)
-    .where('bucket_start', '=', bucketStart)
-    .where('bucket_size', '=', bucketSize)
-    .execute();
-  const rows: NewLossFact[] = lines.map((line) => ({
-    sdkappid,
-    bucket_start: bucketStart,
-    bucket_size: bucketSize,
-    scope: line.scope,
-    stage: line.stage,
-    platform: line.platform,
-    err_code: line.errCode,
-    bucket_end: bucketEnd,
-    err_count: line.errCount,
-    err_info: line.errInfo,
-    fetched_at: fetchedAt,
-    call_id: callId,
-  }));
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await trx
-      .insertInto('loss_fact')
-      .values(rows.slice(i, i + INSERT_CHUNK))
-      .execute();
-  }
-  return rows.length;
 }

@@ -50,6 +50,19 @@ export async function ensureLossFactPartition(db: Kysely<Database>, bucketStart:
   return true;
 }
 
+/**
+ * {@link ensureLossFactPartition} for many buckets: one query finds the months that are missing
+ * (usually none), so a load costs one round trip here, not one per bucket.
+ */
+export async function ensureLossFactPartitions(db: Kysely<Database>, bucketStarts: readonly number[]): Promise<void> {
+  const byName = new Map(bucketStarts.map((start) => [lossFactPartitionFor(start).name, start]));
+  if (byName.size === 0) return;
+  const { rows } = await sql<{ name: string }>`
+    select name from json_array_elements_text(${JSON.stringify([...byName.keys()])}::json) as name
+     where to_regclass(name) is null`.execute(db);
+  for (const { name } of rows) await ensureLossFactPartition(db, byName.get(name)!);
+}
+
 async function partitionExists(db: Kysely<Database>, name: string): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`select to_regclass(${name}) is not null as found`.execute(db);
   return rows[0]?.found === true;

@@ -6,15 +6,17 @@
  * fresh load would (same `fetched_at`, same `call_id`). `bucket_state` is not touched: no fetch
  * happened.
  */
+import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LossEntry } from '../tencent/loss.ts';
-import { receivedAt, replaceBucketFacts } from './load.ts';
+import { replaceFacts, type BucketFacts } from './facts.ts';
+import { receivedAt } from './load.ts';
 import { normalizeLoss } from './normalize.ts';
 import type { FactLine } from './normalize.ts';
-import { ensureLossFactPartition } from './partitions.ts';
+import { ensureLossFactPartitions } from './partitions.ts';
 
 /** Parses an archived response body; returns an Error (not throws) for a body it cannot read. */
 export type LossBodyParser = (body: string) => LossEntry[] | Error;
@@ -26,7 +28,7 @@ export interface RenormalizeOptions {
   from?: number;
   /** Only buckets with bucket_start < to (unix seconds). */
   to?: number;
-  /** Called after each bucket (for progress output). */
+  /** Called for each bucket once its page is committed (for progress output). */
   onBucket?: (outcome: RenormalizedBucket) => void;
 }
 
@@ -49,12 +51,29 @@ export interface RenormalizeReport {
   skipped: number;
 }
 
-const PAGE = 200;
+/**
+ * Buckets per transaction: enough that a transaction's fixed cost (a few round trips) is small
+ * beside its rows, few enough that it holds its locks for well under a second.
+ */
+const PAGE = 500;
+
+type ArchivedBucket = {
+  sdkappid: number;
+  bucket_start: Date;
+  bucket_end: Date;
+  bucket_size: BucketSize;
+  call_id: number;
+  outcome: string;
+  body: string | null;
+  started_at: Date;
+  duration_ms: number;
+};
 
 /**
  * Rebuilds the facts of every fetched bucket matching `options` from its archived body. A bucket
- * whose body cannot be parsed keeps its current facts and is reported in `failed`. Each bucket is
- * its own transaction, so a long run never holds locks for long and can be interrupted.
+ * whose body cannot be parsed keeps its current facts and is reported in `failed`. Each page of
+ * buckets is one transaction, set-based, so a long run never holds locks for long and can be
+ * interrupted.
  */
 export async function renormalize(
   db: Kysely<Database>,
@@ -99,8 +118,7 @@ export async function renormalize(
       );
     }
     const page = await query.execute();
-    for (const row of page) {
-      const outcome = await rebuildOne(db, parse, row);
+    for (const outcome of await rebuildPage(db, parse, page)) {
       report.buckets++;
       if (outcome.status === 'rebuilt') {
         report.rebuilt++;
@@ -115,61 +133,75 @@ export async function renormalize(
   }
 }
 
-async function rebuildOne(
+/** Parses a page of archived answers, then replaces the facts of those still current, in one transaction. */
+async function rebuildPage(
   db: Kysely<Database>,
   parse: LossBodyParser,
-  row: {
-    sdkappid: number;
-    bucket_start: Date;
-    bucket_end: Date;
-    bucket_size: BucketSize;
-    call_id: number;
-    outcome: string;
-    body: string | null;
-    started_at: Date;
-    duration_ms: number;
-  },
-): Promise<RenormalizedBucket> {
-  const base = {
-    sdkappid: row.sdkappid,
-    bucketStart: row.bucket_start,
-    bucketSize: row.bucket_size,
-    callId: row.call_id,
-  };
-  let lines: FactLine[];
-  try {
-    if (row.outcome !== 'ok' || row.body === null)
-      throw new Error(`call ${row.call_id} has outcome ${row.outcome} and ${row.body === null ? 'no' : 'a'} body`);
-    const parsed = parse(row.body);
-    if (parsed instanceof Error) throw parsed;
-    lines = normalizeLoss(parsed);
-  } catch (error) {
-    return { ...base, status: 'failed', facts: 0, reason: error instanceof Error ? error.message : String(error) };
-  }
-  const bucket = { start: row.bucket_start.getTime() / 1000, end: row.bucket_end.getTime() / 1000 };
-  return inTransaction(db, async (trx) => {
-    await ensureLossFactPartition(trx, bucket.start);
-    // Lock the bucket like a load does, and re-check it still comes from the same call.
-    const current = await trx
-      .selectFrom('bucket_state')
-      .select('last_call_id')
-      .where('sdkappid', '=', row.sdkappid)
-      .where('bucket_start', '=', row.bucket_start)
-      .where('bucket_size', '=', row.bucket_size)
-      .forUpdate()
-      .executeTakeFirst();
-    if (current?.last_call_id !== row.call_id) {
-      return { ...base, status: 'skipped' as const, facts: 0, reason: 'a newer fetch replaced the bucket meanwhile' };
-    }
-    const fetchedAt = receivedAt({ startedAt: row.started_at.getTime(), durationMs: row.duration_ms });
-    const facts = await replaceBucketFacts(trx, {
+  page: readonly ArchivedBucket[],
+): Promise<RenormalizedBucket[]> {
+  const outcomes: RenormalizedBucket[] = [];
+  const parsed: Array<{ row: ArchivedBucket; lines: FactLine[]; outcome: RenormalizedBucket }> = [];
+  for (const row of page) {
+    const base = {
       sdkappid: row.sdkappid,
-      bucket,
+      bucketStart: row.bucket_start,
       bucketSize: row.bucket_size,
-      lines,
-      fetchedAt,
       callId: row.call_id,
-    });
-    return { ...base, status: 'rebuilt' as const, facts };
+    };
+    try {
+      if (row.outcome !== 'ok' || row.body === null)
+        throw new Error(`call ${row.call_id} has outcome ${row.outcome} and ${row.body === null ? 'no' : 'a'} body`);
+      const entries = parse(row.body);
+      if (entries instanceof Error) throw entries;
+      const outcome: RenormalizedBucket = { ...base, status: 'rebuilt', facts: 0 };
+      parsed.push({ row, lines: normalizeLoss(entries), outcome });
+      outcomes.push(outcome);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      outcomes.push({ ...base, status: 'failed', facts: 0, reason });
+    }
+  }
+  if (parsed.length === 0) return outcomes;
+  await inTransaction(db, async (trx) => {
+    await ensureLossFactPartitions(
+      trx,
+      parsed.map(({ row }) => row.bucket_start.getTime() / 1000),
+    );
+    // Lock the buckets like a load does (in key order, so two renormalize runs cannot deadlock),
+    // and keep those still holding the facts of the call we parsed.
+    const keys = parsed.map(({ row }, i) => ({
+      i,
+      sdkappid: row.sdkappid,
+      bucket_start: row.bucket_start.toISOString(),
+      bucket_size: row.bucket_size,
+      call_id: row.call_id,
+    }));
+    const { rows: current } = await sql<{ i: number }>`
+      select k.i from bucket_state b
+        join json_to_recordset(${JSON.stringify(keys)}::json) as k(i int, sdkappid int8, bucket_start timestamptz, bucket_size text, call_id int8)
+          on b.sdkappid = k.sdkappid and b.bucket_start = k.bucket_start and b.bucket_size = k.bucket_size
+       where b.last_call_id = k.call_id
+       order by b.sdkappid, b.bucket_start, b.bucket_size
+         for update of b`.execute(trx);
+    const still = new Set(current.map(({ i }) => i));
+    const rebuilt: BucketFacts[] = [];
+    for (const [i, { row, lines, outcome }] of parsed.entries()) {
+      if (!still.has(i)) {
+        Object.assign(outcome, { status: 'skipped', reason: 'a newer fetch replaced the bucket meanwhile' });
+        continue;
+      }
+      outcome.facts = lines.length;
+      rebuilt.push({
+        sdkappid: row.sdkappid,
+        bucketStart: row.bucket_start,
+        bucketEnd: row.bucket_end,
+        bucketSize: row.bucket_size,
+        fetchedAt: receivedAt({ startedAt: row.started_at.getTime(), durationMs: row.duration_ms }),
+        callId: row.call_id,
+        lines,
+      });
+    }
+    await replaceFacts(trx, rebuilt);
   });
+  return outcomes;
 }

@@ -1,0 +1,115 @@
+/**
+ * Replacing the facts of many buckets at once, set-based: one statement for every bucket's facts
+ * and one for the rollup, whatever the number of buckets. Used by the loader (one bucket per
+ * answer) and by `renormalize` (hundreds of buckets per transaction).
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { BucketSize } from '../buckets.ts';
+import type { Database } from '../db/database.ts';
+import type { FactLine } from './normalize.ts';
+import { refreshRollup } from './rollup.ts';
+
+/** The new content of one bucket: its facts all come from one call. */
+export interface BucketFacts {
+  sdkappid: number;
+  bucketStart: Date;
+  bucketEnd: Date;
+  bucketSize: BucketSize;
+  fetchedAt: Date;
+  callId: number;
+  lines: readonly FactLine[];
+  /** The bucket was never fetched before: its day may now take its facts from it (a 1d bucket). */
+  firstFetch?: boolean;
+}
+
+/**
+ * Makes each bucket hold exactly its `lines`, then refreshes the rollup of the days that changed. Must run
+ * inside a transaction that already ensured the partitions and holds each bucket's
+ * `bucket_state` row lock (so no other writer touches these buckets until commit). Buckets must
+ * be distinct. Returns the number of fact rows written.
+ *
+ * A bucket is replaced, never merged: rows the new answer no longer lists are deleted, the others
+ * are written with the new counts. Deleting only the vanished rows lets the delete and the write
+ * run in ONE statement (they touch different rows, so their order does not matter).
+ */
+export async function replaceFacts(trx: Kysely<Database>, buckets: readonly BucketFacts[]): Promise<number> {
+  if (buckets.length === 0) return 0;
+  const keys = buckets.map((b, i) => ({
+    i,
+    sdkappid: b.sdkappid,
+    bucket_start: b.bucketStart.toISOString(),
+    bucket_size: b.bucketSize,
+    bucket_end: b.bucketEnd.toISOString(),
+    fetched_at: b.fetchedAt.toISOString(),
+    call_id: b.callId,
+  }));
+  const lines = buckets.flatMap((b, i) =>
+    b.lines.map((l) => ({
+      i,
+      scope: l.scope,
+      stage: l.stage,
+      platform: l.platform,
+      err_code: l.errCode,
+      err_count: l.errCount,
+      err_info: l.errInfo,
+    })),
+  );
+  const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
+    with bucket as (
+      select * from json_to_recordset(${JSON.stringify(keys)}::json) as b(
+        i int, sdkappid int8, bucket_start timestamptz, bucket_size text, bucket_end timestamptz,
+        fetched_at timestamptz, call_id int8)
+    ),
+    line as (
+      select b.sdkappid, b.bucket_start, b.bucket_size, l.scope, l.stage, l.platform, l.err_code,
+             b.bucket_end, l.err_count, l.err_info, b.fetched_at, b.call_id
+        from json_to_recordset(${JSON.stringify(lines)}::json) as l(
+               i int, scope text, stage text, platform int2, err_code text, err_count int8, err_info text)
+        join bucket b using (i)
+    ),
+    -- Set operations, not correlated subqueries: they stay linear whatever the planner guesses
+    -- about JSON input (it assumes 100 rows).
+    old as (
+      select f.sdkappid, f.bucket_start, f.bucket_size, f.scope, f.stage, f.platform, f.err_code, f.err_count, f.err_info
+        from bucket b
+        join loss_fact f on f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
+    ),
+    gone as (
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from old
+      except all
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from line
+    ),
+    vanished as (
+      delete from loss_fact f using gone g
+       where f.sdkappid = g.sdkappid and f.bucket_start = g.bucket_start and f.bucket_size = g.bucket_size
+         and f.scope = g.scope and f.stage = g.stage and f.platform = g.platform and f.err_code = g.err_code
+      returning f.sdkappid, f.bucket_start
+    ),
+    written as (
+      insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
+                             bucket_end, err_count, err_info, fetched_at, call_id)
+      select * from line
+      on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
+        set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
+            fetched_at = excluded.fetched_at, call_id = excluded.call_id
+        -- A rebuild that changes nothing writes nothing.
+        where (loss_fact.bucket_end, loss_fact.err_count, loss_fact.err_info, loss_fact.fetched_at, loss_fact.call_id)
+              is distinct from (excluded.bucket_end, excluded.err_count, excluded.err_info, excluded.fetched_at, excluded.call_id)
+    )
+    -- Buckets whose counts or descriptions changed (this statement's snapshot holds the old facts).
+    select sdkappid, bucket_start from vanished
+    union
+    select sdkappid, bucket_start from (
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from line
+      except all
+      select * from old
+    ) differs`.execute(trx);
+  // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
+  // refresh the buckets that changed, and those fetched for the first time (even if empty).
+  await refreshRollup(trx, [
+    ...changed.map((row) => ({ sdkappid: row.sdkappid, bucketStart: row.bucket_start })),
+    ...buckets.filter((b) => b.firstFetch),
+  ]);
+  return lines.length;
+}

@@ -1,0 +1,291 @@
+/**
+ * The daily rollup under the BI views (migration 0004) equals its facts, always: after loads,
+ * re-fetches, vanished codes, late answers, renormalize, a change of bucket size, a failed load,
+ * concurrent loads of one day, a kill -9 in the middle of a load, and after migrating data that
+ * was loaded before the rollup existed.
+ *
+ * The reference is the 0003 definition over the facts, kept by 0004 as the `*_by_fact` views.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../src/db/database.ts';
+import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import type { LossEntry, LossStage } from '../src/tencent/loss.ts';
+import { loadBucket } from '../src/warehouse/load.ts';
+import { renormalize } from '../src/warehouse/renormalize.ts';
+import { simulatorApps, simulatorEnv } from './helpers/config.ts';
+import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
+import { dayBucket, hourBucket, load, loss, okCall } from './helpers/fixtures.ts';
+import { eventually, runCli, spawnCli } from './helpers/process.ts';
+
+const A = 1400000701;
+const B = 1400000702;
+const R: LossStage = 'ready_to_send';
+const P: LossStage = 'post_send_delivered';
+
+/** The rollup tables against the 0003 views over the facts, row for row. */
+async function expectRollupExact(db: Kysely<Database>): Promise<void> {
+  const q = async (query: ReturnType<typeof sql>) => (await query.execute(db)).rows;
+  expect(
+    await q(sql`select sdkappid, day::text, day_start, stage, platform, err_code, rank, err_count, err_info, bucket_size
+                  from loss_day order by 1, 2, 4, 5, 6`),
+  ).toEqual(
+    await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_code, rank,
+                       err_count, err_info, bucket_size
+                  from push_loss_top_codes_by_fact order by 1, 2, 4, 5, 6`),
+  );
+  expect(
+    await q(sql`select sdkappid, day::text, day_start, stage, platform, err_count, bucket_size
+                  from loss_day_total order by 1, 2, 4, 5`),
+  ).toEqual(
+    await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_count, bucket_size
+                  from push_loss_daily_by_fact order by 1, 2, 4, 5`),
+  );
+  expect(
+    await q(sql`select sdkappid, week_start::text, stage, err_code, err_info, err_count, prev_err_count
+                  from loss_week where week_start <= (now() at time zone push_loss_day_zone())::date
+                 order by 1, 2, 3, 4`),
+  ).toEqual(
+    await q(sql`select sdkappid, week_start::text, stage, err_code, err_info, err_count, prev_err_count
+                  from push_loss_wow_by_fact order by 1, 2, 3, 4`),
+  );
+}
+
+async function rollupRows(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int8 as n from loss_day`.execute(db);
+  return rows[0]!.n;
+}
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(() => t?.close());
+
+describe('the rollup equals its facts', () => {
+  it('after loads, re-fetches with new counts, vanished codes and empty answers', async () => {
+    await load(t.db, A, dayBucket('2025-04-07'), '1d', [
+      loss(R, null, '-1', 10, 'unknown error'),
+      loss(R, null, '410', 5, 'token invalid'),
+      loss(R, 3, '-1', 6, 'unknown error'),
+      loss(P, null, '1001', 7, 'device offline'),
+    ]);
+    await load(t.db, A, dayBucket('2025-04-14'), '1d', [loss(R, null, '-1', 3, 'unknown error')]);
+    await load(t.db, B, dayBucket('2025-04-14'), '1d', [loss(P, 4, '1001', 0, 'device offline')]);
+    expect(await rollupRows(t.db)).toBeGreaterThan(0);
+    await expectRollupExact(t.db);
+
+    // Late data raises a count, a code vanishes, a new one appears.
+    await load(t.db, A, dayBucket('2025-04-07'), '1d', [
+      loss(R, null, '-1', 12, 'unknown error (later)'),
+      loss(R, null, '20001', 1, 'quota exceeded'),
+      loss(P, null, '1001', 7, 'device offline'),
+    ]);
+    await expectRollupExact(t.db);
+    // An empty answer empties the day.
+    await load(t.db, A, dayBucket('2025-04-14'), '1d', []);
+    await expectRollupExact(t.db);
+  });
+
+  it('when an older answer arrives late (kept facts, kept rollup)', async () => {
+    const bucket = dayBucket('2025-04-08');
+    const newer = okCall(A, bucket);
+    const older = okCall(A, bucket, { startedAt: newer.startedAt - 60_000 });
+    await loadBucket(t.db, {
+      sdkappid: A,
+      bucket,
+      bucketSize: '1d',
+      call: newer,
+      entries: [loss(R, null, '-1', 2, 'x')],
+    });
+    await loadBucket(t.db, {
+      sdkappid: A,
+      bucket,
+      bucketSize: '1d',
+      call: older,
+      entries: [loss(R, null, '-1', 9, 'y')],
+    });
+    await expectRollupExact(t.db);
+  });
+
+  it('when hours are summed, a day bucket arrives over them, and the bucket size changes back', async () => {
+    await load(t.db, B, hourBucket('2025-04-09', 0), '1h', [loss(R, null, '-1', 1, 'first hour')]);
+    await load(t.db, B, hourBucket('2025-04-09', 1), '1h', [
+      loss(R, null, '-1', 4, 'second hour'),
+      loss(R, 3, '-1', 4, 'second hour'),
+    ]);
+    await expectRollupExact(t.db);
+    // The day bucket hides its hours, even when it is empty.
+    await load(t.db, B, dayBucket('2025-04-09'), '1d', []);
+    await expectRollupExact(t.db);
+    await load(t.db, B, dayBucket('2025-04-09'), '1d', [loss(R, null, '-1', 50, 'whole day')]);
+    // Hours keep coming for the day (BUCKET_SIZE back to 1h): the day bucket still wins.
+    await load(t.db, B, hourBucket('2025-04-09', 2), '1h', [loss(R, null, '-1', 7, 'third hour')]);
+    await expectRollupExact(t.db);
+    // Hours of a later day, with no day bucket: summed.
+    await load(t.db, B, hourBucket('2025-04-10', 5), '1h', [loss(R, null, '-1', 7, 'an hour')]);
+    await expectRollupExact(t.db);
+  });
+
+  it('after renormalize changes every bucket', async () => {
+    // Every archived body is read as if the parser had doubled the counts and dropped code 410.
+    const body = (entries: LossEntry[]) => JSON.stringify(entries);
+    await load(t.db, A, dayBucket('2025-04-21'), '1d', [loss(R, null, '410', 3, 'token invalid')], {
+      body: body([loss(R, null, '-1', 4, 'rebuilt'), loss(R, 2, '-1', 4, 'rebuilt')]),
+    });
+    const report = await renormalize(t.db, (text) => {
+      try {
+        return (JSON.parse(text) as LossEntry[]).map((e) => ({ ...e, errCount: e.errCount * 2 }));
+      } catch {
+        return []; // the fixtures' '{}' bodies: the bucket becomes empty
+      }
+    });
+    expect(report.failed).toEqual([]);
+    expect(report.rebuilt).toBeGreaterThan(5);
+    const { rows } = await sql<{ err_count: number }>`
+      select err_count from push_loss_daily where sdkappid = ${A} and day = '2025-04-21' and platform is null`.execute(
+      t.db,
+    );
+    expect(rows).toEqual([{ err_count: 8 }]);
+    await expectRollupExact(t.db);
+  });
+
+  it('after a load that fails half-way (the previous facts and rollup stay)', async () => {
+    await load(t.db, A, dayBucket('2025-04-22'), '1d', [loss(R, null, '-1', 5, 'before')]);
+    await sql
+      .raw(
+        `create function pushloss_test_boom() returns trigger language plpgsql as $$
+         begin raise exception 'simulated crash mid-load'; end $$`,
+      )
+      .execute(t.db);
+    // Facts are written, then the rollup refresh fails: both must roll back together.
+    await sql
+      .raw(
+        `create trigger pushloss_test_boom before insert on loss_day_total for each row execute function pushloss_test_boom()`,
+      )
+      .execute(t.db);
+    try {
+      await expect(load(t.db, A, dayBucket('2025-04-22'), '1d', [loss(R, null, '-1', 99, 'after')])).rejects.toThrow(
+        /simulated crash/,
+      );
+    } finally {
+      await sql.raw('drop trigger pushloss_test_boom on loss_day_total').execute(t.db);
+      await sql.raw('drop function pushloss_test_boom()').execute(t.db);
+    }
+    const { rows } = await sql<{ err_count: number }>`
+      select err_count from loss_fact where sdkappid = ${A} and bucket_start = ${new Date(dayBucket('2025-04-22').start * 1000)}`.execute(
+      t.db,
+    );
+    expect(rows).toEqual([{ err_count: 5 }]);
+    await expectRollupExact(t.db);
+  });
+
+  it('when two hours of one day are loaded at the same time by two connections', async (ctx) => {
+    const second = await openSecondConnection(t);
+    if (!second) ctx.skip(); // PGlite: one connection, loads cannot overlap
+    try {
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(
+          Array.from({ length: 8 }, (_, hour) =>
+            load(hour % 2 ? second!.db : t.db, A, hourBucket('2025-05-06', hour), '1h', [
+              loss(R, null, '-1', round * 10 + hour, `hour ${hour}`),
+              loss(R, 2, String(hour), 1, 'per hour'),
+            ]),
+          ),
+        );
+      }
+      await expectRollupExact(t.db);
+    } finally {
+      await second?.close();
+    }
+  });
+});
+
+describe('migration 0004 builds the rollup for data already there', () => {
+  it('data loaded before 0004, then migrated: the rollup equals the facts', async () => {
+    const own = await createTestDatabase();
+    try {
+      await load(own.db, A, dayBucket('2025-06-02'), '1d', [loss(R, null, '-1', 3, 'a'), loss(P, 1, '410', 2, 'b')]);
+      await load(own.db, A, hourBucket('2025-06-03', 4), '1h', [loss(R, null, '-1', 1, 'c')]);
+      await load(own.db, B, dayBucket('2025-06-09'), '1d', [loss(R, null, '-2', 8, 'd')]);
+      expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0004_daily_rollup', direction: 'Down' }] });
+      // At 0003 the facts change, with no rollup to maintain.
+      await sql`delete from loss_fact where sdkappid = ${B}`.execute(own.db);
+      await migrateToLatest(own.db);
+      expect(await rollupRows(own.db)).toBe(3);
+      await expectRollupExact(own.db);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('kill -9 in the middle of a load', () => {
+  const APP = 1400000711;
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: simulatorApps([APP]), minIntervalMs: 20 });
+  });
+  afterAll(() => sim?.close());
+
+  it('leaves the facts and the rollup of the previous version, exact; the next pass makes them new', async (ctx) => {
+    if (!t.url) ctx.skip(); // the process and the test share the database: needs a server
+    const env = {
+      ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '60ms', SETTLE_AFTER: '30d' }),
+      DATABASE_URL: t.url!,
+    };
+    expect((await runCli(['collect'], env)).code).toBe(0);
+    await expectRollupExact(t.db);
+    const before = await sql`select * from loss_fact where sdkappid = ${APP} order by 2, 4, 5, 6, 7`.execute(t.db);
+
+    sim.setLossData((_, window) => [loss(R, null, '-1', window.start % 1000, 'newer answer')]);
+    // Hold the app's rollup lock: the collector's first load writes its facts, then waits in
+    // push_loss_rollup_refresh, inside its transaction, until we kill it there.
+    await t.db.connection().execute(async (conn) => {
+      await sql`select pg_advisory_lock(hashtextextended(${`pushloss rollup ${APP}`}, 0))`.execute(conn);
+      const child = spawnCli(['collect'], env);
+      try {
+        await eventually(
+          async () => {
+            const { rows } = await sql`
+            select 1 from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'
+               and query like '%push_loss_rollup_refresh%'`.execute(conn);
+            return rows.length > 0 ? true : undefined;
+          },
+          30_000,
+          'a load waiting on the rollup lock',
+        );
+        child.child.kill('SIGKILL');
+        expect(await child.exited).toBe('SIGKILL');
+      } finally {
+        await sql`select pg_advisory_unlock(hashtextextended(${`pushloss rollup ${APP}`}, 0))`.execute(conn);
+      }
+    });
+    // The server rolls the dead client's transaction back once its backend notices.
+    await eventually(
+      async () => {
+        const { rows } = await sql`
+        select 1 from pg_stat_activity where datname = current_database() and application_name like 'pushloss%'
+           and pid <> pg_backend_pid() and state <> 'idle'`.execute(t.db);
+        return rows.length === 0 ? true : undefined;
+      },
+      30_000,
+      'the killed process to be gone',
+    );
+    expect(
+      (await sql`select * from loss_fact where sdkappid = ${APP} order by 2, 4, 5, 6, 7`.execute(t.db)).rows,
+    ).toEqual(before.rows);
+    await expectRollupExact(t.db);
+
+    // The killed process still holds the app's lease (it expires by itself after 10 minutes).
+    await sql`delete from app_lease where sdkappid = ${APP}`.execute(t.db);
+    expect((await runCli(['collect'], env)).code).toBe(0);
+    const { rows } = await sql<{ err_info: string }>`
+      select distinct err_info from loss_fact where sdkappid = ${APP}`.execute(t.db);
+    expect(rows).toEqual([{ err_info: 'newer answer' }]);
+    await expectRollupExact(t.db);
+  }, 90_000);
+});
