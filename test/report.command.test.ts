@@ -183,6 +183,9 @@ describe('on a migrated database', () => {
         `${A}  Ready to send  all channels  1  -1       9  unknown error`,
         `${A}  Ready to send  FCM           1  -1       9  unknown error`,
         '',
+        'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
+        '(no statistics collected)',
+        '',
       ].join('\n'),
     );
   });
@@ -217,11 +220,11 @@ describe('on a migrated database', () => {
     const withData = await runReport(target.env, { format: 'csv' });
     expect(withData.printed.split('\r\n')).toEqual([
       CSV_HEADER.join(','),
-      `stage,${A},ready_to_send,,,,,,9,`,
-      `stage,${A},post_send_delivered,,,,,,0,`,
-      `channel,${A},ready_to_send,4,FCM,,,,9,1`,
-      `top_code,${A},ready_to_send,,,1,-1,unknown error,9,`,
-      `top_code,${A},ready_to_send,4,FCM,1,-1,unknown error,9,`,
+      `stage,${A},ready_to_send,,,,,,9,,,,,,`,
+      `stage,${A},post_send_delivered,,,,,,0,,,,,,`,
+      `channel,${A},ready_to_send,4,FCM,,,,9,1,,,,,`,
+      `top_code,${A},ready_to_send,,,1,-1,unknown error,9,,,,,,`,
+      `top_code,${A},ready_to_send,4,FCM,1,-1,unknown error,9,,,,,,`,
       '',
     ]);
   });

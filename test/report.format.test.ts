@@ -111,13 +111,16 @@ describe('formatReport', () => {
         'Top error code per stage and channel',
         '(no loss recorded)',
         '',
+        'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
+        '(no statistics collected)',
+        '',
       ].join('\n'),
     );
   });
 
   it('csv and json of an empty period: the header alone, empty arrays', () => {
     expect(formatReport(empty, 'csv')).toBe(
-      'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share\r\n',
+      'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share,denominator,loss_rate,delivery_rate,click_rate,statistics_incomplete\r\n',
     );
     expect(JSON.parse(formatReport(empty, 'json'))).toEqual(empty);
   });
@@ -136,9 +139,9 @@ describe('formatReport', () => {
     );
     expect(formatReport(small, 'csv', { sections: ['channels', 'topCodes'] })).toBe(
       [
-        'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share',
-        'channel,7,ready_to_send,8,HONOR,,,,12,', // share null: the stage's per-channel total was 0
-        'top_code,7,ready_to_send,8,HONOR,1,80,"line one\r\nline two",12,',
+        'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share,denominator,loss_rate,delivery_rate,click_rate,statistics_incomplete',
+        'channel,7,ready_to_send,8,HONOR,,,,12,,,,,,', // share null: the stage's per-channel total was 0
+        'top_code,7,ready_to_send,8,HONOR,1,80,"line one\r\nline two",12,,,,,,',
         '',
       ].join('\r\n'),
     );

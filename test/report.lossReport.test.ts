@@ -158,6 +158,9 @@ describe('formats of the report of app A, last 7 days', () => {
         '1400000001  Sent, not delivered  all channels  1  1001     4  设备离线',
         '1400000001  Sent, not delivered  Huawei        1  1001     4  设备离线',
         '',
+        'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
+        '(no statistics collected)',
+        '',
       ].join('\n'),
     );
   });
@@ -165,19 +168,19 @@ describe('formats of the report of app A, last 7 days', () => {
   it('csv: RFC 4180, CRLF, quoted only where needed, one section column', () => {
     expect(formatReport(report, 'csv')).toBe(
       [
-        'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share',
-        'stage,1400000001,ready_to_send,,,,,,37,',
-        'stage,1400000001,post_send_delivered,,,,,,4,',
-        'channel,1400000001,ready_to_send,3,Huawei,,,,20,0.5714285714285714',
-        'channel,1400000001,ready_to_send,2,Xiaomi,,,,15,0.42857142857142855',
-        'channel,1400000001,post_send_delivered,3,Huawei,,,,4,1',
-        'top_code,1400000001,ready_to_send,,,1,-1,unknown error,32,',
-        'top_code,1400000001,ready_to_send,,,2,410,"token invalid, ""re-register""",5,',
-        'top_code,1400000001,ready_to_send,2,Xiaomi,1,-1,unknown error,10,',
-        'top_code,1400000001,ready_to_send,2,Xiaomi,2,410,"token invalid, ""re-register""",5,',
-        'top_code,1400000001,ready_to_send,3,Huawei,1,-1,unknown error,20,',
-        'top_code,1400000001,post_send_delivered,,,1,1001,设备离线,4,',
-        'top_code,1400000001,post_send_delivered,3,Huawei,1,1001,设备离线,4,',
+        'section,sdkappid,stage,platform,platform_name,rank,err_code,err_info,err_count,share,denominator,loss_rate,delivery_rate,click_rate,statistics_incomplete',
+        'stage,1400000001,ready_to_send,,,,,,37,,,,,,',
+        'stage,1400000001,post_send_delivered,,,,,,4,,,,,,',
+        'channel,1400000001,ready_to_send,3,Huawei,,,,20,0.5714285714285714,,,,,',
+        'channel,1400000001,ready_to_send,2,Xiaomi,,,,15,0.42857142857142855,,,,,',
+        'channel,1400000001,post_send_delivered,3,Huawei,,,,4,1,,,,,',
+        'top_code,1400000001,ready_to_send,,,1,-1,unknown error,32,,,,,,',
+        'top_code,1400000001,ready_to_send,,,2,410,"token invalid, ""re-register""",5,,,,,,',
+        'top_code,1400000001,ready_to_send,2,Xiaomi,1,-1,unknown error,10,,,,,,',
+        'top_code,1400000001,ready_to_send,2,Xiaomi,2,410,"token invalid, ""re-register""",5,,,,,,',
+        'top_code,1400000001,ready_to_send,3,Huawei,1,-1,unknown error,20,,,,,,',
+        'top_code,1400000001,post_send_delivered,,,1,1001,设备离线,4,,,,,,',
+        'top_code,1400000001,post_send_delivered,3,Huawei,1,1001,设备离线,4,,,,,,',
         '',
       ].join('\r\n'),
     );
@@ -223,6 +226,7 @@ describe('formats of the report of app A, last 7 days', () => {
         top(P, null, null, 1, '1001', OFFLINE, 4),
         top(P, 3, 'Huawei', 1, '1001', OFFLINE, 4),
       ],
+      rates: [], // no statistics were collected for these days
     };
     const text = formatReport(report, 'json');
     expect(text).toBe(JSON.stringify(expected, null, 2) + '\n');
