@@ -201,8 +201,11 @@ PUSHLOSS_IMAGE="$IMAGE" TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postg
 # --- 6. testcontainers ------------------------------------------------------------------------
 step "test suite through testcontainers ($POSTGRES_TAG)"
 # TEST_DB=postgres: the container is required, no quiet fallback to PGlite. Ryuk's image is not
-# to be had without a registry; the harness stops its container itself.
-env -u TEST_DATABASE_URL TEST_DB=postgres TEST_POSTGRES_IMAGE="$POSTGRES_TAG" TESTCONTAINERS_RYUK_DISABLED=true npm test
+# to be had without a registry; the harness stops its container itself. The host override keeps
+# the connections on loopback: where /.dockerenv exists, testcontainers would use the bridge's
+# gateway address.
+env -u TEST_DATABASE_URL TEST_DB=postgres TEST_POSTGRES_IMAGE="$POSTGRES_TAG" TESTCONTAINERS_RYUK_DISABLED=true \
+  TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 npm test
 
 step "a container that cannot start"
 absent=pushloss-stand-in/absent:never-built
