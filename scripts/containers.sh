@@ -61,7 +61,7 @@ apt_install() {
 # --- 1, 2. tools and engine --------------------------------------------------------------------
 step "Docker engine"
 missing=()
-have dockerd || missing+=(docker.io)
+if ! have docker || ! have dockerd; then missing+=(docker.io); fi
 have docker-compose || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
@@ -85,7 +85,7 @@ DEBIAN_TAG=pushloss-stand-in/debian:bookworm
 STAND_IN_NOTE="test infrastructure built by scripts/containers.sh, never ship"
 
 stand_in_key() { docker image inspect -f '{{index .Config.Labels "pushloss.stand-in.key"}}' "$1" 2>/dev/null || true; }
-hash() { sha256sum | cut -c1-16; }
+digest() { sha256sum | cut -c1-16; }
 
 # True when TAG is usable as itself: a real image that is here, or one pulled now. A stand-in
 # under the tag is replaced by the real image whenever a pull works.
@@ -114,7 +114,7 @@ MMDEBSTRAP=(mmdebstrap --quiet --variant=minbase --include=ca-certificates
   bookworm)
 debian_base() {
   local key
-  key=$(printf '%s\n' "${MMDEBSTRAP[@]}" | hash)
+  key=$(printf '%s\n' "${MMDEBSTRAP[@]}" | digest)
   [ "$(stand_in_key "$DEBIAN_TAG")" = "$key" ] && return 0
   have mmdebstrap || apt_install mmdebstrap
   echo "containers: building $DEBIAN_TAG with mmdebstrap"
@@ -163,7 +163,7 @@ if ! real_image "$NODE_TAG"; then
     cat scripts/stand-ins/node.Dockerfile
     echo "$node_version npm@11 $(stand_in_key "$DEBIAN_TAG")"
     cat "$context/ca-certificates.crt"
-  } | hash)
+  } | digest)
   if [ "$(stand_in_key "$NODE_TAG")" != "$key" ]; then
     (cd "$WORK" && npm pack --silent npm@11 >/dev/null)
     tar -xzf "$WORK"/npm-*.tgz -C "$context/npm" --strip-components=1
@@ -173,13 +173,20 @@ fi
 
 if ! real_image "$POSTGRES_TAG"; then
   debian_base
-  key=$(cat scripts/stand-ins/postgres.Dockerfile scripts/stand-ins/postgres-entrypoint.sh <(stand_in_key "$DEBIAN_TAG") | hash)
+  key=$(cat scripts/stand-ins/postgres.Dockerfile scripts/stand-ins/postgres-entrypoint.sh <(stand_in_key "$DEBIAN_TAG") | digest)
   build_stand_in "$POSTGRES_TAG" postgres "$key" scripts/stand-ins
 fi
 
+# What testcontainers needs here: the PostgreSQL base image; no Ryuk, whose image is not to be
+# had without a registry (the harness stops its container itself); connections over loopback
+# (where /.dockerenv exists, it would use the bridge's gateway address).
+export TEST_POSTGRES_IMAGE="$POSTGRES_TAG"
+export TESTCONTAINERS_RYUK_DISABLED="${TESTCONTAINERS_RYUK_DISABLED:-true}"
+export TESTCONTAINERS_HOST_OVERRIDE="${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1}"
+
 if [ "$#" -gt 0 ]; then
   step "$*"
-  TEST_POSTGRES_IMAGE="$POSTGRES_TAG" "$@"
+  "$@"
   exit
 fi
 
@@ -200,17 +207,12 @@ PUSHLOSS_IMAGE="$IMAGE" TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postg
 
 # --- 6. testcontainers ------------------------------------------------------------------------
 step "test suite through testcontainers ($POSTGRES_TAG)"
-# TEST_DB=postgres: the container is required, no quiet fallback to PGlite. Ryuk's image is not
-# to be had without a registry; the harness stops its container itself. The host override keeps
-# the connections on loopback: where /.dockerenv exists, testcontainers would use the bridge's
-# gateway address.
-env -u TEST_DATABASE_URL TEST_DB=postgres TEST_POSTGRES_IMAGE="$POSTGRES_TAG" TESTCONTAINERS_RYUK_DISABLED=true \
-  TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 npm test
+# TEST_DB=postgres: the container is required, no quiet fallback to PGlite.
+env -u TEST_DATABASE_URL TEST_DB=postgres npm test
 
 step "a container that cannot start"
 absent=pushloss-stand-in/absent:never-built
-env -u TEST_DATABASE_URL -u TEST_DB TEST_POSTGRES_IMAGE="$absent" TESTCONTAINERS_RYUK_DISABLED=true \
-  npx vitest run test/unit/usersig.test.ts >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log"; die "the test run failed instead of falling back"; }
+env -u TEST_DATABASE_URL -u TEST_DB TEST_POSTGRES_IMAGE="$absent" npx vitest run test/unit/usersig.test.ts >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log"; die "the test run failed instead of falling back"; }
 grep -F "did not start" "$WORK/fallback.log" | grep -F "$absent" ||
   { cat "$WORK/fallback.log"; die "no one-line reason naming $absent"; }
 grep -F 'database: in-memory PGlite' "$WORK/fallback.log" || { cat "$WORK/fallback.log"; die "no fallback to PGlite"; }

@@ -34,7 +34,7 @@ describe.runIf(IMAGE)(`the image ${IMAGE}`, () => {
   let httpPort: number;
 
   /** `docker run` options for every container here: as compose runs pushloss, secrets in files. */
-  const runOptions = (database: 'server' | 'embedded') => [
+  const runOptions = (store: 'server' | 'embedded') => [
     '--network=host',
     '--read-only',
     '--cap-drop=ALL',
@@ -47,12 +47,12 @@ describe.runIf(IMAGE)(`the image ${IMAGE}`, () => {
     // Nothing settles and a pass starts every 5 s: there is always a next call to stop in.
     '--env=SETTLE_AFTER=30d',
     '--env=COLLECT_CRON=*/5 * * * * *',
-    ...(database === 'server'
+    ...(store === 'server'
       ? ['--env=DATABASE_URL_FILE=/run/secrets/pushloss/database_url']
       : [`--volume=${volume}:/data`, '--hostname=pushloss-check']),
   ];
-  const runImage = (database: 'server' | 'embedded', ...args: string[]) =>
-    run('docker', ['run', '--rm', ...runOptions(database), image, ...args], { timeoutMs: 90_000 });
+  const runImage = (store: 'server' | 'embedded', ...args: string[]) =>
+    run('docker', ['run', '--rm', ...runOptions(store), image, ...args], { timeoutMs: 90_000 });
   const archivedCalls = async () =>
     Number(
       (
