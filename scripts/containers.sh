@@ -213,7 +213,7 @@ env -u TEST_DATABASE_URL TEST_DB=postgres npm test
 step "a container that cannot start"
 absent=pushloss-stand-in/absent:never-built
 env -u TEST_DATABASE_URL -u TEST_DB TEST_POSTGRES_IMAGE="$absent" npx vitest run test/unit/usersig.test.ts >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log"; die "the test run failed instead of falling back"; }
-grep -F "did not start" "$WORK/fallback.log" | grep -F "$absent" ||
+grep -F "did not start:" "$WORK/fallback.log" | grep -F "$absent" ||
   { cat "$WORK/fallback.log"; die "no one-line reason naming $absent"; }
 grep -F 'database: in-memory PGlite' "$WORK/fallback.log" || { cat "$WORK/fallback.log"; die "no fallback to PGlite"; }
 
