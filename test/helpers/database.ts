@@ -137,7 +137,7 @@ export async function resolveTestDatabasePlan(
 }
 
 /** The image of choice 3 unless `TEST_POSTGRES_IMAGE` names another. */
-export const DEFAULT_TEST_POSTGRES_IMAGE = 'postgres:15-alpine';
+const DEFAULT_TEST_POSTGRES_IMAGE = 'postgres:15-alpine';
 
 /**
  * Choice 3: a PostgreSQL container, started through testcontainers. When it cannot start, prints

@@ -39,7 +39,7 @@ export async function inspect(name: string): Promise<DockerObject> {
 }
 
 /** The parts of `docker inspect` the tests read. */
-export interface DockerObject {
+interface DockerObject {
   Size?: number;
   Config: {
     User: string;
