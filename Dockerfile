@@ -5,8 +5,8 @@
 #
 # The image holds no secrets: configuration (TIM_SECRET_KEY or TIM_SECRET_KEY_FILE, DATABASE_URL or
 # DATABASE_URL_FILE, PUSHLOSS_APPS_FILE) comes from the environment or mounted files at run time.
-# scripts/validate-container.sh reads this file to emulate the build and the start without Docker:
-# keep RUN steps to the commands it knows (it fails on any other) and CMD/ENTRYPOINT in JSON form.
+# Builds with Docker Engine 20.10 (Debian's docker.io) and later: no flag newer engines only know.
+# scripts/containers.sh builds and runs it for real in CI (README: "What was validated here").
 
 # Node 24.21.0 is the version the lockfile's `node` devDependency pins, so the image runs the Node
 # the test suite ran on. bookworm (Debian 12) is the Debian of the CI machines, where the pinned
@@ -26,8 +26,7 @@ RUN npm run build
 # --- runtime: production dependencies and the compiled JS only ----------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM to node (which then finishes the call in flight and exits 0)
-# and reaps zombies. The version is pinned to bookworm's; the validation script checks it is
-# still the one Debian serves.
+# and reaps zombies. The version is pinned to bookworm's: the build fails if Debian stops serving it.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
     && rm -rf /var/lib/apt/lists/*
@@ -55,9 +54,10 @@ VOLUME ["/data"]
 EXPOSE 9464
 
 # slim has no curl: node's fetch. 503 (database down, last pass failed) or no answer -> unhealthy.
-# --start-interval (Docker Engine 25+) probes every 5 s during the start period, so that
-# `depends_on: condition: service_healthy` does not wait a whole 30 s interval.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --start-interval=5s --retries=3 \
+# The first probe runs one interval after the start: 10 s (not 30) so that compose's
+# `depends_on: condition: service_healthy` goes on soon, at the cost of a short node process every
+# 10 s. (--start-interval would probe faster only while starting, but engines before 25 refuse it.)
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # `docker run IMAGE` runs the daemon; `docker run IMAGE status` (or backfill, migrate, ...) any

@@ -6,12 +6,13 @@
  * `CREATE DATABASE ... TEMPLATE` copy instead of a migration run.
  */
 import type { TestProject } from 'vitest/node';
-import { MEMORY_DATA_DIR, openDatabase, describeUrl } from '../src/db/connect.ts';
+import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import {
   createDatabaseOnServer,
   dropDatabaseOnServer,
   resolveTestDatabasePlan,
+  startPostgresContainer,
   uniqueName,
   urlWithDatabase,
 } from './helpers/database.ts';
@@ -27,18 +28,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const choice = await resolveTestDatabasePlan(process.env, { allowDocker: true });
     let plan: TestDatabasePlan;
     if (choice.mode === 'docker') {
-      const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-      const container = await new PostgreSqlContainer('postgres:15-alpine').start();
-      cleanups.push(async () => {
-        await container.stop();
-      });
-      const url = container.getConnectionUri();
-      plan = {
-        mode: 'server',
-        url,
-        template: null,
-        label: `PostgreSQL 15 in a Docker container at ${describeUrl(url)} (testcontainers)`,
-      };
+      const started = await startPostgresContainer(process.env, choice);
+      cleanups.push(started.stop);
+      plan = started.plan;
     } else {
       plan = choice;
     }

@@ -5,7 +5,9 @@
  * 1. `TEST_DB=pglite`                → in-memory PGlite per file, whatever else is set.
  * 2. `TEST_DATABASE_URL` set         → that PostgreSQL server: each file gets a fresh database
  *    copied from a template migrated once per run, dropped on close.
- * 3. a Docker engine answers         → the same, on a `@testcontainers/postgresql` container.
+ * 3. a Docker engine answers         → the same, on a `@testcontainers/postgresql` container of
+ *    `TEST_POSTGRES_IMAGE` (default the official postgres:15-alpine). When the engine answers but
+ *    the container cannot start (no registry to pull from, say), one line says why and 4 follows.
  * 4. otherwise                       → in-memory PGlite per file.
  * `TEST_DB=postgres` makes 2 or 3 mandatory (fails instead of falling back to PGlite).
  *
@@ -111,7 +113,7 @@ async function currentPlan(): Promise<TestDatabasePlan> {
 export async function resolveTestDatabasePlan(
   env: NodeJS.ProcessEnv,
   { allowDocker }: { allowDocker: boolean },
-): Promise<TestDatabasePlan | { mode: 'docker' }> {
+): Promise<TestDatabasePlan | { mode: 'docker'; required: boolean }> {
   const forced = env.TEST_DB?.trim().toLowerCase() || undefined;
   if (forced !== undefined && forced !== 'pglite' && forced !== 'postgres') {
     throw new Error(
@@ -127,11 +129,54 @@ export async function resolveTestDatabasePlan(
       label: `PostgreSQL at ${describeUrl(env.TEST_DATABASE_URL)} (TEST_DATABASE_URL)`,
     };
   }
-  if (allowDocker && (await dockerAnswers(env))) return { mode: 'docker' };
+  if (allowDocker && (await dockerAnswers(env))) return { mode: 'docker', required: forced === 'postgres' };
   if (forced === 'postgres') {
     throw new Error('TEST_DB=postgres but neither TEST_DATABASE_URL is set nor a Docker engine answers');
   }
   return { mode: 'pglite', label: 'in-memory PGlite per test file (no TEST_DATABASE_URL, no Docker)' };
+}
+
+/** The image of choice 3 unless `TEST_POSTGRES_IMAGE` names another. */
+const DEFAULT_TEST_POSTGRES_IMAGE = 'postgres:15-alpine';
+
+/**
+ * Choice 3: a PostgreSQL container, started through testcontainers. When it cannot start, prints
+ * why in one line and returns the PGlite plan, or throws when the container was `required`
+ * (`TEST_DB=postgres`). `stop` removes the container.
+ */
+export async function startPostgresContainer(
+  env: NodeJS.ProcessEnv,
+  { required }: { required: boolean },
+): Promise<{ plan: TestDatabasePlan; stop: () => Promise<void> }> {
+  const image = env.TEST_POSTGRES_IMAGE?.trim() || DEFAULT_TEST_POSTGRES_IMAGE;
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  try {
+    const container = await new PostgreSqlContainer(image).start();
+    const url = container.getConnectionUri();
+    return {
+      plan: {
+        mode: 'server',
+        url,
+        template: null,
+        label: `PostgreSQL in a Docker container of ${image} at ${describeUrl(url)} (testcontainers)`,
+      },
+      stop: async () => {
+        await container.stop();
+      },
+    };
+  } catch (error) {
+    // Docker's messages run over several lines (a pull's progress, a stack): the first one says it.
+    const why = String((error as Error).message ?? error)
+      .split('\n')[0]!
+      .trim();
+    const reason = `a Docker engine answers, but the PostgreSQL container (${image}) did not start: ${why}`;
+    if (required) throw new Error(`TEST_DB=postgres: ${reason}`, { cause: error });
+    console.log(`[pushloss tests] ${reason}`);
+    return {
+      plan: { mode: 'pglite', label: `in-memory PGlite per test file (the ${image} container did not start)` },
+      stop: async () => {},
+    };
+  }
 }
 
 /** True if a Docker engine answers `/_ping` within a second and a half (DOCKER_HOST or the default socket). */
