@@ -6,6 +6,9 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LossStage } from '../tencent/loss.ts';
+import { rateLines, type RateLine } from './rates.ts';
+
+export type { RateLine } from './rates.ts';
 
 export interface LossReportOptions {
   /** One app; all apps found in the period when omitted. */
@@ -56,27 +59,6 @@ export interface TopCode {
   /** The description the API gave with the code on the day it counted the most. */
   errInfo: string;
   errCount: number;
-}
-
-/**
- * Loss as a share of pushes over the period, per app, stage and channel (platform null: overall),
- * from `push_loss_rate`: days where the loss or the denominator is unknown are left out of both.
- */
-export interface RateLine {
-  sdkappid: number;
-  stage: LossStage;
-  stageName: string;
-  platform: number | null;
-  platformName: string | null;
-  /** FCM: it reports no push statistics, so its delivery and click rates are null. */
-  statisticsIncomplete: boolean;
-  lossCount: number | null;
-  /** TotalCount (ready to send) or SentCount (post send), summed. */
-  denominator: number | null;
-  /** lossCount / denominator; null when the denominator is 0 or unknown. */
-  lossRate: number | null;
-  deliveryRate: number | null;
-  clickRate: number | null;
 }
 
 export interface LossReport {
@@ -215,36 +197,7 @@ async function buildReport(
      where rank <= ${top}
      order by sdkappid, sort_order, platform nulls first, rank`.execute(db);
 
-  const rates = await sql<{
-    sdkappid: number;
-    stage: LossStage;
-    stage_name: string;
-    platform: number | null;
-    platform_name: string | null;
-    statistics_incomplete: boolean;
-    loss_count: number | null;
-    denominator: number | null;
-    loss_rate: number | null;
-    delivery_rate: number | null;
-    click_rate: number | null;
-  }>`
-    select r.sdkappid, r.stage, s.name as stage_name, r.platform, r.platform_name,
-           bool_or(r.statistics_incomplete) as statistics_incomplete,
-           sum(r.loss_count) filter (where r.denominator is not null)::int8 as loss_count,
-           sum(r.denominator) filter (where r.loss_count is not null)::int8 as denominator,
-           (sum(r.loss_count) filter (where r.denominator is not null)
-             / nullif(sum(r.denominator) filter (where r.loss_count is not null), 0))::float8 as loss_rate,
-           case when not bool_or(r.statistics_incomplete) then
-             (sum(r.delivered_count) filter (where r.sent_count is not null)
-               / nullif(sum(r.sent_count) filter (where r.delivered_count is not null), 0))::float8 end as delivery_rate,
-           case when not bool_or(r.statistics_incomplete) then
-             (sum(r.click_count) filter (where r.delivered_count is not null)
-               / nullif(sum(r.delivered_count) filter (where r.click_count is not null), 0))::float8 end as click_rate
-      from push_loss_rate r
-      join stage s on s.stage = r.stage
-     where r.has_stats and ${inPeriod} and ${app}
-     group by r.sdkappid, r.stage, s.name, s.sort_order, r.platform, r.platform_name
-     order by r.sdkappid, r.platform nulls first, s.sort_order`.execute(db);
+  const rates = await rateLines(db, inPeriod, app);
 
   return {
     sdkappid: sdkappid ?? null,
@@ -279,18 +232,6 @@ async function buildReport(
       errInfo: r.err_info,
       errCount: r.err_count,
     })),
-    rates: rates.rows.map((r) => ({
-      sdkappid: r.sdkappid,
-      stage: r.stage,
-      stageName: r.stage_name,
-      platform: r.platform,
-      platformName: r.platform_name,
-      statisticsIncomplete: r.statistics_incomplete,
-      lossCount: r.loss_count,
-      denominator: r.denominator,
-      lossRate: r.loss_rate,
-      deliveryRate: r.delivery_rate,
-      clickRate: r.click_rate,
-    })),
+    rates,
   };
 }
