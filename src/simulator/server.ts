@@ -35,6 +35,13 @@ export interface SimulatorOptions {
   lossData?: LossDataFn;
   /** Where the four arrays sit in a success body; default `flat` (see `ResponseShape`). */
   shape?: ResponseShape;
+  /**
+   * Judge the rate rule on `clock` instead of monotonic time; default false. For a warped clock
+   * (the soak), whose simulated seconds pass in a few real milliseconds.
+   */
+  rateOnClock?: boolean;
+  /** Consulted when no `fail()` rule matches a call: a failure to inject, or undefined to answer. */
+  chaos?: (sdkappid: number | null) => FailureRule | undefined;
 }
 
 /** One request as the simulator received and answered it. Never holds the usersig. */
@@ -167,13 +174,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
     // Injected failures stand in for a gateway in front of the API: they answer before any
     // check and never reach the rate rule. `slow` is the exception: it is a normal call, late.
-    const rule = failures.take(peek.sdkappid);
+    const rule = failures.take(peek.sdkappid) ?? options.chaos?.(peek.sdkappid);
     call.injected = rule?.kind ?? null;
     const normal = rule === undefined || rule.kind === 'slow';
     // The rate rule judges arrivals, so it is decided now, not after the body or a delay;
     // every call that names a configured app counts, whatever it is answered later.
     const line = checkRequestLine(req.method, req.url, (id) => apps.has(id));
-    const rateOk = normal && line.ok ? rate.arrive(line.value.sdkappid, receivedAtMono) : true;
+    const rateOk =
+      normal && line.ok ? rate.arrive(line.value.sdkappid, options.rateOnClock ? receivedAt : receivedAtMono) : true;
 
     readBody(req).then(
       (body) => {
