@@ -99,6 +99,8 @@ interface CheckState {
   callsIndexed: number;
   answers: Map<string, Answer[]>;
   attempts: Map<string, SimCall[]>;
+  /** Per app, host time of its last fatal answer that was injected. */
+  explainedFatal: Map<number, number>;
 }
 const states = new WeakMap<SoakWorld, CheckState>();
 
@@ -118,6 +120,7 @@ export async function checkDay(world: SoakWorld, day: number, tally: SoakTally, 
       callsIndexed: 0,
       answers: new Map(),
       attempts: new Map(),
+      explainedFatal: new Map(),
     };
     states.set(world, state);
   }
@@ -195,8 +198,16 @@ function auditPasses(world: SoakWorld, state: CheckState, report: (v: Omit<Viola
       pass.trueStartMs >= world.schedule.fatal.from &&
       pass.trueStartMs < world.schedule.fatal.to + 3_600_000 + 600_000;
     for (const [app, result] of pass.apps) {
+      // A fatal answer stops the app for an hour: the injected 90045, or an injected 70001 that
+      // came again on the retry with a renewed UserSig.
+      const lastCall = calls.filter((c) => c.sdkappid === app).at(-1);
+      const injectedFatal = result.status === 'fatal' && lastCall?.injected === 'error';
+      if (injectedFatal) state.explainedFatal.set(app, pass.hostStartMs);
+      const pausedAfterFatal =
+        result.status === 'paused' &&
+        pass.hostStartMs - (state.explainedFatal.get(app) ?? -Infinity) < 3_600_000 + 600_000;
       if (result.status === 'fatal' || result.status === 'paused') {
-        if (!inFatalWindow(app))
+        if (!inFatalWindow(app) && !injectedFatal && !pausedAfterFatal)
           report({
             invariant: 'outage explained',
             app,
@@ -245,10 +256,15 @@ interface AppCheck {
 async function checkApp(
   world: SoakWorld,
   state: CheckState,
-  { app, size, checkFrom, trueNow, seen, last }: AppCheck,
+  check: AppCheck,
   tally: SoakTally,
   report: (v: Omit<Violation, 'seed' | 'day'>) => void,
 ) {
+  const { app, size, trueNow, seen, last } = check;
+  let { checkFrom } = check;
+  const buckets = bucketsOverlapping(checkFrom * 1000, trueNow, size, world.timeZone);
+  if (buckets.length === 0) return;
+  checkFrom = buckets[0]!.start;
   const rows = await world.db
     .selectFrom('bucket_state')
     .selectAll()
@@ -271,14 +287,14 @@ async function checkApp(
   }
 
   const settle = world.settleMs[size];
-  for (const bucket of bucketsOverlapping(checkFrom * 1000, trueNow, size, world.timeZone)) {
+  for (const bucket of buckets) {
     if (bucket.start * 1000 >= trueNow) continue;
     const row = byStart.get(bucket.start);
     const stored = factsByStart.get(bucket.start) ?? [];
     const where = { app, bucketSize: size, bucket: iso(bucket.start) };
     let answerable = false;
     let cleanOffer = false;
-    let cleanFinalOffer = false;
+    let cleanFinalOffer: PassRecord | false = false;
     let pastHorizonPass = false;
     for (const pass of seen) {
       const lo = Math.min(pass.trueStartMs, pass.hostStartMs);
@@ -289,7 +305,7 @@ async function checkApp(
       if (canAnswer) answerable = true;
       if (canAnswer && clean) {
         cleanOffer = true;
-        if (bucket.end * 1000 + settle <= pass.hostStartMs) cleanFinalOffer = true;
+        if (bucket.end * 1000 + settle <= pass.hostStartMs) cleanFinalOffer ||= pass;
       }
       if (
         !pass.error &&
@@ -307,7 +323,10 @@ async function checkApp(
       report({
         invariant: 'final when answerable',
         ...where,
-        detail: `answerable and settled during a clean pass, but ${row ? (row.lost_at ? 'lost' : 'pending') : 'missing'}`,
+        detail:
+          `answerable and settled during the clean pass at ${new Date(cleanFinalOffer.trueStartMs).toISOString()}, but ` +
+          `${row ? (row.lost_at ? 'lost' : 'pending') : 'missing'}; its calls in that pass: ` +
+          describeCalls(world, cleanFinalOffer, app, bucket.start),
       });
     }
     if (row && !row.final && row.last_fetched_at) {
@@ -473,4 +492,18 @@ async function checkSecrets(world: SoakWorld, state: CheckState, report: (v: Omi
   const infos = await sql<{ err_info: string }>`select distinct err_info from loss_fact`.execute(world.db);
   for (const row of infos.rows)
     if (leaks(row.err_info)) report({ invariant: 'no secret', detail: `loss_fact.err_info: ${row.err_info}` });
+}
+
+/** The simulator's record of one bucket's calls in one pass, for a violation's message. */
+function describeCalls(world: SoakWorld, pass: PassRecord, app: number, start: number): string {
+  const calls = world.simulator.calls
+    .slice(pass.firstCall, pass.endCall)
+    .filter((c) => c.sdkappid === app && c.body.includes(`"StartTime":${start}`));
+  if (calls.length === 0) return 'none';
+  return calls
+    .map(
+      (c) =>
+        `${new Date(c.receivedAt).toISOString()} ${c.injected ?? 'answered'} ${c.httpStatus ?? '-'}/${c.errorCode ?? '-'}`,
+    )
+    .join(', ');
 }

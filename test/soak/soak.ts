@@ -97,6 +97,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const hostClock = skewedClock(clock, () => skewMs);
   const faults = Object.fromEntries([...FAULT_KINDS, '90045'].map((k) => [k, 0])) as Record<FaultKind, number>;
 
+  const appRandoms = new Map<number, () => number>();
   const simulator: Simulator = await startSimulator({
     apps: [...secrets].map(([sdkappid, secretKey]) => ({ sdkappid, secretKey })),
     clock,
@@ -105,12 +106,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const now = clock.now();
       if (sdkappid === schedule.fatal.sdkappid && now >= schedule.fatal.from && now < schedule.fatal.to) {
         faults['90045']++;
-        return faultRule('90045', random);
+        return faultRule('90045', Math.random);
       }
-      if (random() >= faultRate) return undefined;
-      const kind = FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
+      // One stream per app: an app's calls come in the same order on every run of a seed.
+      let appRandom = appRandoms.get(sdkappid ?? 0);
+      if (!appRandom) appRandoms.set(sdkappid ?? 0, (appRandom = seededRandom(options.seed * 7919 + (sdkappid ?? 0))));
+      if (appRandom() >= faultRate) return undefined;
+      const kind = FAULT_KINDS[Math.floor(appRandom() * FAULT_KINDS.length)]!;
       faults[kind]++;
-      return faultRule(kind, random);
+      return faultRule(kind, appRandom);
     },
   });
 
@@ -190,7 +194,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             bucket?: { start: number };
             err?: { message?: string };
           };
-          if (entry.msg === 'bucket not collected this pass' && entry.app !== undefined && entry.bucket) {
+          if (entry.msg?.startsWith('bucket not collected this pass') && entry.app !== undefined && entry.bucket) {
             let set = pass.failedBuckets.get(entry.app);
             if (!set) pass.failedBuckets.set(entry.app, (set = new Set()));
             set.add(entry.bucket.start);
