@@ -44,7 +44,18 @@ export interface SoakSchedule {
 /** 2026-01-05 00:00 UTC: a Monday, far from any DST question (Asia/Shanghai has none anyway). */
 const START_MS = Date.UTC(2026, 0, 5);
 
-export function makeSchedule(seed: number, days: number, fatalApp: number): SoakSchedule {
+/** A downtime given instead of the seeded ones: from `fromDay` (days after the start), `days` long. */
+export interface FixedDowntime {
+  fromDay: number;
+  days: number;
+}
+
+export function makeSchedule(
+  seed: number,
+  days: number,
+  fatalApp: number,
+  fixedDowntimes?: readonly FixedDowntime[],
+): SoakSchedule {
   const random = seededRandom(seed);
   const between = (lo: number, hi: number) => lo + random() * (hi - lo);
   const startMs = START_MS;
@@ -71,6 +82,16 @@ export function makeSchedule(seed: number, days: number, fatalApp: number): Soak
     }
     first = false;
     t = to + between(1, 5) * DAY_MS;
+  }
+  if (fixedDowntimes) {
+    downtimes.length = 0;
+    for (let i = events.length - 1; i >= 0; i--)
+      if (events[i]!.kind === 'down' || events[i]!.kind === 'up') events.splice(i, 1);
+    for (const d of fixedDowntimes) {
+      const from = startMs + d.fromDay * DAY_MS;
+      downtimes.push({ from, to: from + d.days * DAY_MS });
+      events.push({ at: from, kind: 'down' }, { at: from + d.days * DAY_MS, kind: 'up' });
+    }
   }
   const isDown = (at: number) => downtimes.some((d) => at >= d.from && at < d.to);
 
