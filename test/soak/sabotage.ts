@@ -48,7 +48,8 @@ export function loadDoesNotReplace(): KyselyPlugin {
 }
 
 /** The table {@link lostNotRecorded} writes to instead of bucket_state. */
-export const LOST_SINK_DDL = 'create table lost_sink (like bucket_state including all)';
+export const LOST_SINK_DDL =
+  'create schema lost_sink; create table lost_sink.bucket_state (like public.bucket_state including all)';
 
 /** Buckets the horizon passed are not recorded as lost (their marks go to a table nobody reads). */
 export function lostNotRecorded(): KyselyPlugin {
@@ -59,7 +60,7 @@ export function lostNotRecorded(): KyselyPlugin {
         node.into?.table.identifier.name === 'bucket_state' &&
         node.columns?.some((column) => column.column.name === 'lost_at')
       )
-        return { ...node, into: TableNode.create('lost_sink') };
+        return { ...node, into: TableNode.createWithSchema('lost_sink', 'bucket_state') };
       return node;
     },
     transformResult: async ({ result }) => result,
