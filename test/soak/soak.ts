@@ -13,11 +13,12 @@ import type { AppPassResult } from '../../src/collect/collector.ts';
 import { loopbackApp, type AppConfig, type Config } from '../../src/config/config.ts';
 import { openDatabase, MEMORY_DATA_DIR, type OpenedDatabase } from '../../src/db/connect.ts';
 import type { Database } from '../../src/db/database.ts';
-import { migrateToLatest } from '../../src/db/migrate.ts';
+import { createMigrator, migrateToLatest } from '../../src/db/migrate.ts';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.ts';
 import { createLogger } from '../../src/log.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import type { BucketSize } from '../../src/buckets.ts';
+import { spawnCli } from '../helpers/process.ts';
 import { createDatabaseOnServer, dropDatabaseOnServer, urlWithDatabase } from '../helpers/database.ts';
 import { startDbProxy, type DbProxy } from './dbProxy.ts';
 import { checkDay, type SoakWorld, type PassRecord, type Violation, type SoakTally } from './invariants.ts';
@@ -57,7 +58,12 @@ export interface SoakOptions {
 export interface SoakReport {
   seed: number;
   days: number;
-  schedule: { downtimes: Array<{ hours: number }>; dbCuts: Record<string, number>; clockSteps: number };
+  schedule: {
+    downtimes: Array<{ hours: number }>;
+    dbCuts: Record<string, number>;
+    clockSteps: number;
+    migrationKills: string[];
+  };
   faults: Record<FaultKind, number>;
   calls: number;
   passes: { ok: number; failed: number };
@@ -71,6 +77,8 @@ const WARP = 50;
 /** Real gap between two calls of an app: 1.1 simulated seconds at {@link WARP}. */
 const MIN_INTERVAL_REAL_MS = 22;
 const REQUEST_TIMEOUT_REAL_MS = 1000;
+/** Real `pushloss migrate` processes killed with SIGKILL before the run. */
+const MIGRATION_KILLS = 3;
 /** Passes every 2 hours at half past (cron `30 *\/2 * * *`). */
 const TICK_MS = 2 * HOUR_MS;
 const TICK_OFFSET_MS = 30 * 60_000;
@@ -139,9 +147,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const slots: DaemonSlot[] = [];
   const dbCuts: Record<string, number> = { 'between-passes': 0, 'mid-load': 0 };
   let clockSteps = 0;
+  /** How each killed `migrate` ended: SIGKILL, or 0 when it had finished first. */
+  const migrationKills: string[] = [];
 
   try {
+    // kill -9 at random points of `pushloss migrate` (real child processes), then migrate for good.
     checker = await openDatabase({ databaseUrl: direct, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
+    for (let i = 0; i < MIGRATION_KILLS; i++) {
+      // Killed at a random point once it has connected (Node's start-up is not the point).
+      const connections = async () =>
+        (
+          await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()`.execute(checker!.db)
+        ).rows[0]!.n;
+      const before = await connections();
+      const child = spawnCli(['migrate'], { DATABASE_URL: direct, LOG_LEVEL: 'warn' });
+      const deadline = performance.now() + 30_000;
+      while ((await connections()) <= before && performance.now() < deadline && child.child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, random() * 400 * (i + 1)));
+      child.child.kill('SIGKILL');
+      const ended = String(await child.exited);
+      const applied = (await createMigrator(checker.db).getMigrations()).filter((m) => m.executedAt).length;
+      migrationKills.push(`${ended} with ${applied} migration(s) applied`);
+    }
     await migrateToLatest(checker.db);
     await options.prepare?.(checker.db);
 
@@ -436,6 +465,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         downtimes: schedule.downtimes.map((d) => ({ hours: Math.round((d.to - d.from) / HOUR_MS) })),
         dbCuts,
         clockSteps,
+        migrationKills,
       },
       faults,
       calls: simulator.calls.length,
