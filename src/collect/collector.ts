@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { CallRecord, Window } from '../tencent/loss.ts';
-import { inProcessGate } from '../tencent/callGate.ts';
+import { inProcessGate, type CallGate } from '../tencent/callGate.ts';
 import { archiveCall } from '../warehouse/archive.ts';
 import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
@@ -47,6 +47,8 @@ export interface CollectorDeps {
   logger: Logger;
   clock: Clock;
   observer?: CollectObserver;
+  /** Where calls wait for their turn; default the in-process gate, then the database's rate slot. */
+  gate?: CallGate;
 }
 
 export interface Collector {
@@ -114,10 +116,12 @@ const LEASE_TTL_MS = 10 * 60_000;
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const gate = chainGates(
-    inProcessGate(config.api.minIntervalMs),
-    sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
-  );
+  const gate =
+    deps.gate ??
+    chainGates(
+      inProcessGate(config.api.minIntervalMs),
+      sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
+    );
   // By default both APIs of an app wait at its one slot: whether Tencent caps calls per API or
   // per app is unconfirmed, and sharing is safe either way. STATS_OWN_RATE_SLOT opts out.
   const statisticsGate = config.statistics.ownRateSlot

@@ -30,3 +30,8 @@ export async function releaseLease(db: Kysely<Database>, sdkappid: number, holde
   await sql`update app_lease set expires_at = clock_timestamp() + (${graceMs}::float8 * interval '1 millisecond')
              where sdkappid = ${sdkappid} and holder = ${holder}`.execute(db);
 }
+
+/** Releases every lease this holder has (a clean stop: its next pass will never come). */
+export async function releaseLeasesOf(db: Kysely<Database>, holder: string): Promise<void> {
+  await sql`update app_lease set expires_at = clock_timestamp() where holder = ${holder}`.execute(db);
+}

@@ -3,8 +3,10 @@ import { sql, type Kysely } from 'kysely';
 import cron from 'node-cron';
 import type { Clock } from '../clock.ts';
 import { listAppStates } from '../collect/appState.ts';
+import { releaseLeasesOf } from '../collect/leases.ts';
 import { recentBuckets, STATUS_DAYS } from '../collect/bucketStatus.ts';
-import { createCollector } from '../collect/collector.ts';
+import { createCollector, type CollectObserver } from '../collect/collector.ts';
+import type { CallGate } from '../tencent/callGate.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
@@ -28,12 +30,30 @@ export interface DaemonDeps {
   config: Config;
   logger: Logger;
   clock: Clock;
+  /**
+   * Starts the schedule of passes: calls `run` on every tick; default node-cron on
+   * `config.daemon.cron`. A soak drives ticks from its simulated clock instead.
+   */
+  schedule?: (run: () => Promise<void>) => { stop(): Promise<void> | void };
+  /** Told of every app's pass result, beside the metrics. */
+  observer?: CollectObserver;
+  /** The collector's call gate (see `CollectorDeps.gate`); a soak on a warped clock spaces calls on it. */
+  gate?: CallGate;
 }
 
 /** Replicas' ticks less than this apart count as one pass: the app is left to whoever took it. */
 const LEASE_GRACE_MS = 60_000;
 
-export async function startDaemon({ db, coordinationDb, config, logger, clock }: DaemonDeps): Promise<Daemon> {
+export async function startDaemon({
+  db,
+  coordinationDb,
+  config,
+  logger,
+  clock,
+  schedule,
+  observer,
+  gate,
+}: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics();
   const collector = createCollector({
     db,
@@ -41,8 +61,9 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
     config,
     logger,
     clock,
-    observer: metrics,
+    observer: observer ? chainObservers(metrics, observer) : metrics,
     leaseGraceMs: LEASE_GRACE_MS,
+    ...(gate ? { gate } : {}),
   });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
@@ -106,11 +127,7 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
 
   const server: Server = await startHttpServer(config.daemon.httpPort, health, metrics.registry);
   const port = (server.address() as { port: number }).port;
-  // noOverlap: a tick while a pass is still running is skipped, not queued.
-  const task = cron.schedule(config.daemon.cron, () => runOnce('schedule'), {
-    name: 'pushloss-collect',
-    noOverlap: true,
-  });
+  const task = (schedule ?? cronSchedule(config.daemon.cron))(() => runOnce('schedule'));
   logger.info(
     {
       port,
@@ -127,12 +144,37 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
     port,
     async stop() {
       stopping.abort(new Error('daemon stopping'));
-      await task.destroy();
+      await task.stop();
       await current;
+      // The leases' grace is for replicas' ticks of the same pass; a stopped daemon has no next
+      // pass, and a restart (new holder) within the grace would otherwise skip every app.
+      await releaseLeasesOf(db, collector.holder).catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not release the leases at stop; they expire by themselves'),
+      );
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
     },
+  };
+}
+
+/** The default schedule: node-cron; noOverlap: a tick while a pass is still running is skipped, not queued. */
+function cronSchedule(expression: string) {
+  return (run: () => Promise<void>) => {
+    const task = cron.schedule(expression, run, { name: 'pushloss-collect', noOverlap: true });
+    return { stop: () => task.destroy() };
+  };
+}
+
+/** Both observers, in turn. */
+function chainObservers(first: CollectObserver, second: CollectObserver): CollectObserver {
+  return {
+    call: (call) => (first.call?.(call), second.call?.(call)),
+    loaded: (sdkappid, facts) => (first.loaded?.(sdkappid, facts), second.loaded?.(sdkappid, facts)),
+    appPassed: (sdkappid, result, atMs) => (
+      first.appPassed?.(sdkappid, result, atMs),
+      second.appPassed?.(sdkappid, result, atMs)
+    ),
   };
 }

@@ -76,6 +76,7 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   });
   // Without a listener an idle client's error (e.g. the server restarting) would crash the process.
   pool.on('error', options.onPoolError ?? (() => {}));
+  keepClientErrors(pool, options.onPoolError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     const client = await pool.connect();
@@ -93,6 +94,7 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     idleTimeoutMillis: 30_000,
   });
   coordinationPool.on('error', options.onPoolError ?? (() => {}));
+  keepClientErrors(coordinationPool, options.onPoolError);
   const coordinationDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: coordinationPool }) });
   return {
     db,
@@ -130,6 +132,16 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
     await lock?.release();
     throw error;
   }
+}
+
+/**
+ * A client checked out of the pool (in a transaction, between two queries) whose connection dies
+ * emits 'error' with no listener of the pool's, which would crash the process: the soak found it
+ * by cutting the database in the middle of a load. The error is noted; the next query on that
+ * client fails, the transaction rolls back, and the pass fails as a database failure.
+ */
+function keepClientErrors(pool: pg.Pool, onError: ((error: Error) => void) | undefined): void {
+  pool.on('connect', (client) => client.on('error', onError ?? (() => {})));
 }
 
 /** `host:port/database` of a URL, without user or password. */

@@ -47,6 +47,13 @@ export interface SimulatorOptions {
    * default: the stricter reading, which is what pushloss assumes by default).
    */
   ratePerApi?: boolean;
+  /**
+   * Judge the rate rule on `clock` instead of monotonic time; default false. For a warped clock
+   * (the soak), whose simulated seconds pass in a few real milliseconds.
+   */
+  rateOnClock?: boolean;
+  /** Consulted when no `fail()` rule matches a call: a failure to inject, or undefined to answer. */
+  chaos?: (sdkappid: number | null) => FailureRule | undefined;
 }
 
 /** One request as the simulator received and answered it. Never holds the usersig. */
@@ -186,7 +193,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
     // Injected failures stand in for a gateway in front of the API: they answer before any
     // check and never reach the rate rule. `slow` is the exception: it is a normal call, late.
-    const rule = failures.take(peek.sdkappid, apiOfPath(peek.path));
+    const rule = failures.take(peek.sdkappid, apiOfPath(peek.path)) ?? options.chaos?.(peek.sdkappid);
     call.injected = rule?.kind ?? null;
     const normal = rule === undefined || rule.kind === 'slow';
     // The rate rule judges arrivals, so it is decided now, not after the body or a delay;
@@ -194,7 +201,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const line = checkRequestLine(req.method, req.url, (id) => apps.has(id));
     // Per API: a second key per app (statistics: the negated sdkappid), when asked to.
     const rateKey = line.ok && options.ratePerApi && line.value.api === 'statistics' ? -line.value.sdkappid : 0;
-    const rateOk = normal && line.ok ? rate.arrive(rateKey || line.value.sdkappid, receivedAtMono) : true;
+    const rateOk =
+      normal && line.ok
+        ? rate.arrive(rateKey || line.value.sdkappid, options.rateOnClock ? receivedAt : receivedAtMono)
+        : true;
 
     readBody(req).then(
       (body) => {

@@ -1,0 +1,54 @@
+import { sql } from 'kysely';
+import { describe, expect, inject, it } from 'vitest';
+import { runSoak, type SoakOptions } from './soak/soak.ts';
+import { LOST_SINK_DDL, loadDoesNotReplace, lostNotRecorded, plannerSkipsPending } from './soak/sabotage.ts';
+
+/**
+ * Each soak invariant fails when its guarantee is broken on purpose (the full soak is
+ * `npm run soak`; CI runs `npm run soak -- --seed 1 --days 14`). The soak cuts the connection to
+ * PostgreSQL, so it needs a server: on PGlite these are skipped.
+ */
+const plan = inject('pushlossTestDb');
+const serverUrl = plan.mode === 'server' ? plan.url : undefined;
+
+async function soakViolations(options: Partial<SoakOptions>) {
+  // No API faults: each sabotage alone, and quicker (no back-offs, no hanging calls).
+  const report = await runSoak({ seed: 11, days: 3, serverUrl: serverUrl!, faultRate: 0, ...options });
+  return report.violations;
+}
+
+describe.skipIf(!serverUrl)('soak invariants catch a broken guarantee', () => {
+  it('a planner that skips pending buckets: not final though answerable, and status disagrees', async () => {
+    const violations = await soakViolations({ sabotage: [plannerSkipsPending()] });
+    const kinds = new Set(violations.map((v) => v.invariant));
+    expect(kinds).toContain('final when answerable');
+    expect(kinds).toContain('/metrics agrees with the database');
+    // Replayable: every violation names the seed and the day, and the bucket when it is about one.
+    const finalViolation = violations.find((v) => v.invariant === 'final when answerable')!;
+    expect(finalViolation).toMatchObject({ seed: 11, day: expect.any(Number), bucket: expect.any(String) });
+  }, 240_000);
+
+  it('a load that does not replace: the stored answer is not the latest, facts of two answers', async () => {
+    const kinds = new Set((await soakViolations({ sabotage: [loadDoesNotReplace()] })).map((v) => v.invariant));
+    expect(kinds).toContain('pending holds its latest answer');
+    expect(kinds).toContain('nothing double counted');
+  }, 240_000);
+
+  it('buckets the horizon passed, not recorded as lost: missing without being lost', async () => {
+    const violations = await soakViolations({
+      days: 10,
+      downtimes: [{ fromDay: 0.5, days: 8 }],
+      prepare: async (db) => void (await sql.raw(LOST_SINK_DDL).execute(db)),
+      sabotage: [lostNotRecorded()],
+    });
+    expect(new Set(violations.map((v) => v.invariant))).toContain('missing only when recorded lost');
+  }, 240_000);
+
+  it('a secret in a log line', async () => {
+    const violations = await soakViolations({
+      days: 2,
+      leak: (log, secretKey) => log(`debugging: the key is ${secretKey}`),
+    });
+    expect(violations.map((v) => v.invariant)).toContain('no secret');
+  }, 240_000);
+});

@@ -1,0 +1,68 @@
+/**
+ * Guarantees broken on purpose, to prove the soak's checks notice: Kysely plugins on the daemons'
+ * database handle (the soak's `sabotage` seam), each the shape of a plausible bug.
+ */
+import {
+  OnConflictNode,
+  TableNode,
+  ValueNode,
+  WhereNode,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
+
+const names = (node: RootOperationNode) => JSON.stringify(node);
+const mentions = (node: RootOperationNode, table: string) => names(node).includes(`"name":"${table}"`);
+
+/** The planner skips pending buckets: every fetched bucket reads as final. */
+export function plannerSkipsPending(): KyselyPlugin {
+  const stateReads = new Set<unknown>();
+  return {
+    transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+      if (node.kind === 'SelectQueryNode' && mentions(node, 'bucket_state')) stateReads.add(queryId);
+      return node;
+    },
+    async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (!stateReads.delete(queryId)) return result;
+      return { ...result, rows: result.rows.map((row) => (row.last_fetched_at ? { ...row, final: true } : row)) };
+    },
+  };
+}
+
+/** A load does not replace: the old facts stay, the new ones are added where their keys are free. */
+export function loadDoesNotReplace(): KyselyPlugin {
+  return {
+    transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+      if (node.kind === 'DeleteQueryNode' && mentions(node, 'loss_fact'))
+        return { ...node, where: WhereNode.create(ValueNode.createImmediate(false)) };
+      if (node.kind === 'InsertQueryNode' && node.into?.table.identifier.name === 'loss_fact')
+        return { ...node, onConflict: OnConflictNode.cloneWith(OnConflictNode.create(), { doNothing: true }) };
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  };
+}
+
+/** The table {@link lostNotRecorded} writes to instead of bucket_state. */
+export const LOST_SINK_DDL =
+  'create schema lost_sink; create table lost_sink.bucket_state (like public.bucket_state including all)';
+
+/** Buckets the horizon passed are not recorded as lost (their marks go to a table nobody reads). */
+export function lostNotRecorded(): KyselyPlugin {
+  return {
+    transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+      if (
+        node.kind === 'InsertQueryNode' &&
+        node.into?.table.identifier.name === 'bucket_state' &&
+        node.columns?.some((column) => column.column.name === 'lost_at')
+      )
+        return { ...node, into: TableNode.createWithSchema('lost_sink', 'bucket_state') };
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  };
+}

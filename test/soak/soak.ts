@@ -1,0 +1,494 @@
+/**
+ * The time-warp soak: weeks of a daemon's life in minutes. Two daemons (day and hour buckets)
+ * run their real scheduling, planner and collector on a warped clock against the simulator, whose
+ * own clock moves with them, through PostgreSQL behind a relay the soak can cut. A seeded schedule
+ * takes the host down (1 hour to 9 days), cuts the database between passes and in the middle of
+ * loads, fails a quarter of the API calls in every way the simulator knows, stops one app with
+ * 90045 for two days, steps the host's clock by minutes, and adds and removes an app. After every
+ * simulated day the invariants (invariants.ts) are checked against the simulator's truth.
+ */
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely, type KyselyPlugin } from 'kysely';
+import type { AppPassResult } from '../../src/collect/collector.ts';
+import { loopbackApp, type AppConfig, type Config } from '../../src/config/config.ts';
+import { openDatabase, MEMORY_DATA_DIR, type OpenedDatabase } from '../../src/db/connect.ts';
+import type { Database } from '../../src/db/database.ts';
+import { createMigrator, migrateToLatest } from '../../src/db/migrate.ts';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.ts';
+import { createLogger } from '../../src/log.ts';
+import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import type { BucketSize } from '../../src/buckets.ts';
+import { spawnCli } from '../helpers/process.ts';
+import { createDatabaseOnServer, dropDatabaseOnServer, urlWithDatabase } from '../helpers/database.ts';
+import { startDbProxy, type DbProxy } from './dbProxy.ts';
+import { checkDay, type SoakWorld, type PassRecord, type Violation, type SoakTally } from './invariants.ts';
+import {
+  DAY_MS,
+  FAULT_KINDS,
+  HOUR_MS,
+  faultRule,
+  makeSchedule,
+  seededRandom,
+  type FaultKind,
+  type FixedDowntime,
+} from './schedule.ts';
+import { clockGate, skewedClock, warpClock } from './warpClock.ts';
+
+export interface SoakOptions {
+  seed: number;
+  days: number;
+  /** A PostgreSQL server URL: the soak creates a scratch database on it and drops it afterwards. */
+  serverUrl: string;
+  /** Share of API calls failed on purpose; default 0.25. */
+  faultRate?: number;
+  /** Plugins on the daemons' database handle: the seam through which a test breaks a guarantee. */
+  sabotage?: KyselyPlugin[];
+  /** Extra log lines the daemons write (a test proving the secret check). */
+  leak?: (log: (line: string) => void, secretKey: string) => void;
+  /** Downtimes instead of the seeded ones (a short run that must cross the horizon). */
+  downtimes?: FixedDowntime[];
+  /** Run on the scratch database once it is migrated (e.g. a table a sabotage plugin needs). */
+  prepare?: (db: Kysely<Database>) => Promise<void>;
+  /** Progress lines (one per simulated day); default none. */
+  progress?: (line: string) => void;
+  /** Stop at the first day with a violation; default true. */
+  stopAtFirstViolation?: boolean;
+}
+
+export interface SoakReport {
+  seed: number;
+  days: number;
+  schedule: {
+    downtimes: Array<{ hours: number }>;
+    dbCuts: Record<string, number>;
+    clockSteps: number;
+    migrationKills: string[];
+  };
+  faults: Record<FaultKind, number>;
+  calls: number;
+  passes: { ok: number; failed: number };
+  tally: SoakTally;
+  violations: Violation[];
+  wallSeconds: number;
+}
+
+/** Simulated milliseconds per real millisecond. */
+const WARP = 50;
+/** Real gap between two calls of an app: 1.1 simulated seconds at {@link WARP}. */
+const MIN_INTERVAL_REAL_MS = 22;
+const REQUEST_TIMEOUT_REAL_MS = 1000;
+/** Real `pushloss migrate` processes killed with SIGKILL before the run. */
+const MIGRATION_KILLS = 3;
+/** Passes every 2 hours at half past (cron `30 *\/2 * * *`). */
+const TICK_MS = 2 * HOUR_MS;
+const TICK_OFFSET_MS = 30 * 60_000;
+
+const DAY_APPS = [1_400_000_001, 1_400_000_002];
+const HOUR_APPS = [1_400_000_101, 1_400_000_102];
+const ADDED_APP = 1_400_000_003;
+const REMOVED_APP = 1_400_000_002;
+
+interface DaemonSlot {
+  size: BucketSize;
+  config: Config;
+  daemon: Daemon | null;
+  run: (() => Promise<void>) | null;
+  current: PassRecord | null;
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const began = performance.now();
+  const faultRate = options.faultRate ?? 0.25;
+  const schedule = makeSchedule(options.seed, options.days, DAY_APPS[0]!, options.downtimes);
+  const random = seededRandom(options.seed ^ 0x5eed);
+  const secrets = new Map<number, string>();
+  for (const id of [...DAY_APPS, ADDED_APP, ...HOUR_APPS])
+    secrets.set(id, `soak-secret-${id}-${randomBytes(8).toString('hex')}`);
+
+  const clock = warpClock(schedule.startMs, WARP);
+  let skewMs = 0;
+  const hostClock = skewedClock(clock, () => skewMs);
+  const faults = Object.fromEntries([...FAULT_KINDS, '90045'].map((k) => [k, 0])) as Record<FaultKind, number>;
+
+  const appRandoms = new Map<number, () => number>();
+  const simulator: Simulator = await startSimulator({
+    apps: [...secrets].map(([sdkappid, secretKey]) => ({ sdkappid, secretKey })),
+    clock,
+    rateOnClock: true,
+    chaos(sdkappid) {
+      const now = clock.now();
+      if (sdkappid === schedule.fatal.sdkappid && now >= schedule.fatal.from && now < schedule.fatal.to) {
+        faults['90045']++;
+        return faultRule('90045', Math.random);
+      }
+      // One stream per app: an app's calls come in the same order on every run of a seed.
+      let appRandom = appRandoms.get(sdkappid ?? 0);
+      if (!appRandom) appRandoms.set(sdkappid ?? 0, (appRandom = seededRandom(options.seed * 7919 + (sdkappid ?? 0))));
+      if (appRandom() >= faultRate) return undefined;
+      const kind = FAULT_KINDS[Math.floor(appRandom() * FAULT_KINDS.length)]!;
+      faults[kind]++;
+      return faultRule(kind, appRandom);
+    },
+  });
+
+  const scratch = `pushloss_soak_${randomBytes(4).toString('hex')}`;
+  await createDatabaseOnServer(options.serverUrl, scratch, 'template0');
+  const server = new URL(options.serverUrl);
+  const proxy: DbProxy = await startDbProxy({ host: server.hostname, port: Number(server.port || 5432) });
+  const direct = urlWithDatabase(options.serverUrl, scratch);
+  const relayed = new URL(direct);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String(proxy.port);
+  let checker: OpenedDatabase | null = null;
+  const opened: OpenedDatabase[] = [];
+  const logLines: string[] = [];
+  const violations: Violation[] = [];
+  const passes: PassRecord[] = [];
+  const slots: DaemonSlot[] = [];
+  const dbCuts: Record<string, number> = { 'between-passes': 0, 'mid-load': 0 };
+  let clockSteps = 0;
+  /** How each killed `migrate` ended: SIGKILL, or 0 when it had finished first. */
+  const migrationKills: string[] = [];
+
+  try {
+    // kill -9 at random points of `pushloss migrate` (real child processes), then migrate for good.
+    checker = await openDatabase({ databaseUrl: direct, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
+    for (let i = 0; i < MIGRATION_KILLS; i++) {
+      // Killed at a random point once it has connected (Node's start-up is not the point).
+      const connections = async () =>
+        (
+          await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()`.execute(checker!.db)
+        ).rows[0]!.n;
+      const before = await connections();
+      const child = spawnCli(['migrate'], { DATABASE_URL: direct, LOG_LEVEL: 'warn' });
+      const deadline = performance.now() + 30_000;
+      while ((await connections()) <= before && performance.now() < deadline && child.child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, random() * 400 * (i + 1)));
+      child.child.kill('SIGKILL');
+      const ended = String(await child.exited);
+      const applied = (await createMigrator(checker.db).getMigrations()).filter((m) => m.executedAt).length;
+      migrationKills.push(`${ended} with ${applied} migration(s) applied`);
+    }
+    await migrateToLatest(checker.db);
+    await options.prepare?.(checker.db);
+
+    let hostUp = true;
+    let appsActive = { day: [...DAY_APPS], hour: [...HOUR_APPS] };
+    const appConfig = (id: number): AppConfig => loopbackApp(id, secrets.get(id)!, [simulator.url]);
+    const configFor = (size: BucketSize): Config => ({
+      apps: (size === '1d' ? appsActive.day : appsActive.hour).map(appConfig),
+      logLevel: 'info',
+      databaseUrl: relayed.toString(),
+      dataDir: MEMORY_DATA_DIR,
+      bucketSize: size,
+      bucketTz: 'Asia/Shanghai',
+      api: {
+        horizonSeconds: 7 * 86400,
+        maxSpanSeconds: 7 * 86400,
+        minIntervalMs: MIN_INTERVAL_REAL_MS,
+        // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
+        // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
+        timeoutMs: REQUEST_TIMEOUT_REAL_MS,
+        maxAttempts: 5,
+      },
+      daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
+      migrateOnStart: false,
+      // The soak checks loss against the simulator's truth; statistics have their own tests.
+      feeds: ['loss'],
+      statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
+    });
+    slots.push(
+      { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null },
+      { size: '1h', config: configFor('1h'), daemon: null, run: null, current: null },
+    );
+
+    // One gate for both daemons (their apps differ), on the simulator's clock, 1.1 simulated s.
+    const callGate = clockGate(clock, 1100);
+    const newPass = (slot: DaemonSlot, trigger: string): PassRecord => ({
+      size: slot.size,
+      trigger,
+      trueStartMs: clock.now(),
+      hostStartMs: hostClock.now(),
+      apps: new Map<number, AppPassResult>(),
+      failedBuckets: new Map<number, Map<number, string>>(),
+      error: null,
+      dbCut: proxy.isCut,
+      firstCall: simulator.calls.length,
+      endCall: simulator.calls.length,
+      configured: slot.config.apps.map((a) => a.sdkappid),
+      healthOk: null,
+    });
+
+    function loggerFor(slot: DaemonSlot) {
+      return createLogger('info', {
+        write(line: string) {
+          logLines.push(line);
+          const pass = slot.current;
+          if (!pass) return;
+          const entry = JSON.parse(line) as {
+            msg?: string;
+            app?: number;
+            bucket?: { start: number };
+            err?: { message?: string };
+          };
+          if (entry.msg?.startsWith('bucket not collected this pass') && entry.app !== undefined && entry.bucket) {
+            let failed = pass.failedBuckets.get(entry.app);
+            if (!failed) pass.failedBuckets.set(entry.app, (failed = new Map<number, string>()));
+            failed.set(entry.bucket.start, entry.msg);
+          } else if (entry.msg === 'collection pass failed') {
+            pass.error = entry.err?.message ?? 'pass failed';
+          }
+        },
+      });
+    }
+
+    async function startSlot(slot: DaemonSlot): Promise<boolean> {
+      slot.config = configFor(slot.size);
+      let db: OpenedDatabase;
+      try {
+        db = await openDatabase({ databaseUrl: relayed.toString(), dataDir: MEMORY_DATA_DIR, maxConnections: 5 });
+      } catch (error) {
+        if (!proxy.isCut) throw error;
+        return false;
+      }
+      opened.push(db);
+      const daemonDb = (options.sabotage ?? []).reduce((d: Kysely<Database>, plugin) => d.withPlugin(plugin), db.db);
+      const logger = loggerFor(slot);
+      if (options.leak) options.leak((line) => logger.info(line), secrets.get(slot.config.apps[0]!.sdkappid)!);
+      slot.current = newPass(slot, 'start-up');
+      slot.daemon = await startDaemon({
+        db: daemonDb,
+        coordinationDb: db.coordinationDb,
+        config: slot.config,
+        logger,
+        clock: hostClock,
+        gate: callGate,
+        schedule(run) {
+          slot.run = run;
+          return { stop: () => {} };
+        },
+        observer: {
+          appPassed(sdkappid, result) {
+            slot.current?.apps.set(sdkappid, result);
+          },
+        },
+      });
+      (slot as DaemonSlot & { db?: OpenedDatabase }).db = db;
+      return true;
+    }
+
+    async function finishPass(slot: DaemonSlot, pass: PassRecord, promise: Promise<void>) {
+      await promise;
+      pass.hostEndMs = hostClock.now();
+      pass.endCall = simulator.calls.length;
+      pass.healthOk = (await httpGet(slot.daemon!.port, '/healthz')).status === 200;
+      passes.push(pass);
+      slot.current = null;
+    }
+
+    /** Runs a pass of every daemon (the start-up pass when `starting`), with the clock running. */
+    async function passOfEveryDaemon(starting: boolean, midLoadCut: boolean) {
+      clock.resume();
+      let cutTimer: NodeJS.Timeout | undefined;
+      const running: Array<Promise<void>> = [];
+      for (const slot of slots) {
+        // A daemon that cannot reach the database at start-up exits; its supervisor starts it
+        // again, here at the next tick.
+        if (starting && !(await startSlot(slot))) continue;
+        const pass = starting ? slot.current! : (slot.current = newPass(slot, 'schedule'));
+        running.push(finishPass(slot, pass, slot.run!()));
+      }
+      if (midLoadCut) {
+        // Somewhere in the first loads of the pass: a few real milliseconds in.
+        cutTimer = setTimeout(
+          () => {
+            proxy.cut();
+            for (const slot of slots) if (slot.current) slot.current.dbCut = true;
+          },
+          2 + random() * 40,
+        );
+      }
+      const t0 = performance.now();
+      const c0 = simulator.calls.length;
+      await Promise.all(running);
+      if (process.env.SOAK_DEBUG)
+        console.error(
+          `pass ${new Date(clock.now()).toISOString()} ${Math.round(performance.now() - t0)} ms real, ${simulator.calls.length - c0} calls`,
+        );
+      clearTimeout(cutTimer);
+      clock.pause();
+    }
+
+    async function stopEveryDaemon() {
+      clock.resume();
+      for (const slot of slots) {
+        await slot.daemon?.stop();
+        await (slot as DaemonSlot & { db?: OpenedDatabase }).db?.close();
+        slot.daemon = null;
+        slot.run = null;
+      }
+      clock.pause();
+    }
+
+    const world: SoakWorld = {
+      seed: options.seed,
+      db: checker.db,
+      simulator,
+      schedule,
+      passes,
+      secrets: [...secrets.values()],
+      logLines,
+      appsEver: { '1d': [...DAY_APPS, ADDED_APP], '1h': [...HOUR_APPS] },
+      horizonMs: 7 * DAY_MS,
+      settleMs: { '1d': 48 * HOUR_MS, '1h': 6 * HOUR_MS },
+      timeZone: 'Asia/Shanghai',
+      metricsOf: async (size) => {
+        const slot = slots.find((s) => s.size === size)!;
+        if (!slot.daemon) return null;
+        return {
+          text: (await httpGet(slot.daemon.port, '/metrics')).body,
+          apps: slot.config.apps.map((a) => a.sdkappid),
+        };
+      },
+      hostNowMs: () => hostClock.now(),
+      trueNowMs: () => clock.now(),
+    };
+    const tally: SoakTally = {
+      bucketsChecked: 0,
+      final: 0,
+      pending: 0,
+      lost: 0,
+      lostUnreachable: 0,
+      missing: 0,
+      slowFailures: 0,
+    };
+
+    // The timeline: events, passes at every tick while up, checks at the end of every day.
+    const timeline: Array<{ at: number; run: () => Promise<void> }> = [];
+    for (const event of schedule.events) {
+      timeline.push({
+        at: event.at,
+        run: async () => {
+          switch (event.kind) {
+            case 'down':
+              hostUp = false;
+              return stopEveryDaemon();
+            case 'up':
+              hostUp = true;
+              return passOfEveryDaemon(true, false);
+            case 'restart':
+              if (event.reason === 'app added') appsActive = { ...appsActive, day: [...appsActive.day, ADDED_APP] };
+              else appsActive = { ...appsActive, day: appsActive.day.filter((id) => id !== REMOVED_APP) };
+              if (!hostUp) return; // takes effect at the next start
+              await stopEveryDaemon();
+              return passOfEveryDaemon(true, false);
+            case 'db-cut':
+              if (event.during === 'mid-load') return; // done by the pass at this tick
+              dbCuts['between-passes']!++;
+              return proxy.cut();
+            case 'db-restore':
+              return proxy.restore();
+            case 'skew':
+              clockSteps++;
+              skewMs = event.skewMs;
+              return;
+          }
+        },
+      });
+    }
+    const midLoad = new Set(
+      schedule.events.filter((e) => e.kind === 'db-cut' && e.during === 'mid-load').map((e) => e.at),
+    );
+    for (let tick = schedule.startMs + TICK_OFFSET_MS; tick < schedule.endMs; tick += TICK_MS) {
+      const at = tick;
+      timeline.push({
+        at,
+        run: async () => {
+          if (!hostUp) return;
+          if (!slots[0]!.daemon) return passOfEveryDaemon(true, false);
+          const cut = midLoad.has(at) && !proxy.isCut;
+          if (cut) dbCuts['mid-load']!++;
+          await passOfEveryDaemon(false, cut);
+        },
+      });
+    }
+    for (let day = 1; day <= options.days; day++) {
+      timeline.push({
+        at: schedule.startMs + day * DAY_MS + 15 * 60_000,
+        run: async () => {
+          const found = await checkDay(world, day, tally, day === options.days);
+          violations.push(...found);
+          const up = slots[0]!.daemon ? 'up' : 'down';
+          options.progress?.(
+            `seed ${options.seed} day ${day}: ${up}, ${passes.length} passes, ${simulator.calls.length} calls, ` +
+              `${tally.final} final, ${tally.lost} lost, ${found.length} violation(s)`,
+          );
+        },
+      });
+    }
+    timeline.sort((a, b) => a.at - b.at);
+
+    if (process.env.SOAK_DEBUG)
+      setInterval(() => {
+        const last = simulator.calls
+          .slice(-5)
+          .map((c) => `${c.receivedAt - schedule.startMs}:${c.sdkappid}:${c.httpStatus}:${c.errorCode}`);
+        console.error(`calls ${simulator.calls.length} clock ${clock.now() - schedule.startMs} ${last.join(' ')}`);
+      }, 2000).unref();
+    /**
+     * Skips idle simulated time. Lease expiries are on the database's clock, which does not warp:
+     * they are moved back by the time skipped, so a lease outlives a downtime no more than it
+     * would in real time.
+     */
+    async function jumpTo(at: number) {
+      const skipped = at - clock.now();
+      if (skipped <= 0) return;
+      await sql`update app_lease set expires_at = expires_at - (${skipped}::float8 * interval '1 millisecond')`.execute(
+        checker!.db,
+      );
+      clock.jump(at);
+    }
+
+    // The host starts at the beginning of the run.
+    await passOfEveryDaemon(true, false);
+    for (const step of timeline) {
+      if (step.at > schedule.endMs + DAY_MS) break;
+      await jumpTo(step.at);
+      await step.run();
+      if (violations.length > 0 && (options.stopAtFirstViolation ?? true)) break;
+    }
+    await stopEveryDaemon();
+
+    return {
+      seed: options.seed,
+      days: options.days,
+      schedule: {
+        downtimes: schedule.downtimes.map((d) => ({ hours: Math.round((d.to - d.from) / HOUR_MS) })),
+        dbCuts,
+        clockSteps,
+        migrationKills,
+      },
+      faults,
+      calls: simulator.calls.length,
+      passes: { ok: passes.filter((p) => !p.error).length, failed: passes.filter((p) => p.error).length },
+      tally,
+      violations,
+      wallSeconds: Math.round((performance.now() - began) / 1000),
+    };
+  } finally {
+    proxy.restore();
+    for (const slot of slots) await slot.daemon?.stop().catch(() => {});
+    for (const db of opened) await db.close().catch(() => {});
+    await checker?.close();
+    await proxy.close();
+    await simulator.close();
+    await dropDatabaseOnServer(options.serverUrl, scratch).catch(() => {});
+  }
+}
+
+/** GET on the daemon's HTTP port. */
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return fetch(`http://127.0.0.1:${port}${path}`).then(async (res) => ({ status: res.status, body: await res.text() }));
+}
