@@ -40,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${name}: ${(error as Error).message.split('\n')[0]}; see pushloss ${name} --help`);
   }
+  if (!command.positionals && parsed.positionals.length > 0) {
+    throw new UsageError(
+      `${name}: unexpected argument "${parsed.positionals[0]}" (options start with --); see pushloss ${name} --help`,
+    );
+  }
   if (parsed.values.help) {
     console.log(command.usage);
     return 0;
