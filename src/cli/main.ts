@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from '../log.ts';
+import { scrubKnownSecrets } from '../redact.ts';
 import { UsageError, type Command } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return command.run(
-    { config, logger, out: (line) => console.log(line), signal: controller.signal },
+    { config, logger, out: (line) => console.log(scrubKnownSecrets(line)), signal: controller.signal },
     parsed.values,
     parsed.positionals,
   );
@@ -77,7 +78,7 @@ main(process.argv.slice(2)).then(
       typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
-    console.error(`pushloss: ${prefix}${message.split('\n')[0]}`);
+    console.error(scrubKnownSecrets(`pushloss: ${prefix}${message.split('\n')[0]}`));
     process.exitCode = exitCode;
   },
 );

@@ -75,6 +75,47 @@ export interface PassResult {
 const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
 
+/**
+ * How close to the horizon a bucket's start may be for a 90100 (invalid parameters) to mean
+ * "too old by now" rather than a broken configuration: the time a call can queue for its rate
+ * slot in a large pass, plus any difference between our clock and Tencent's.
+ */
+const HORIZON_EDGE_MS = 15 * 60_000;
+
+function atHorizonEdge(bucket: Window, nowMs: number, horizonSeconds: number): boolean {
+  return bucket.start * 1000 < nowMs - horizonSeconds * 1000 + HORIZON_EDGE_MS;
+}
+
+/**
+ * A statement refused for the data it carried (SQLSTATE class 22, data exception, e.g. a text
+ * PostgreSQL cannot hold; class 54, a value over a limit): this answer cannot be loaded, but the
+ * database is fine, so the app goes on with its other buckets.
+ */
+function isDataRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Archives an answer the warehouse would not load. Should even its row be refused, the answer is
+ * kept as bytes only, with the envelope's texts left out: the raw answer is never lost.
+ */
+async function archiveSafely(db: Kysely<Database>, call: CallRecord): Promise<void> {
+  try {
+    await archiveCall(db, call);
+  } catch (error) {
+    if (!isDataRefusal(error)) throw error;
+    await archiveCall(db, {
+      ...call,
+      actionStatus: null,
+      errorInfo: null,
+      requestId: null,
+      body: null,
+      bodyRaw: call.bodyRaw ?? (call.body === null ? null : Buffer.from(call.body, 'utf8')),
+    });
+  }
+}
+
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -96,7 +137,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         http,
         onFailedCall: async (call) => {
           observer?.call?.(call);
-          await archiveCall(db, call);
+          await archiveSafely(db, call);
         },
       });
       clients.set(app.sdkappid, client);
@@ -134,12 +175,12 @@ export function createCollector(deps: CollectorDeps): Collector {
       });
     } catch (error) {
       // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with
-      // other edges, a count it cannot hold) is archived like any unreadable answer, and the
+      // other edges, a count or a text it cannot hold) is archived like any unreadable answer, and the
       // app goes on with its next bucket.
-      if (!(error instanceof BucketMismatchError || error instanceof RangeError)) throw error;
-      await archiveCall(db, { ...call, outcome: 'invalid_response' });
+      if (!(error instanceof BucketMismatchError || error instanceof RangeError || isDataRefusal(error))) throw error;
+      await archiveSafely(db, { ...call, outcome: 'invalid_response' });
       throw new TimApiError({
-        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${error.message}`,
+        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${(error as Error).message}`,
         code: 'LOAD_REFUSED',
         failure: 'invalid_response',
         sdkappid: app.sdkappid,
@@ -194,6 +235,7 @@ export function createCollector(deps: CollectorDeps): Collector {
 
       let fetched = 0;
       let failed = 0;
+      let lostAtEdge = 0;
       let lastError: TimApiError | undefined;
       for (const bucket of plan.fetch) {
         if (signal?.aborted) break;
@@ -203,6 +245,14 @@ export function createCollector(deps: CollectorDeps): Collector {
         } catch (error) {
           if (signal?.aborted && !(error instanceof TimApiError)) break;
           if (!(error instanceof TimApiError)) throw error;
+          if (error.tencentCode === 90100 && atHorizonEdge(bucket, clock.now(), config.api.horizonSeconds)) {
+            // Planned while reachable, it reached Tencent after the horizon passed it (it queued
+            // behind the rate slot, or Tencent's clock is ahead): lost, not a configuration error.
+            await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at: new Date(clock.now()) });
+            lostAtEdge++;
+            log.warn({ bucket }, 'bucket lost: the API horizon passed it before its call arrived (90100)');
+            continue;
+          }
           lastError = error;
           if (error.fatalForApp) {
             log.error(
@@ -239,7 +289,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         status: 'collected',
         fetched,
         failed,
-        lost: plan.lost.length,
+        lost: plan.lost.length + lostAtEdge,
         atRisk: plan.atRisk.length,
         ...(lastError ? { error: lastError.message } : {}),
       };
