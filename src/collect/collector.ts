@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config/config.ts';
@@ -14,7 +12,7 @@ import { archiveCall } from '../warehouse/archive.ts';
 import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
-import { acquireLease, releaseLease } from './leases.ts';
+import { acquireLease, newHolderId, releaseLease } from './leases.ts';
 import { firstReachableBucket } from '../buckets.ts';
 import { isSettled, planApp } from './planner.ts';
 import { chainGates, sharedSlotGate } from './rateSlots.ts';
@@ -62,7 +60,7 @@ export type AppPassResult =
   | { status: 'collected'; fetched: number; failed: number; lost: number; atRisk: number; error?: string }
   | { status: 'fatal'; fetched: number; error: string }
   | { status: 'paused'; error: string }
-  | { status: 'leased_elsewhere' }
+  | { status: 'leased_elsewhere'; heldBy: string }
   | { status: 'stopped'; fetched: number };
 
 export interface PassResult {
@@ -74,6 +72,12 @@ export interface PassResult {
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
 const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
+/**
+ * Apps collected at once in a pass. Each spends most of its time waiting for its 1 call/second,
+ * so a few hundred keep a pass short, while the database pools (10 and 2 connections) never
+ * have more waiters than they serve within their 10 s wait.
+ */
+const PASS_CONCURRENCY = 200;
 
 /**
  * How close to the horizon a bucket's start may be for a 90100 (invalid parameters) to mean
@@ -118,7 +122,7 @@ async function archiveSafely(db: Kysely<Database>, call: CallRecord): Promise<vo
 
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
-  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const holder = newHolderId();
   const gate = chainGates(
     inProcessGate(config.api.minIntervalMs),
     sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
@@ -204,10 +208,13 @@ export function createCollector(deps: CollectorDeps): Collector {
       return { status: 'paused', error: state.last_error ?? 'fatal error' };
     }
     let leasedAt = performance.now();
-    if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
-      log.debug('another process is collecting this app in this pass; skipped');
-      return { status: 'leased_elsewhere' };
+    const lease = await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+    if (!lease.acquired) {
+      log.info({ heldBy: lease.heldBy }, 'another process is collecting this app in this pass; skipped');
+      return { status: 'leased_elsewhere', heldBy: lease.heldBy };
     }
+    if (lease.tookOverFrom)
+      log.warn({ from: lease.tookOverFrom }, 'took over the lease of a process that is gone (killed or restarted)');
     try {
       const known = await listBucketStates(db, {
         sdkappid: app.sdkappid,
@@ -271,9 +278,10 @@ export function createCollector(deps: CollectorDeps): Collector {
           log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
         }
         if (performance.now() - leasedAt > LEASE_TTL_MS / 4) {
-          if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
+          const renewed = await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+          if (!renewed.acquired) {
             log.warn('lease taken over by another process (this pass stalled too long); leaving the app to it');
-            return { status: 'leased_elsewhere' };
+            return { status: 'leased_elsewhere', heldBy: renewed.heldBy };
           }
           leasedAt = performance.now();
         }
@@ -302,21 +310,33 @@ export function createCollector(deps: CollectorDeps): Collector {
     const startedAtMs = clock.now();
     const began = performance.now();
     // Apps run concurrently: each is bound by its own 1 call/second, so a pass takes about as
-    // long as the app with the most pending buckets. Memory stays small: one answer per app.
-    const settled = await Promise.allSettled(
-      config.apps.map(async (app) => {
-        const result = await collectApp(app, signal);
-        observer?.appPassed?.(app.sdkappid, result, clock.now());
-        return [app.sdkappid, result] as const;
-      }),
-    );
+    // long as the app with the most pending buckets. At most PASS_CONCURRENCY at a time, so
+    // thousands of apps queue here rather than for a pool connection (whose wait times out).
+    const apps = [...config.apps];
+    const results: Array<readonly [number, AppPassResult] | undefined> = new Array(apps.length);
+    let failure: { reason: unknown } | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (next < apps.length) {
+        const index = next++;
+        const app = apps[index]!;
+        try {
+          const result = await collectApp(app, signal);
+          observer?.appPassed?.(app.sdkappid, result, clock.now());
+          results[index] = [app.sdkappid, result];
+        } catch (error) {
+          failure ??= { reason: error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PASS_CONCURRENCY, apps.length) }, worker));
     // Only a database failure rejects; it is reported once every other app has finished.
-    const failure = settled.find((outcome) => outcome.status === 'rejected');
     if (failure) throw failure.reason;
-    const results = settled.map(
-      (outcome) => (outcome as PromiseFulfilledResult<readonly [number, AppPassResult]>).value,
-    );
-    return { startedAtMs, durationMs: Math.round(performance.now() - began), apps: new Map(results) };
+    return {
+      startedAtMs,
+      durationMs: Math.round(performance.now() - began),
+      apps: new Map(results.filter((entry) => entry !== undefined)),
+    };
   }
 
   return { holder, collectBucket, collectApp, runPass };

@@ -30,6 +30,24 @@ export interface DaemonDeps {
   clock: Clock;
 }
 
+/** node-cron's messages (a missed tick, a skipped overlap) as JSON lines of our logger. */
+function cronLogger(logger: Logger) {
+  const log = logger.child({ component: 'node-cron' });
+  const err = (message: string | Error, error?: Error) =>
+    message instanceof Error ? { err: message } : error ? { err: error } : {};
+  return {
+    info: (message: string) => log.info(message),
+    warn: (message: string) => log.warn(message),
+    error: (message: string | Error, error?: Error) =>
+      log.error(err(message, error), message instanceof Error ? message.message : message),
+    debug: (message: string | Error, error?: Error) =>
+      log.debug(err(message, error), message instanceof Error ? message.message : message),
+  };
+}
+
+/** How long /healthz waits for the database (probes usually give up after 5 s or more). */
+const HEALTH_DB_DEADLINE_MS = 3_000;
+
 /** Replicas' ticks less than this apart count as one pass: the app is left to whoever took it. */
 const LEASE_GRACE_MS = 60_000;
 
@@ -46,6 +64,8 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
   });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
+  /** Apps the last pass did not collect, and why: /healthz names them. */
+  let skipped: string[] = [];
   let current: Promise<void> | null = null;
 
   for (const state of await listAppStates(db, config.bucketSize)) {
@@ -73,6 +93,9 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
     try {
       const result = await collector.runPass(stopping.signal);
       lastPassError = null;
+      skipped = [...result.apps].flatMap(([sdkappid, r]) =>
+        r.status === 'leased_elsewhere' ? [`${sdkappid} (leased by ${r.heldBy})`] : [],
+      );
       metrics.passFinished(result.durationMs, 'ok');
       const counts: Record<string, number> = {};
       for (const r of result.apps.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -95,12 +118,29 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
   }
 
   async function health(): Promise<Health> {
+    // A frozen database (SIGSTOP, a full pool, a hung PGlite query) must not hang the probe.
+    const probe = sql`select 1`.execute(db);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), HEALTH_DB_DEADLINE_MS);
+    });
     try {
-      await sql`select 1`.execute(db);
+      if ((await Promise.race([probe, deadline])) === 'timeout') {
+        probe.catch(() => {}); // it may still fail later; nobody waits for it any more
+        return { ok: false, reason: `database does not answer within ${HEALTH_DB_DEADLINE_MS / 1000} s` };
+      }
     } catch (error) {
       return { ok: false, reason: `database does not answer: ${(error as Error).message}` };
+    } finally {
+      clearTimeout(timer);
     }
     if (lastPassError !== null) return { ok: false, reason: `last collection pass failed: ${lastPassError}` };
+    // Still 200: a live holder (another replica) collects the app; a gone one is taken over.
+    if (skipped.length > 0)
+      return {
+        ok: true,
+        reason: `ok; ${skipped.length} app(s) skipped in the last pass: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`,
+      };
     return { ok: true, reason: 'ok' };
   }
 
@@ -110,6 +150,8 @@ export async function startDaemon({ db, coordinationDb, config, logger, clock }:
   const task = cron.schedule(config.daemon.cron, () => runOnce('schedule'), {
     name: 'pushloss-collect',
     noOverlap: true,
+    // node-cron's own logger prints coloured text lines into our JSON log stream.
+    logger: cronLogger(logger),
   });
   logger.info(
     {
