@@ -313,7 +313,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     // long as the app with the most pending buckets. At most PASS_CONCURRENCY at a time, so
     // thousands of apps queue here rather than for a pool connection (whose wait times out).
     const apps = [...config.apps];
-    const results: Array<readonly [number, AppPassResult] | undefined> = new Array(apps.length);
+    const results = new Array<readonly [number, AppPassResult] | undefined>(apps.length);
     let failure: { reason: unknown } | undefined;
     let next = 0;
     const worker = async () => {
