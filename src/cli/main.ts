@@ -76,9 +76,24 @@ main(process.argv.slice(2)).then(
     // Bad input (configuration, arguments, a range the API cannot answer) carries exitCode 2.
     const exitCode =
       typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
-    const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
-    console.error(scrubKnownSecrets(`pushloss: ${prefix}${message.split('\n')[0]}`));
+    console.error(scrubKnownSecrets(`pushloss: ${prefix}${describeError(error).split('\n')[0]}`));
     process.exitCode = exitCode;
+    // Once the command has failed nothing is left to finish: if a library left a handle open (a
+    // half-started PGlite does), do not linger, and let a signal end the process at once.
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
+    setTimeout(() => process.exit(exitCode), 2_000).unref();
   },
 );
+
+/** A thrown value as text: an Error's message, else its code or errno, never "[object Object]". */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null) {
+    const { code, errno, message } = error as { code?: unknown; errno?: unknown; message?: unknown };
+    if (typeof message === 'string' && message !== '') return message;
+    if (code !== undefined || errno !== undefined) return `error ${String(code ?? `errno ${String(errno)}`)}`;
+    return JSON.stringify(error) ?? 'unknown error';
+  }
+  return String(error);
+}
