@@ -6,7 +6,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/connect.ts';
+import type { Database } from '../src/db/database.ts';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -49,6 +52,16 @@ async function firstPass(daemon: CliProcess): Promise<Record<string, number>> {
   return (JSON.parse(line) as { apps: Record<string, number> }).apps;
 }
 
+async function withDb(e: Record<string, string>, fn: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+  if (e.DATABASE_URL) return fn(t.db);
+  const opened = await openDatabase({ dataDir: e.PUSHLOSS_DATA_DIR! });
+  try {
+    await fn(opened.db);
+  } finally {
+    await opened.close();
+  }
+}
+
 async function healthz(port: number): Promise<{ status: number; text: string }> {
   const response = await fetch(`http://127.0.0.1:${port}/healthz`);
   return { status: response.status, text: await response.text() };
@@ -59,9 +72,29 @@ describe('a restarted daemon', () => {
     sim.reset();
     const e = env();
     const first = spawnCli(['daemon'], { ...e, HTTP_PORT: String(await freePort()) });
-    await sim.waitForCalls(4);
+    const okCalls = () =>
+      first
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('"outcome":"ok"')).length;
+    await eventually(() => (okCalls() >= 6 ? true : undefined), 150_000, 'six answered calls');
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
+    // Every bucket committed before the kill survived it (the last answer of each of the two apps
+    // may not have been committed yet), whole: its facts are those of its archived answer.
+    const answered = okCalls();
+    await withDb(e, async (db) => {
+      const stored = await db
+        .selectFrom('bucket_state')
+        .select('last_call_id')
+        .where('last_call_id', 'is not', null)
+        .execute();
+      expect(stored.length).toBeGreaterThanOrEqual(answered - APPS.length);
+      for (const { last_call_id } of stored) {
+        const facts = await db.selectFrom('loss_fact').select('call_id').where('call_id', '=', last_call_id!).execute();
+        expect(facts.length).toBeGreaterThan(0);
+      }
+    });
 
     const port = await freePort();
     const second = spawnCli(['daemon'], { ...e, HTTP_PORT: String(port) });

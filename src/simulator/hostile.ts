@@ -45,10 +45,23 @@ async function stream(res: ServerResponse, total: number, fill: (size: number, o
   let sent = 0;
   while (sent < total && !res.destroyed) {
     const size = Math.min(CHUNK, total - sent);
-    if (!res.write(fill(size, sent))) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(fill(size, sent))) await drained(res);
     sent += size;
   }
   res.end();
+}
+
+/** Resolves once `stream` drains or `res` closes, leaving no listener behind. */
+function drained(stream: NodeJS.EventEmitter, res: NodeJS.EventEmitter = stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 const OK_HEAD = '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"hostile",';
@@ -70,7 +83,7 @@ async function respond(answer: HostileAnswer, req: IncomingMessage, res: ServerR
       const zeros = Buffer.alloc(CHUNK, 0x20);
       let produced = 0;
       while (produced < answer.inflatedBytes && !res.destroyed && !gzip.destroyed) {
-        if (!gzip.write(zeros)) await Promise.race([once(gzip, 'drain'), once(res, 'close')]);
+        if (!gzip.write(zeros)) await drained(gzip, res);
         produced += CHUNK;
       }
       gzip.end();
@@ -91,7 +104,7 @@ async function respond(answer: HostileAnswer, req: IncomingMessage, res: ServerR
         const batch = Math.min(2_000, answer.count - written);
         const text = (written > 0 ? ',' : '') + Array<string>(batch).fill(entry).join(',');
         written += batch;
-        if (!res.write(text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!res.write(text)) await drained(res);
       }
       res.end(']}');
       return;
