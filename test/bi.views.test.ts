@@ -586,6 +586,13 @@ describe('the pushloss_reader role', () => {
 describe('migration 0003 down and up', () => {
   it('round trip restores the views and the grants; the role is kept while a member role needs it', async () => {
     const own = await createTestDatabase();
+    // Later migrations are reverted first, one step at a time, until 0003 is.
+    const downThrough0003 = async () => {
+      for (;;) {
+        const step = await migrateDown(own.db);
+        if (step.migrated.length === 0 || step.migrated.some((m) => m.name === '0003_bi_views')) return step;
+      }
+    };
     const member = `pushloss_t_member_${randomBytes(4).toString('hex')}`;
     try {
       const grants = () =>
@@ -601,7 +608,7 @@ describe('migration 0003 down and up', () => {
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
-      expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Down' }] });
+      expect(await downThrough0003()).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Down' }] });
       const [views] = await rows<{ n: number }>(
         own.db,
         sql`select count(*)::int8 as n from pg_views where viewname like 'push_loss_%' or viewname = 'collection_status'`,
@@ -613,11 +620,11 @@ describe('migration 0003 down and up', () => {
         sql`select count(*)::int8 as n from pg_auth_members where roleid = 'pushloss_reader'::regrole`,
       );
       expect(membership!.n).toBeGreaterThanOrEqual(1);
-      expect(await migrateToLatest(own.db)).toEqual({ migrated: [{ name: '0003_bi_views', direction: 'Up' }] });
+      expect((await migrateToLatest(own.db)).migrated[0]).toEqual({ name: '0003_bi_views', direction: 'Up' });
       expect(await grants()).toEqual(before);
 
       await sql`drop role ${sql.id(member)}`.execute(own.db);
-      await migrateDown(own.db);
+      await downThrough0003();
       if (own.kind === 'pglite') {
         // Alone on its "server", nothing else needs the role: down drops it, up creates it again.
         expect(await roleExists()).toBe(false);
