@@ -6,7 +6,7 @@
  * value before it is logged or stored.
  */
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /**
  * Shorter values are not scrubbed: replacing a 3-character "secret" everywhere would shred the

@@ -152,7 +152,7 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
 }
 
 /** The embedded database could not start (a full disk, a damaged data directory). */
-export class EmbeddedDatabaseError extends Error {
+class EmbeddedDatabaseError extends Error {
   readonly code = 'EMBEDDED_DATABASE_FAILED';
 }
 
