@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { scrubKnownSecrets } from './redact.ts';
 
 export type { Logger };
 
@@ -27,6 +28,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'pushloss' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // The last lock: a secret quoted inside any string (an echoed URL, an error message).
+      hooks: { streamWrite: scrubKnownSecrets },
     },
     destination,
   );

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { rememberSecret } from './redact.ts';
 
 /**
  * A value that must never be printed: logging, JSON-encoding or inspecting it shows
@@ -8,6 +9,8 @@ export class Secret {
   readonly #value: string;
   constructor(value: string) {
     this.#value = value;
+    // Also scrubbed by value from every log line, should some text ever quote it.
+    rememberSecret(value);
   }
   reveal(): string {
     return this.#value;

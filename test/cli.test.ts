@@ -79,6 +79,11 @@ describe('the pushloss CLI', () => {
       code: 2,
       stderr: 'pushloss: backfill: --api trace is not an API; use loss or statistics\n',
     });
+    // A stray word (a forgotten --to, a pasted date) used to be ignored.
+    expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), day(0)], env())).toMatchObject({
+      code: 2,
+      stderr: `pushloss: backfill: unexpected argument "${day(0)}" (options start with --); see pushloss backfill --help\n`,
+    });
   });
 
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {

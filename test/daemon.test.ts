@@ -107,6 +107,42 @@ describe('the daemon', () => {
     expect(windows.size).toBe(3); // today, yesterday, the day before: the not-yet-settled days
   });
 
+  it('answers 503 within a deadline when the database is frozen, instead of hanging', async () => {
+    // Every connection held for 6 s (PGlite has one, the test pool five): to the probe, a
+    // database that does not answer.
+    const hold = () =>
+      t.db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+      });
+    const busy = Array.from({ length: t.kind === 'pglite' ? 1 : 6 }, hold);
+    try {
+      const began = Date.now();
+      const health = await get('/healthz');
+      expect(health).toEqual({ status: 503, text: 'database does not answer within 3 s\n' });
+      expect(Date.now() - began).toBeLessThan(5_500);
+    } finally {
+      await Promise.all(busy);
+    }
+    await eventually(async () => ((await get('/healthz')).status === 200 ? true : undefined), 10_000, 'recovery');
+  }, 30_000);
+
+  it("routes node-cron's own warnings into the JSON log", async () => {
+    // Block the event loop past a tick: node-cron warns about the missed execution.
+    const until = Date.now() + 2_500;
+    while (Date.now() < until);
+    const line = await eventually(
+      () => log.lines().find((l) => l.component === 'node-cron'),
+      10_000,
+      'a node-cron line',
+    );
+    expect(line).toMatchObject({
+      level: 40,
+      service: 'pushloss',
+      msg: expect.stringMatching(/missed execution|overlap prevention/),
+    });
+  });
+
   it('answers 404 elsewhere', async () => {
     expect((await get('/')).status).toBe(404);
   });

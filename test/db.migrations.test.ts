@@ -8,7 +8,11 @@ import type { TestDatabase } from './helpers/database.ts';
 /** Everything a migration can change, in a comparable form. */
 async function schemaSnapshot(db: Kysely<any>) {
   const columns = await sql`
-    select table_name, column_name, ordinal_position, data_type, is_nullable, column_default, is_identity
+    select table_name, column_name,
+           -- the order among live columns: a column dropped and added again keeps its place
+           -- (its attnum, which ordinal_position shows, grows by the dropped one)
+           row_number() over (partition by table_name order by ordinal_position) as position,
+           data_type, is_nullable, column_default, is_identity
       from information_schema.columns
      where table_schema = current_schema()
      order by table_name, ordinal_position`.execute(db);

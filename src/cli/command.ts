@@ -20,6 +20,8 @@ export interface Command {
   /** Usage line and option help, printed by `pushloss <command> --help`. */
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** Takes positional arguments (`migrate down`); any other command refuses them. */
+  positionals?: boolean;
   /** Resolves to the process exit code. */
   run(ctx: CommandContext, values: OptionValues, positionals: string[]): Promise<number>;
 }

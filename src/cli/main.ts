@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { CONFIG_VARIABLES } from '../config/env.ts';
 import { createLogger } from '../log.ts';
+import { scrubKnownSecrets } from '../redact.ts';
 import { UsageError, type Command } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -44,6 +45,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${name}: ${(error as Error).message.split('\n')[0]}; see pushloss ${name} --help`);
   }
+  if (!command.positionals && parsed.positionals.length > 0) {
+    throw new UsageError(
+      `${name}: unexpected argument "${parsed.positionals[0]}" (options start with --); see pushloss ${name} --help`,
+    );
+  }
   if (parsed.values.help) {
     console.log(command.usage);
     return 0;
@@ -60,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return command.run(
-    { config, logger, out: (line) => console.log(line), signal: controller.signal },
+    { config, logger, out: (line) => console.log(scrubKnownSecrets(line)), signal: controller.signal },
     parsed.values,
     parsed.positionals,
   );
@@ -74,9 +80,24 @@ main(process.argv.slice(2)).then(
     // Bad input (configuration, arguments, a range the API cannot answer) carries exitCode 2.
     const exitCode =
       typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
-    const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
-    console.error(`pushloss: ${prefix}${message.split('\n')[0]}`);
+    console.error(scrubKnownSecrets(`pushloss: ${prefix}${describeError(error).split('\n')[0]}`));
     process.exitCode = exitCode;
+    // Once the command has failed nothing is left to finish: if a library left a handle open (a
+    // half-started PGlite does), do not linger, and let a signal end the process at once.
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
+    setTimeout(() => process.exit(exitCode), 2_000).unref();
   },
 );
+
+/** A thrown value as text: an Error's message, else its code or errno, never "[object Object]". */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null) {
+    const { code, errno, message } = error as { code?: unknown; errno?: unknown; message?: unknown };
+    if (typeof message === 'string' && message !== '') return message;
+    if (code !== undefined || errno !== undefined) return `error ${String(code ?? `errno ${String(errno)}`)}`;
+    return JSON.stringify(error) ?? 'unknown error';
+  }
+  return String(error);
+}

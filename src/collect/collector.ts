@@ -1,9 +1,7 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config, Feed } from '../config/config.ts';
-import { FEED_TABLES, type Database } from '../db/database.ts';
+import { FEED_TABLES, type CallTableName, type Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
@@ -15,7 +13,7 @@ import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
 import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
 import { loadStatsBucket } from '../warehouse/statsLoad.ts';
 import { ensureAppState, recordAppPass } from './appState.ts';
-import { acquireLease, releaseLease } from './leases.ts';
+import { acquireLease, newHolderId, releaseLease } from './leases.ts';
 import { firstReachableBucket } from '../buckets.ts';
 import { isSettled, planApp } from './planner.ts';
 import { chainGates, sharedSlotGate } from './rateSlots.ts';
@@ -70,7 +68,7 @@ export type AppPassResult =
   | { status: 'collected'; fetched: number; failed: number; lost: number; atRisk: number; error?: string }
   | { status: 'fatal'; fetched: number; error: string }
   | { status: 'paused'; error: string }
-  | { status: 'leased_elsewhere' }
+  | { status: 'leased_elsewhere'; heldBy: string }
   | { status: 'stopped'; fetched: number };
 
 export interface PassResult {
@@ -112,10 +110,55 @@ export function combineFeeds(results: readonly AppPassResult[]): AppPassResult {
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
 const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
+/**
+ * Apps collected at once in a pass. Each spends most of its time waiting for its 1 call/second,
+ * so a few hundred keep a pass short, while the database pools (10 and 2 connections) never
+ * have more waiters than they serve within their 10 s wait.
+ */
+const PASS_CONCURRENCY = 200;
+
+/**
+ * How close to the horizon a bucket's start may be for a 90100 (invalid parameters) to mean
+ * "too old by now" rather than a broken configuration: the time a call can queue for its rate
+ * slot in a large pass, plus any difference between our clock and Tencent's.
+ */
+const HORIZON_EDGE_MS = 15 * 60_000;
+
+function atHorizonEdge(bucket: Window, nowMs: number, horizonSeconds: number): boolean {
+  return bucket.start * 1000 < nowMs - horizonSeconds * 1000 + HORIZON_EDGE_MS;
+}
+
+/**
+ * A statement refused for the data it carried (SQLSTATE class 22, data exception, e.g. a text
+ * PostgreSQL cannot hold; class 54, a value over a limit): this answer cannot be loaded, but the
+ * database is fine, so the app goes on with its other buckets.
+ */
+function isDataRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Archives an answer the warehouse would not load. Should even its row be refused, the answer is
+ * kept as bytes only, with the envelope's texts left out: the raw answer is never lost.
+ */
+async function archiveSafely(db: Kysely<Database>, call: CallRecord, table: CallTableName): Promise<void> {
+  try {
+    await archiveCall(db, call, table);
+  } catch (error) {
+    if (!isDataRefusal(error)) throw error;
+    const bodyRaw = call.bodyRaw ?? (call.body === null ? null : Buffer.from(call.body, 'utf8'));
+    await archiveCall(
+      db,
+      { ...call, actionStatus: null, errorInfo: null, requestId: null, body: null, bodyRaw },
+      table,
+    );
+  }
+}
 
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
-  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const holder = newHolderId();
   const gate =
     deps.gate ??
     chainGates(
@@ -146,7 +189,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         http,
         onFailedCall: async (call, api) => {
           observer?.call?.(call);
-          await archiveCall(db, call, api === 'normal_push_statistics' ? 'stats_call' : 'tim_call');
+          await archiveSafely(db, call, api === 'normal_push_statistics' ? 'stats_call' : 'tim_call');
         },
       });
       clients.set(app.sdkappid, client);
@@ -186,10 +229,10 @@ export function createCollector(deps: CollectorDeps): Collector {
       // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with
       // other edges, a count it cannot hold) is archived like any unreadable answer, and the
       // app goes on with its next bucket.
-      if (!(error instanceof BucketMismatchError || error instanceof RangeError)) throw error;
-      await archiveCall(db, { ...call, outcome: 'invalid_response' }, tables.call);
+      if (!(error instanceof BucketMismatchError || error instanceof RangeError || isDataRefusal(error))) throw error;
+      await archiveSafely(db, { ...call, outcome: 'invalid_response' }, tables.call);
       throw new TimApiError({
-        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${error.message}`,
+        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${(error as Error).message}`,
         code: 'LOAD_REFUSED',
         failure: 'invalid_response',
         sdkappid: app.sdkappid,
@@ -205,11 +248,14 @@ export function createCollector(deps: CollectorDeps): Collector {
 
   async function collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult> {
     const log = deps.logger.child({ app: app.sdkappid });
-    const lease = { renewedAt: performance.now() };
-    if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
-      log.debug('another process is collecting this app in this pass; skipped');
-      return { status: 'leased_elsewhere' };
+    const acquired = await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+    if (!acquired.acquired) {
+      log.info({ heldBy: acquired.heldBy }, 'another process is collecting this app in this pass; skipped');
+      return { status: 'leased_elsewhere', heldBy: acquired.heldBy };
     }
+    if (acquired.tookOverFrom)
+      log.warn({ from: acquired.tookOverFrom }, 'took over the lease of a process that is gone (killed or restarted)');
+    const lease = { renewedAt: performance.now() };
     try {
       // One API after the other under one lease: their calls share the app's rate slot anyway.
       const results: AppPassResult[] = [];
@@ -274,6 +320,7 @@ export function createCollector(deps: CollectorDeps): Collector {
 
     let fetched = 0;
     let failed = 0;
+    let lostAtEdge = 0;
     let lastError: TimApiError | undefined;
     for (const bucket of plan.fetch) {
       if (signal?.aborted) break;
@@ -283,6 +330,15 @@ export function createCollector(deps: CollectorDeps): Collector {
       } catch (error) {
         if (signal?.aborted && !(error instanceof TimApiError)) break;
         if (!(error instanceof TimApiError)) throw error;
+        if (error.tencentCode === 90100 && atHorizonEdge(bucket, clock.now(), horizonSeconds)) {
+          // Planned while reachable, it reached Tencent after the horizon passed it (it queued
+          // behind the rate slot, or Tencent's clock is ahead): lost, not a configuration error.
+          const at = new Date(clock.now());
+          await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at, table: tables.bucketState });
+          lostAtEdge++;
+          log.warn({ bucket }, 'bucket lost: the API horizon passed it before its call arrived (90100)');
+          continue;
+        }
         lastError = error;
         if (error.fatalForApp) {
           log.error(
@@ -307,9 +363,10 @@ export function createCollector(deps: CollectorDeps): Collector {
         log.warn({ bucket, code: error.code }, `bucket not collected this pass: ${error.message}`);
       }
       if (performance.now() - lease.renewedAt > LEASE_TTL_MS / 4) {
-        if (!(await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS))) {
+        const renewed = await acquireLease(db, app.sdkappid, holder, LEASE_TTL_MS);
+        if (!renewed.acquired) {
           log.warn('lease taken over by another process (this pass stalled too long); leaving the app to it');
-          return { status: 'leased_elsewhere' };
+          return { status: 'leased_elsewhere', heldBy: renewed.heldBy };
         }
         lease.renewedAt = performance.now();
       }
@@ -331,7 +388,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       status: 'collected',
       fetched,
       failed,
-      lost: plan.lost.length,
+      lost: plan.lost.length + lostAtEdge,
       atRisk: plan.atRisk.length,
       ...(lastError ? { error: lastError.message } : {}),
     };
@@ -341,21 +398,33 @@ export function createCollector(deps: CollectorDeps): Collector {
     const startedAtMs = clock.now();
     const began = performance.now();
     // Apps run concurrently: each is bound by its own 1 call/second, so a pass takes about as
-    // long as the app with the most pending buckets. Memory stays small: one answer per app.
-    const settled = await Promise.allSettled(
-      config.apps.map(async (app) => {
-        const result = await collectApp(app, signal);
-        observer?.appPassed?.(app.sdkappid, result, clock.now());
-        return [app.sdkappid, result] as const;
-      }),
-    );
+    // long as the app with the most pending buckets. At most PASS_CONCURRENCY at a time, so
+    // thousands of apps queue here rather than for a pool connection (whose wait times out).
+    const apps = [...config.apps];
+    const results = new Array<readonly [number, AppPassResult] | undefined>(apps.length);
+    let failure: { reason: unknown } | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (next < apps.length) {
+        const index = next++;
+        const app = apps[index]!;
+        try {
+          const result = await collectApp(app, signal);
+          observer?.appPassed?.(app.sdkappid, result, clock.now());
+          results[index] = [app.sdkappid, result];
+        } catch (error) {
+          failure ??= { reason: error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PASS_CONCURRENCY, apps.length) }, worker));
     // Only a database failure rejects; it is reported once every other app has finished.
-    const failure = settled.find((outcome) => outcome.status === 'rejected');
     if (failure) throw failure.reason;
-    const results = settled.map(
-      (outcome) => (outcome as PromiseFulfilledResult<readonly [number, AppPassResult]>).value,
-    );
-    return { startedAtMs, durationMs: Math.round(performance.now() - began), apps: new Map(results) };
+    return {
+      startedAtMs,
+      durationMs: Math.round(performance.now() - began),
+      apps: new Map(results.filter((entry) => entry !== undefined)),
+    };
   }
 
   return { holder, collectBucket, collectApp, runPass };

@@ -81,7 +81,8 @@ export function loadApps(env: Env): AppConfig[] {
 function loadAppsFile(path: string): AppConfig[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    // A UTF-8 byte order mark (Windows editors add one) is not part of the JSON.
+    parsed = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     // Never echo the parser's message: it quotes the file's text, which holds secret keys.
     const position = /position (\d+)/.exec((error as Error).message)?.[1];
@@ -166,5 +167,18 @@ function checkBaseUrl(text: string, where: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     fail(where, `"${text}" is not http(s)`, 'use https://host[:port]');
+  // Only the origin is used: anything else in the URL would be silently dropped, so refuse it.
+  const extra = [
+    url.username !== '' || url.password !== '' ? 'credentials' : undefined,
+    url.pathname !== '/' ? `a path (${url.pathname})` : undefined,
+    url.search !== '' || text.includes('?') ? 'a query' : undefined,
+    url.hash !== '' || text.includes('#') ? 'a fragment' : undefined,
+  ].filter((part) => part !== undefined);
+  if (extra.length > 0)
+    fail(
+      where,
+      `${url.origin} has ${extra.join(', ')}, which pushloss would not send`,
+      'give only scheme, host and port, e.g. https://console.tim.qq.com',
+    );
   return url.origin;
 }

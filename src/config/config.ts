@@ -57,15 +57,23 @@ export interface Config {
 
 /** 1 s plus the 50 ms a start may be late (rateSlots.ts) plus 50 ms of network jitter. */
 const MIN_REMOTE_INTERVAL_MS = 1100;
+/** The documented limit of both the horizon and one window's span: 7 days. */
+const API_LIMIT_MS = 7 * 86_400_000;
+const API_LIMIT_FIX = 'the API answers at most 7 days back and 7 days per call: use 7d or less (e.g. 7d, 36h)';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Validates the environment (and the apps file it names) into a frozen Config. */
 export function loadConfig(env: Env): Config {
   const get = (name: keyof typeof CONFIG_DEFAULTS) => readOrDefault(env, name);
-  const duration = (name: keyof typeof CONFIG_DEFAULTS, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+  const duration = (
+    name: keyof typeof CONFIG_DEFAULTS,
+    min = 1,
+    max = Number.MAX_SAFE_INTEGER,
+    fix = 'write it like 1200ms, 8s, 30m, 48h or 7d',
+  ) => {
     const ms = parseDuration(get(name));
     if (ms === undefined || ms < min || ms > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min} ms` : `from ${min} to ${max} ms`;
-      fail(name, `"${get(name)}" is not a duration ${range}`, 'write it like 1200ms, 8s, 30m, 48h or 7d');
+      fail(name, `"${get(name)}" is not a duration ${range}`, fix);
     }
     return ms;
   };
@@ -154,8 +162,9 @@ export function loadConfig(env: Env): Config {
     bucketSize,
     bucketTz,
     api: {
-      horizonSeconds: duration('API_HORIZON', 1000) / 1000,
-      maxSpanSeconds: duration('API_MAX_SPAN', 1000) / 1000,
+      // Longer than the API allows would ask for windows it refuses (90100) on every pass.
+      horizonSeconds: duration('API_HORIZON', 1000, API_LIMIT_MS, API_LIMIT_FIX) / 1000,
+      maxSpanSeconds: duration('API_MAX_SPAN', 1000, API_LIMIT_MS, API_LIMIT_FIX) / 1000,
       minIntervalMs,
       timeoutMs: duration('REQUEST_TIMEOUT', 3001, 8000),
       maxAttempts: integer('MAX_ATTEMPTS', 1, 20),

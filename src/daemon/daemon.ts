@@ -41,6 +41,24 @@ export interface DaemonDeps {
   gate?: CallGate;
 }
 
+/** node-cron's messages (a missed tick, a skipped overlap) as JSON lines of our logger. */
+function cronLogger(logger: Logger) {
+  const log = logger.child({ component: 'node-cron' });
+  const err = (message: string | Error, error?: Error) =>
+    message instanceof Error ? { err: message } : error ? { err: error } : {};
+  return {
+    info: (message: string) => log.info(message),
+    warn: (message: string) => log.warn(message),
+    error: (message: string | Error, error?: Error) =>
+      log.error(err(message, error), message instanceof Error ? message.message : message),
+    debug: (message: string | Error, error?: Error) =>
+      log.debug(err(message, error), message instanceof Error ? message.message : message),
+  };
+}
+
+/** How long /healthz waits for the database (probes usually give up after 5 s or more). */
+const HEALTH_DB_DEADLINE_MS = 3_000;
+
 /** Replicas' ticks less than this apart count as one pass: the app is left to whoever took it. */
 const LEASE_GRACE_MS = 60_000;
 
@@ -67,6 +85,8 @@ export async function startDaemon({
   });
   const stopping = new AbortController();
   let lastPassError: string | null = null;
+  /** Apps the last pass did not collect, and why: /healthz names them. */
+  let skipped: string[] = [];
   let current: Promise<void> | null = null;
 
   for (const state of await listAppStates(db, config.bucketSize)) {
@@ -94,6 +114,9 @@ export async function startDaemon({
     try {
       const result = await collector.runPass(stopping.signal);
       lastPassError = null;
+      skipped = [...result.apps].flatMap(([sdkappid, r]) =>
+        r.status === 'leased_elsewhere' ? [`${sdkappid} (leased by ${r.heldBy})`] : [],
+      );
       metrics.passFinished(result.durationMs, 'ok');
       const counts: Record<string, number> = {};
       for (const r of result.apps.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -116,18 +139,35 @@ export async function startDaemon({
   }
 
   async function health(): Promise<Health> {
+    // A frozen database (SIGSTOP, a full pool, a hung PGlite query) must not hang the probe.
+    const probe = sql`select 1`.execute(db);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), HEALTH_DB_DEADLINE_MS);
+    });
     try {
-      await sql`select 1`.execute(db);
+      if ((await Promise.race([probe, deadline])) === 'timeout') {
+        probe.catch(() => {}); // it may still fail later; nobody waits for it any more
+        return { ok: false, reason: `database does not answer within ${HEALTH_DB_DEADLINE_MS / 1000} s` };
+      }
     } catch (error) {
       return { ok: false, reason: `database does not answer: ${(error as Error).message}` };
+    } finally {
+      clearTimeout(timer);
     }
     if (lastPassError !== null) return { ok: false, reason: `last collection pass failed: ${lastPassError}` };
+    // Still 200: a live holder (another replica) collects the app; a gone one is taken over.
+    if (skipped.length > 0)
+      return {
+        ok: true,
+        reason: `ok; ${skipped.length} app(s) skipped in the last pass: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`,
+      };
     return { ok: true, reason: 'ok' };
   }
 
   const server: Server = await startHttpServer(config.daemon.httpPort, health, metrics.registry);
   const port = (server.address() as { port: number }).port;
-  const task = (schedule ?? cronSchedule(config.daemon.cron))(() => runOnce('schedule'));
+  const task = (schedule ?? cronSchedule(config.daemon.cron, logger))(() => runOnce('schedule'));
   logger.info(
     {
       port,
@@ -160,9 +200,15 @@ export async function startDaemon({
 }
 
 /** The default schedule: node-cron; noOverlap: a tick while a pass is still running is skipped, not queued. */
-function cronSchedule(expression: string) {
+function cronSchedule(expression: string, logger: Logger) {
   return (run: () => Promise<void>) => {
-    const task = cron.schedule(expression, run, { name: 'pushloss-collect', noOverlap: true });
+    // noOverlap: a tick while a pass is still running is skipped, not queued. node-cron's own
+    // logger would print coloured text lines into our JSON log stream.
+    const task = cron.schedule(expression, run, {
+      name: 'pushloss-collect',
+      noOverlap: true,
+      logger: cronLogger(logger),
+    });
     return { stop: () => task.destroy() };
   };
 }

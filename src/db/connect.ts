@@ -2,6 +2,7 @@
  * Opening the warehouse database: a PostgreSQL server when a URL is configured, otherwise an
  * embedded PGlite database in the data directory (one process at a time, see `dataDirLock.ts`).
  */
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -9,6 +10,7 @@ import type { Database } from './database.ts';
 import { acquireDataDirLock } from './dataDirLock.ts';
 import type { DataDirLock } from './dataDirLock.ts';
 import { pgliteParsers, pgTypes } from './int8.ts';
+import { durableStartParams, enableFsync } from './pgliteDurability.ts';
 
 /** `dataDir` value for a throw-away in-memory PGlite database (tests): no files, no lock. */
 export const MEMORY_DATA_DIR = 'memory://';
@@ -109,12 +111,28 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
 async function openPglite(dataDir: string): Promise<OpenedDatabase> {
   // Loaded lazily: processes using PostgreSQL never load the WebAssembly build, and a refused
   // lock is reported before the multi-second PGlite start.
-  const lock: DataDirLock | null = dataDir === MEMORY_DATA_DIR ? null : await acquireDataDirLock(dataDir);
+  let lock: DataDirLock | null = null;
+  try {
+    if (dataDir !== MEMORY_DATA_DIR) lock = await acquireDataDirLock(dataDir);
+  } catch (error) {
+    // Another process holding the directory says so itself; anything else (a full disk) is named.
+    if ((error as { code?: unknown }).code === 'DATA_DIR_LOCKED') throw error;
+    throw await embeddedOpenError(dataDir, error);
+  }
   try {
     const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = lock
-      ? await PGlite.create(join(dataDir, PGLITE_SUBDIR), { parsers: pgliteParsers })
-      : await PGlite.create({ parsers: pgliteParsers });
+    let pglite;
+    try {
+      pglite = lock
+        ? await PGlite.create(join(dataDir, PGLITE_SUBDIR), {
+            parsers: pgliteParsers,
+            startParams: durableStartParams(PGlite.defaultStartParams),
+          })
+        : await PGlite.create({ parsers: pgliteParsers });
+    } catch (error) {
+      throw await embeddedOpenError(dataDir, error);
+    }
+    if (lock) enableFsync(pglite);
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {
       db,
@@ -143,6 +161,39 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
 function keepClientErrors(pool: pg.Pool, onError: ((error: Error) => void) | undefined): void {
   pool.on('connect', (client) => client.on('error', onError ?? (() => {})));
 }
+
+/** The embedded database could not start (a full disk, a damaged data directory). */
+class EmbeddedDatabaseError extends Error {
+  readonly code = 'EMBEDDED_DATABASE_FAILED';
+}
+
+/**
+ * One clear line for a PGlite start that failed. PGlite throws Emscripten errno objects (printed
+ * as "[object Object]") or "PGlite failed to initialize properly", neither of which says that the
+ * usual cause is a full disk: the free space is checked and named.
+ */
+async function embeddedOpenError(dataDir: string, error: unknown): Promise<EmbeddedDatabaseError> {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  const what =
+    error instanceof Error
+      ? error.message.split('\n')[0]
+      : typeof errno === 'number'
+        ? `filesystem error (errno ${errno}${errno === WASI_ENOSPC ? ', no space left on device' : ''})`
+        : String(error);
+  const free = await statfs(dataDir).then(
+    (stats) => stats.bavail * stats.bsize,
+    () => undefined,
+  );
+  const hint =
+    free !== undefined && free < LOW_DISK_BYTES
+      ? `the disk holding it has only ${Math.floor(free / 1024 / 1024)} MB free: free some space (the data is kept) and start again`
+      : 'check that the disk has free space and that the directory is not damaged; the data is kept as it is';
+  return new EmbeddedDatabaseError(`cannot start the embedded database in ${dataDir}: ${what}; ${hint}`, {
+    cause: error,
+  });
+}
+const WASI_ENOSPC = 51;
+const LOW_DISK_BYTES = 64 * 1024 * 1024;
 
 /** `host:port/database` of a URL, without user or password. */
 export function describeUrl(databaseUrl: string): string {

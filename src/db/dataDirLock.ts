@@ -104,7 +104,13 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
 
 async function tryCreate(lockPath: string, me: LockHolder): Promise<boolean> {
   const temporary = `${lockPath}.${me.pid}.${me.token}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(me, null, 2)}\n`, { flag: 'wx' });
+  try {
+    await writeFile(temporary, `${JSON.stringify(me, null, 2)}\n`, { flag: 'wx' });
+  } catch (error) {
+    // A full disk creates the file and fails the write: leave nothing behind.
+    await unlink(temporary).catch(() => {});
+    throw error;
+  }
   try {
     await link(temporary, lockPath);
     return true;

@@ -41,8 +41,17 @@ export interface TimCallTable {
   error_code: number | null;
   error_info: string | null;
   request_id: string | null;
-  /** The response text exactly as received; null when no response arrived. */
+  /**
+   * The response text as received (secrets scrubbed); null when no response arrived. U+0000 is
+   * stored as U+FFFD; `body_raw` then holds the exact bytes.
+   */
   body: string | null;
+  /** The exact bytes when `body` cannot be exact (U+0000, invalid UTF-8); else null. (0006) */
+  body_raw: Uint8Array | null;
+  /** Bytes received (decompressed); null for rows archived before 0006. */
+  body_bytes: number | null;
+  /** The answer was refused for its size or cut off: `body` holds only its beginning. */
+  body_truncated: Generated<boolean>;
   outcome: CallOutcome;
 }
 

@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance } from 'axios';
+import { redactText } from '../redact.ts';
 import { systemClock, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
@@ -15,10 +17,22 @@ import {
 } from './errors.ts';
 import type { CallRecord, LossEntry, Window } from './loss.ts';
 import { inProcessGate, type CallGate } from './callGate.ts';
+import { ANSWER_LIMITS, archivedBody, readLimitedBody, truncateDescription, type AnswerLimits } from './limits.ts';
 import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
 import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
 import { UserSigSource } from './usersig.ts';
 import { windowProblem, type WindowLimits } from './window.ts';
+
+/**
+ * One line for a failed exchange: the error's code and first line only (axios errors carry the
+ * request URL, and with it the UserSig), scrubbed of the secrets all the same.
+ */
+function networkReason(error: unknown, deadline: AbortSignal, secrets: readonly string[], where = ''): string {
+  const suffix = where ? ` ${where}` : '';
+  if (deadline.aborted) return `no complete answer within REQUEST_TIMEOUT${suffix}`;
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return redactText(`${code ?? 'network error'}: ${String(message ?? '').split('\n')[0]}${suffix}`, secrets);
+}
 
 export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
 export const NORMAL_PUSH_STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
@@ -63,6 +77,8 @@ export interface TimClientDeps {
   statistics?: WindowLimits;
   /** Where statistics calls wait; default `gate` (the app's one slot shared by both APIs). */
   statisticsGate?: CallGate;
+  /** What an answer may be (default ANSWER_LIMITS). */
+  limits?: AnswerLimits;
 }
 
 /** The APIs a client calls. */
@@ -79,16 +95,22 @@ interface ApiSpec<T> {
   summary(value: T): Record<string, number>;
 }
 
-/** A keep-alive axios instance that hands back the raw text and never throws on HTTP status. */
+/**
+ * A keep-alive axios instance that hands back the body as a stream (read within limits by
+ * `readLimitedBody`) and never throws on HTTP status. No redirect is followed: the API has none,
+ * and following one would resend the UserSig to another host.
+ */
 export function createHttp(timeoutMs: number): AxiosInstance {
   return axios.create({
     timeout: timeoutMs,
     httpAgent: new http.Agent({ keepAlive: true }),
     httpsAgent: new https.Agent({ keepAlive: true }),
-    responseType: 'text',
+    responseType: 'stream',
     transformResponse: [(data: unknown) => data],
     validateStatus: () => true,
     maxRedirects: 0,
+    // Our request is a few dozen bytes; the answer's size is enforced while it is read.
+    maxBodyLength: 64 * 1024,
     headers: { 'Content-Type': 'application/json' },
   });
 }
@@ -111,6 +133,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const httpClient = deps.http ?? createHttp(deps.api.timeoutMs);
   const userSig = new UserSigSource(app, clock);
   const log = deps.logger.child({ app: app.sdkappid });
+  const limits = deps.limits ?? ANSWER_LIMITS;
 
   async function attempt<T>(
     api: ApiSpec<T>,
@@ -138,32 +161,69 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       body: null,
       outcome: 'retryable',
     };
+    // The signature sent with this request, scrubbed from whatever comes back (with the key).
+    const sig = userSig.current();
+    const secrets = [sig, app.secretKey.reveal()];
+    const deadline = AbortSignal.timeout(deps.api.timeoutMs);
     try {
-      const response = await httpClient.post<string>(
+      const response = await httpClient.post<Readable>(
         host + api.path,
         JSON.stringify({ StartTime: window.start, EndTime: window.end }),
         {
           params: {
             sdkappid: app.sdkappid,
             identifier: app.identifier,
-            usersig: userSig.current(),
+            usersig: sig,
             random: randomInt(0, 2 ** 32), // a fresh uint32 per request, as the API requires
             contenttype: 'json',
           },
           // Deliberately not the caller's signal: a shutdown lets the call in flight finish (and
-          // its bucket commit); it only stops new calls and backoff waits.
-          signal: AbortSignal.timeout(deps.api.timeoutMs),
+          // its bucket commit); it only stops new calls and backoff waits. The deadline covers
+          // the whole exchange, body included, so a body that drips forever ends too.
+          signal: deadline,
         },
       );
+      const read = await readLimitedBody(response.data, limits);
       call.durationMs = Math.round(performance.now() - began);
       call.httpStatus = response.status;
-      call.body = typeof response.data === 'string' ? response.data : String(response.data ?? '');
+      const archived = archivedBody(read, secrets);
+      Object.assign(call, {
+        body: archived.body,
+        bodyRaw: archived.bodyRaw,
+        bodyBytes: archived.bodyBytes,
+        bodyTruncated: archived.bodyTruncated,
+      });
+      if (read.problem?.kind === 'too_large') {
+        call.outcome = 'invalid_response';
+        return {
+          ok: false,
+          call,
+          failure: 'invalid_response',
+          advice: `the first ${limits.keptBodyBytes} bytes are archived, marked truncated; check the base URL`,
+          reason: `answer larger than ${limits.maxBodyBytes} bytes (HTTP ${response.status}), refused`,
+          network: false,
+        };
+      }
+      if (read.problem?.kind === 'stream_error') {
+        return {
+          ok: false,
+          call,
+          ...NETWORK_FAILURE,
+          reason: networkReason(
+            read.problem.error,
+            deadline,
+            secrets,
+            `after ${read.receivedBytes} bytes of the answer`,
+          ),
+          network: true,
+        };
+      }
       if (response.status !== 200) {
         const rule = classifyHttpStatus(response.status);
         call.outcome = rule.failure;
         return { ok: false, call, ...rule, reason: `HTTP ${response.status}`, network: false };
       }
-      const parsed = api.parse(call.body);
+      const parsed = api.parse(archived.text);
       Object.assign(call, parsed.envelope);
       if (parsed.kind === 'ok') {
         call.outcome = 'ok';
@@ -176,7 +236,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           ok: false,
           call,
           ...rule,
-          reason: `Tencent error ${parsed.envelope.errorCode}: ${parsed.envelope.errorInfo ?? ''}`,
+          reason: `Tencent error ${parsed.envelope.errorCode}: ${truncateDescription(parsed.envelope.errorInfo ?? '', 200)}`,
           network: false,
         };
       }
@@ -191,15 +251,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       };
     } catch (error) {
       call.durationMs = Math.round(performance.now() - began);
-      // Only the error's code and first line: axios errors carry the request URL, and with it the UserSig.
-      const { code, message } = error as { code?: string; message?: string };
-      return {
-        ok: false,
-        call,
-        ...NETWORK_FAILURE,
-        reason: `${code ?? 'network error'}: ${(message ?? '').split('\n')[0]}`,
-        network: true,
-      };
+      return { ok: false, call, ...NETWORK_FAILURE, reason: networkReason(error, deadline, secrets), network: true };
     }
   }
 
@@ -270,7 +322,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     name: 'normal_push_loss',
     path: NORMAL_PUSH_LOSS_PATH,
     parse(body) {
-      const parsed = parsePushLossBody(body);
+      const parsed = parsePushLossBody(body, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
     limits: deps.api,

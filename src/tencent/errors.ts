@@ -78,8 +78,10 @@ export function backoffMs(
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  const base = tencentCode === 70050 ? 60_000 : failure === 'rate_limited' ? 5_000 : 1_000;
-  const cap = tencentCode === 70050 ? 90_000 : 60_000;
+  // 70050 locks signature checks for a minute: waiting less only meets the lock again.
+  if (tencentCode === 70050) return Math.round(60_000 + random() * 30_000);
+  const base = failure === 'rate_limited' ? 5_000 : 1_000;
+  const cap = 60_000;
   const exponential = Math.min(cap, base * 2 ** (attempt - 1));
   // Full jitter on the upper half keeps replicas from retrying in lockstep.
   return Math.round(exponential / 2 + random() * (exponential / 2));

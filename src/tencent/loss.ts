@@ -44,7 +44,8 @@ export type CallOutcome =
 
 /**
  * The archive's view of one API call. Holds no secret: the URL with its UserSig is never kept.
- * `body` is the response text exactly as received (null when no response arrived).
+ * `body` is the response text as received (null when no response arrived), with the current
+ * UserSig and the secret key scrubbed should the upstream have echoed them.
  */
 export interface CallRecord {
   sdkappid: number;
@@ -60,5 +61,14 @@ export interface CallRecord {
   errorInfo: string | null;
   requestId: string | null;
   body: string | null;
+  /**
+   * The exact bytes, when `body` cannot be exact: the answer held U+0000 (shown as U+FFFD in
+   * `body`) or was not valid UTF-8. Absent or null otherwise.
+   */
+  bodyRaw?: Uint8Array | null;
+  /** Bytes received (decompressed); more than `body` holds when truncated. */
+  bodyBytes?: number | null;
+  /** The answer was refused for its size or cut off: `body` holds only its beginning. */
+  bodyTruncated?: boolean;
   outcome: CallOutcome;
 }

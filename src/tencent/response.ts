@@ -1,3 +1,4 @@
+import { ANSWER_LIMITS, jsonNestsDeeperThan, type AnswerLimits } from './limits.ts';
 import { LOSS_ARRAYS, type LossEntry } from './loss.ts';
 
 /**
@@ -20,24 +21,46 @@ export type ParsedBody =
 
 export const EMPTY_ENVELOPE: Envelope = { actionStatus: null, errorCode: null, errorInfo: null, requestId: null };
 
+type EntryLimits = Pick<AnswerLimits, 'maxEntries' | 'maxJsonDepth'>;
+
 /** Parses a response body text. Never throws. */
-export function parsePushLossBody(text: string): ParsedBody {
+export function parsePushLossBody(text: string, limits: EntryLimits = ANSWER_LIMITS): ParsedBody {
+  if (jsonNestsDeeperThan(text, limits.maxJsonDepth)) {
+    return {
+      kind: 'invalid',
+      envelope: EMPTY_ENVELOPE,
+      reason: `JSON nested deeper than ${limits.maxJsonDepth} levels`,
+    };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not JSON' };
   }
-  return parsePushLossJson(json);
+  return parsePushLossJson(json, limits);
 }
 
 /** Parses an already decoded JSON value. Never throws. */
-export function parsePushLossJson(json: unknown): ParsedBody {
+export function parsePushLossJson(json: unknown, limits: Pick<AnswerLimits, 'maxEntries'> = ANSWER_LIMITS): ParsedBody {
   const checked = readEnvelope(json);
   if (checked.kind !== 'ok') return checked;
   const { envelope, body } = checked;
   const container = findArrays(body);
   if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
+
+  // Counted before any entry is read: a million entries must not become a million facts.
+  const listed = LOSS_ARRAYS.reduce((sum, { field }) => {
+    const list = container[field];
+    return sum + (Array.isArray(list) ? list.length : 0);
+  }, 0);
+  if (listed > limits.maxEntries) {
+    return {
+      kind: 'invalid',
+      envelope,
+      reason: `the answer lists ${listed} entries, more than the ${limits.maxEntries} pushloss accepts`,
+    };
+  }
 
   const entries: LossEntry[] = [];
   for (const { field, stage, perPlatform } of LOSS_ARRAYS) {

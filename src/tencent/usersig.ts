@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import type { Clock } from '../clock.ts';
 import { unixSeconds } from '../clock.ts';
+import { rememberRotatingSecret } from '../redact.ts';
 import type { Secret } from '../secret.ts';
 
 /**
@@ -74,6 +75,7 @@ export class UserSigSource {
   renew(): void {
     this.#issuedAt = unixSeconds(this.#clock.now());
     this.#sig = generateUserSig({ ...this.#app, time: this.#issuedAt, expire: USERSIG_LIFETIME_SECONDS });
+    rememberRotatingSecret(`usersig:${this.#app.sdkappid}`, this.#sig);
   }
 
   /** Unix seconds the current signature was issued at (for tests and diagnostics). */

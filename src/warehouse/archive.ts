@@ -4,7 +4,12 @@
  */
 import type { Kysely } from 'kysely';
 import type { CallTableName, Database, NewTimCall } from '../db/database.ts';
+import { truncateDescription } from '../tencent/limits.ts';
 import type { CallRecord } from '../tencent/loss.ts';
+import { storableText } from './normalize.ts';
+
+/** A text field of the envelope, storable (no U+0000) and of bounded length. */
+const envelopeText = (text: string | null) => (text === null ? null : truncateDescription(storableText(text)));
 
 /** The `tim_call` row of a call record (no secret: CallRecord holds none). */
 export function toTimCallRow(call: CallRecord): NewTimCall {
@@ -17,11 +22,14 @@ export function toTimCallRow(call: CallRecord): NewTimCall {
     attempt: call.attempt,
     host: call.host,
     http_status: call.httpStatus,
-    action_status: call.actionStatus,
+    action_status: envelopeText(call.actionStatus),
     error_code: call.errorCode,
-    error_info: call.errorInfo,
-    request_id: call.requestId,
-    body: call.body,
+    error_info: envelopeText(call.errorInfo),
+    request_id: envelopeText(call.requestId),
+    body: call.body === null ? null : storableText(call.body),
+    body_raw: call.bodyRaw ?? null,
+    body_bytes: call.bodyBytes ?? null,
+    body_truncated: call.bodyTruncated ?? false,
     outcome: call.outcome,
   };
 }

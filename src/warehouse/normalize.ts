@@ -4,7 +4,12 @@
  * Pure. The API is not documented to return each (array, platform, error code) once; if it
  * repeats one, the counts are added up (never dropped) and the description of the larger count
  * is kept, as `ErrInfo` is documented as "the most frequent error description".
+ *
+ * Texts are made storable, never refused: U+0000 (which a PostgreSQL text cannot hold) becomes
+ * U+FFFD, and a description longer than ANSWER_LIMITS.maxDescriptionChars is cut and marked. The
+ * answer itself is archived exactly (`tim_call.body`, `body_raw`), so nothing is lost.
  */
+import { truncateDescription } from '../tencent/limits.ts';
 import type { LossEntry, LossStage } from '../tencent/loss.ts';
 import { OVERALL_PLATFORM } from '../db/database.ts';
 import type { LossScope } from '../db/database.ts';
@@ -23,6 +28,13 @@ export interface FactLine {
 const STAGES: ReadonlySet<string> = new Set<LossStage>(['ready_to_send', 'post_send_delivered']);
 /** `platform` is a smallint column. */
 const MAX_PLATFORM = 32_767;
+/** `err_code` is part of the primary key, whose index entries must stay small. */
+const MAX_ERR_CODE_CHARS = 100;
+
+/** A text PostgreSQL can store: U+0000 shown as U+FFFD. */
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
 
 /**
  * Groups entries by (scope, stage, platform, errCode), summing counts. Output order is the order
@@ -33,17 +45,19 @@ export function normalizeLoss(entries: readonly LossEntry[]): FactLine[] {
   const lines = new Map<string, FactLine & { infoCount: number }>();
   for (const [index, entry] of entries.entries()) {
     validate(entry, index);
+    const errCode = storableText(entry.errCode);
+    const errInfo = truncateDescription(storableText(entry.errInfo));
     const scope: LossScope = entry.platform === null ? 'overall' : 'platform';
     const platform = entry.platform ?? OVERALL_PLATFORM;
-    const key = JSON.stringify([scope, entry.stage, platform, entry.errCode]);
+    const key = JSON.stringify([scope, entry.stage, platform, errCode]);
     const line = lines.get(key);
     if (!line) {
       lines.set(key, {
         scope,
         stage: entry.stage,
         platform,
-        errCode: entry.errCode,
-        errInfo: entry.errInfo,
+        errCode,
+        errInfo,
         errCount: entry.errCount,
         infoCount: entry.errCount,
       });
@@ -54,7 +68,7 @@ export function normalizeLoss(entries: readonly LossEntry[]): FactLine[] {
       throw new RangeError(`loss entry ${index}: the total count of error ${entry.errCode} exceeds 2^53`);
     line.errCount = total;
     if (entry.errCount > line.infoCount) {
-      line.errInfo = entry.errInfo;
+      line.errInfo = errInfo;
       line.infoCount = entry.errCount;
     }
   }
@@ -74,5 +88,9 @@ function validate(entry: LossEntry, index: number): void {
     throw new RangeError(`loss entry ${index}: count ${entry.errCount} is not a non-negative integer`);
   }
   if (typeof entry.errCode !== 'string') throw new RangeError(`loss entry ${index}: error code is not a string`);
+  if (entry.errCode.length > MAX_ERR_CODE_CHARS)
+    throw new RangeError(
+      `loss entry ${index}: error code is ${entry.errCode.length} characters, more than ${MAX_ERR_CODE_CHARS}`,
+    );
   if (typeof entry.errInfo !== 'string') throw new RangeError(`loss entry ${index}: error description is not a string`);
 }

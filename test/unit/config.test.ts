@@ -81,6 +81,7 @@ describe('loadConfig', () => {
 
   it('accepts a loopback http base URL and a shorter interval for it', () => {
     const config = loadConfig({ ...base, TIM_BASE_URL: 'http://127.0.0.1:8080/', MIN_CALL_INTERVAL: '50ms' });
+    expect(loadConfig({ ...base, API_HORIZON: '7d', API_MAX_SPAN: '36h' }).api.maxSpanSeconds).toBe(129600);
     expect(config.apps[0]).toMatchObject({ baseUrls: ['http://127.0.0.1:8080'], loopback: true });
     expect(config.api.minIntervalMs).toBe(50);
   });
@@ -99,6 +100,20 @@ describe('loadConfig', () => {
       /^TIM_BASE_URL: "http:\/\/example.com" uses plain http on a remote host/,
     ],
     [{ ...base, TIM_BASE_URL: 'not a url' }, /^TIM_BASE_URL: "not a url" is not a URL/],
+    // Everything but the origin used to be dropped without a word.
+    [
+      { ...base, TIM_BASE_URL: 'https://user:k3y@console.tim.qq.com' },
+      /^TIM_BASE_URL: https:\/\/console.tim.qq.com has credentials, which pushloss would not send; give only scheme/,
+    ],
+    [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com/v4' }, /has a path \(\/v4\)/],
+    [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com/?x=1' }, /has a query/],
+    [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com#top' }, /has a fragment/],
+    [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com?' }, /has a query/],
+    [
+      { ...base, API_HORIZON: '30d' },
+      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the API answers at most 7 days/,
+    ],
+    [{ ...base, API_MAX_SPAN: '8d' }, /^API_MAX_SPAN: "8d" is not a duration from 1000 to 604800000 ms/],
     [
       { ...base, MIN_CALL_INTERVAL: '1050ms' },
       /^MIN_CALL_INTERVAL: 1050 ms leaves no margin over the API's 1 call\/second cap for app 1400000001; use 1100ms or more/,
@@ -140,6 +155,11 @@ describe('loadConfig', () => {
       [2, 'admin', 'frankfurt', 'http://localhost:9'],
     ]);
     expect(config.apps[1]!.secretKey.reveal()).toBe('b');
+  });
+
+  it('accepts an apps file that starts with a UTF-8 byte order mark', () => {
+    const path = file('bom.json', '\uFEFF' + JSON.stringify([{ sdkappid: 7, secretKey: 'a', region: 'china' }]));
+    expect(loadConfig({ PUSHLOSS_APPS_FILE: path }).apps.map((app) => app.sdkappid)).toEqual([7]);
   });
 
   it('names the apps file entry that is wrong', () => {

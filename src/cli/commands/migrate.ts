@@ -10,6 +10,7 @@ export const migrateCommand: Command = {
   up     (default) apply every pending migration; safe to run from several processes at once
   down   revert the most recent migration`,
   options: {},
+  positionals: true,
   async run({ config, logger, out }, _values, positionals) {
     const direction = positionals[0] ?? 'up';
     if (positionals.length > 1 || (direction !== 'up' && direction !== 'down'))

@@ -1,5 +1,6 @@
 import { isoMs, systemClock } from '../../clock.ts';
 import { listAppStates } from '../../collect/appState.ts';
+import { holderIsGone } from '../../collect/leases.ts';
 import { recentBuckets, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
 
 import { formatLocalDate, formatLocalMinute } from '../../buckets.ts';
@@ -42,6 +43,15 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
         (await listAppStates(db, config.bucketSize, 'stats_app_state')).map((state) => [state.sdkappid, state]),
       );
       const withStats = config.feeds.includes('statistics') || statsStates.size > 0;
+      const leases = new Map(
+        (
+          await db
+            .selectFrom('app_lease')
+            .select(['sdkappid', 'holder', 'expires_at'])
+            .where('expires_at', '>', new Date(nowMs))
+            .execute()
+        ).map((lease) => [lease.sdkappid, lease]),
+      );
       const apps = [];
       for (const sdkappid of sdkappids) {
         const app = { sdkappid };
@@ -70,8 +80,14 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
               }),
             }
           : null;
+        const lease = leases.get(app.sdkappid);
         apps.push({
           sdkappid: app.sdkappid,
+          // Who holds the app now: other processes skip it until the lease ends (or at once if
+          // its holder is gone: see leases.ts).
+          lease: lease
+            ? { holder: lease.holder, until: lease.expires_at, holderGone: holderIsGone(lease.holder) }
+            : null,
           lastSuccessAt: state?.last_success_at ?? null,
           lastError: state?.last_error
             ? {
@@ -119,6 +135,10 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
         out(
           `  last error: ${app.lastError ? `${app.lastError.fatal ? 'FATAL ' : ''}${app.lastError.message} (${isoMs(app.lastError.at!.getTime())})` : 'none'}`,
         );
+        if (app.lease)
+          out(
+            `  leased by ${app.lease.holder} until ${isoMs(app.lease.until.getTime())}${app.lease.holderGone ? ' (that process is gone: the next pass takes the app over)' : ': other processes skip this app until then'}`,
+          );
         const rows = app.buckets.map((bucket) => [
           label(bucket, config.bucketTz, config.bucketSize),
           bucket.condition,
