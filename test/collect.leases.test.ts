@@ -31,7 +31,7 @@ function deadPid(): number {
 beforeAll(async () => {
   t = await createTestDatabase();
   sim = await startSimulator({ apps: simulatorApps([APP]), clock, minIntervalMs: 25 });
-  config = simulatorConfig(sim.url, [APP]);
+  config = simulatorConfig(sim.url, [APP], { COLLECT_APIS: 'loss' }); // counts loss's 7 buckets
 });
 afterAll(async () => {
   await sim?.close();

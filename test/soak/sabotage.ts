@@ -37,6 +37,17 @@ export function plannerSkipsPending(): KyselyPlugin {
 export function loadDoesNotReplace(): KyselyPlugin {
   return {
     transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+      // The set-based loader (warehouse/facts.ts) is one raw statement: its delete of vanished
+      // rows deletes nothing, and its upsert keeps what is there.
+      if (node.kind === 'RawNode' && node.sqlFragments.some((text) => text.includes('delete from loss_fact')))
+        return {
+          ...node,
+          sqlFragments: node.sqlFragments.map((text) =>
+            text
+              .replace(/(delete from loss_fact f using gone g\s+where )/, '$1false and ')
+              .replace(/(on conflict \([^)]*\)) do update[\s\S]*?excluded\.call_id\)/, '$1 do nothing'),
+          ),
+        };
       if (node.kind === 'DeleteQueryNode' && mentions(node, 'loss_fact'))
         return { ...node, where: WhereNode.create(ValueNode.createImmediate(false)) };
       if (node.kind === 'InsertQueryNode' && node.into?.table.identifier.name === 'loss_fact')

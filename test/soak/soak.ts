@@ -256,7 +256,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       opened.push(db);
       const daemonDb = (options.sabotage ?? []).reduce((d: Kysely<Database>, plugin) => d.withPlugin(plugin), db.db);
       const logger = loggerFor(slot);
-      if (options.leak) options.leak((line) => logger.info(line), secrets.get(slot.config.apps[0]!.sdkappid)!);
+      // Straight into the captured stream: a leak past the logger's redaction (a console.log, a
+      // library printing on its own) is what the check must catch.
+      if (options.leak)
+        options.leak(
+          (line) => logLines.push(JSON.stringify({ msg: line })),
+          secrets.get(slot.config.apps[0]!.sdkappid)!,
+        );
       slot.current = newPass(slot, 'start-up');
       slot.daemon = await startDaemon({
         db: daemonDb,
