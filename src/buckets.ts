@@ -213,3 +213,14 @@ export function firstReachableBucket(
     ? containing
     : bucketContaining(containing.end * SECOND, size, timeZone);
 }
+
+/**
+ * How close to the horizon a bucket's start may be for a 90100 (invalid parameters) to mean
+ * "too old by now" rather than a broken configuration: the time a call can queue for its rate
+ * slot in a large pass, plus any difference between our clock and Tencent's.
+ */
+const HORIZON_EDGE_MS = 15 * 60_000;
+
+export function atHorizonEdge(bucket: Window, nowMs: number, horizonSeconds: number): boolean {
+  return bucket.start * SECOND < nowMs - horizonSeconds * SECOND + HORIZON_EDGE_MS;
+}

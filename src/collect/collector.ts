@@ -1,28 +1,26 @@
 import type { Kysely } from 'kysely';
-import { isoSeconds, unixSeconds, type Clock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import type { AppConfig, Config, Feed } from '../config/config.ts';
-import { FEED_TABLES, type CallTableName, type Database } from '../db/database.ts';
-import { inTransaction } from '../db/transaction.ts';
+import { FEED_TABLES, type Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { createHttp, createTimClient, type TimClient } from '../tencent/client.ts';
 import { TimApiError } from '../tencent/errors.ts';
-import type { CallRecord, Window } from '../tencent/loss.ts';
-import { inProcessGate, type CallGate } from '../tencent/callGate.ts';
-import { archiveCall } from '../warehouse/archive.ts';
-import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
-import { listBucketStates, markBucketFinal, markBucketLost } from '../warehouse/state.ts';
-import { loadStatsBucket } from '../warehouse/statsLoad.ts';
-import { ensureAppState, recordAppPass } from './appState.ts';
+import type { CallRecord } from '../tencent/loss.ts';
+import type { CallGate } from '../tencent/callGate.ts';
+import { listBucketStates, markBucketLost } from '../warehouse/state.ts';
+import { ensureAppState, recordAppPass, type PassOutcome } from './appState.ts';
 import { acquireLease, newHolderId, releaseLease } from './leases.ts';
-import { firstReachableBucket } from '../buckets.ts';
-import { isSettled, planApp } from './planner.ts';
-import { chainGates, sharedSlotGate } from './rateSlots.ts';
+import { atHorizonEdge, firstReachableBucket } from '../buckets.ts';
+import { planApp } from './planner.ts';
+import { combineFeeds, type AppPassResult, type PassResult } from './passResult.ts';
+import { createBucketCollector, type CollectBucket } from './bucketCollector.ts';
 
 /**
  * Fetch → archive → normalize → load, for one bucket, one app, or every app (a pass).
  * Never throws for an app's API trouble: it is logged, recorded in app_state and counted, and
  * the other apps go on. Database failures do throw: without the database nothing can be kept.
  */
+
+export type { AppPassResult, PassResult } from './passResult.ts';
 
 /** Hooks for metrics; every method is optional. */
 export interface CollectObserver {
@@ -52,59 +50,11 @@ export interface CollectorDeps {
 export interface Collector {
   readonly holder: string;
   /** Fetches and loads one bucket of one API (default loss); throws TimApiError when the API cannot give it. */
-  collectBucket(
-    app: AppConfig,
-    bucket: Window,
-    signal?: AbortSignal,
-    feed?: Feed,
-  ): Promise<{ facts: number; final: boolean }>;
+  collectBucket: CollectBucket;
   /** The planner-driven pass for one app (leased, so replicas never collect it twice at once). */
   collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult>;
   /** One pass over every configured app, concurrently. */
   runPass(signal?: AbortSignal): Promise<PassResult>;
-}
-
-export type AppPassResult =
-  | { status: 'collected'; fetched: number; failed: number; lost: number; atRisk: number; error?: string }
-  | { status: 'fatal'; fetched: number; error: string }
-  | { status: 'paused'; error: string }
-  | { status: 'leased_elsewhere'; heldBy: string }
-  | { status: 'stopped'; fetched: number };
-
-export interface PassResult {
-  startedAtMs: number;
-  durationMs: number;
-  apps: Map<number, AppPassResult>;
-}
-
-/**
- * One app's result over its APIs. Fatal or paused only when every API is; an API stopped while
- * another went on counts as one failed bucket, its error reported.
- */
-export function combineFeeds(results: readonly AppPassResult[]): AppPassResult {
-  const [first] = results;
-  if (results.length === 1 && first) return first;
-  const fetched = results.reduce((sum, r) => sum + ('fetched' in r ? r.fetched : 0), 0);
-  const handover = results.find((r) => r.status === 'leased_elsewhere');
-  if (handover) return handover;
-  if (results.some((r) => r.status === 'stopped')) return { status: 'stopped', fetched };
-  const errors = results.flatMap((r) => ('error' in r && r.error ? [r.error] : []));
-  if (results.every((r) => r.status === 'fatal' || r.status === 'paused')) {
-    return results.some((r) => r.status === 'fatal')
-      ? { status: 'fatal', fetched, error: errors.join('; ') }
-      : { status: 'paused', error: errors.join('; ') };
-  }
-  let failed = 0;
-  let lost = 0;
-  let atRisk = 0;
-  for (const r of results) {
-    if (r.status === 'collected') {
-      failed += r.failed;
-      lost += r.lost;
-      atRisk += r.atRisk;
-    } else failed++;
-  }
-  return { status: 'collected', fetched, failed, lost, atRisk, ...(errors.length ? { error: errors.join('; ') } : {}) };
 }
 
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
@@ -117,134 +67,10 @@ const LEASE_TTL_MS = 10 * 60_000;
  */
 const PASS_CONCURRENCY = 200;
 
-/**
- * How close to the horizon a bucket's start may be for a 90100 (invalid parameters) to mean
- * "too old by now" rather than a broken configuration: the time a call can queue for its rate
- * slot in a large pass, plus any difference between our clock and Tencent's.
- */
-const HORIZON_EDGE_MS = 15 * 60_000;
-
-function atHorizonEdge(bucket: Window, nowMs: number, horizonSeconds: number): boolean {
-  return bucket.start * 1000 < nowMs - horizonSeconds * 1000 + HORIZON_EDGE_MS;
-}
-
-/**
- * A statement refused for the data it carried (SQLSTATE class 22, data exception, e.g. a text
- * PostgreSQL cannot hold; class 54, a value over a limit): this answer cannot be loaded, but the
- * database is fine, so the app goes on with its other buckets.
- */
-function isDataRefusal(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
-}
-
-/**
- * Archives an answer the warehouse would not load. Should even its row be refused, the answer is
- * kept as bytes only, with the envelope's texts left out: the raw answer is never lost.
- */
-async function archiveSafely(db: Kysely<Database>, call: CallRecord, table: CallTableName): Promise<void> {
-  try {
-    await archiveCall(db, call, table);
-  } catch (error) {
-    if (!isDataRefusal(error)) throw error;
-    const bodyRaw = call.bodyRaw ?? (call.body === null ? null : Buffer.from(call.body, 'utf8'));
-    await archiveCall(
-      db,
-      { ...call, actionStatus: null, errorInfo: null, requestId: null, body: null, bodyRaw },
-      table,
-    );
-  }
-}
-
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
   const holder = newHolderId();
-  const gate =
-    deps.gate ??
-    chainGates(
-      inProcessGate(config.api.minIntervalMs),
-      sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
-    );
-  // By default both APIs of an app wait at its one slot: whether Tencent caps calls per API or
-  // per app is unconfirmed, and sharing is safe either way. STATS_OWN_RATE_SLOT opts out.
-  const statisticsGate = config.statistics.ownRateSlot
-    ? chainGates(
-        inProcessGate(config.api.minIntervalMs),
-        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, undefined, 'stats_rate_slot'),
-      )
-    : gate;
-  const http = createHttp(config.api.timeoutMs);
-  const clients = new Map<number, TimClient>();
-
-  function clientFor(app: AppConfig): TimClient {
-    let client = clients.get(app.sdkappid);
-    if (!client) {
-      client = createTimClient(app, {
-        api: config.api,
-        logger: deps.logger,
-        clock,
-        gate,
-        statisticsGate,
-        statistics: config.statistics,
-        http,
-        onFailedCall: async (call, api) => {
-          observer?.call?.(call);
-          await archiveSafely(db, call, api === 'normal_push_statistics' ? 'stats_call' : 'tim_call');
-        },
-      });
-      clients.set(app.sdkappid, client);
-    }
-    return client;
-  }
-
-  async function collectBucket(app: AppConfig, bucket: Window, signal?: AbortSignal, feed: Feed = 'loss') {
-    const tables = FEED_TABLES[feed];
-    // The bucket in progress is asked up to now, never into the future: the documentation does
-    // not say the API accepts a future EndTime, and a refusal (90100) would stop the app.
-    const window = {
-      start: bucket.start,
-      end: Math.min(bucket.end, Math.max(bucket.start + 1, unixSeconds(clock.now()))),
-    };
-    const client = clientFor(app);
-    const fetched =
-      feed === 'loss'
-        ? { feed, ...(await client.normalPushLoss(window, { signal })) }
-        : { feed, ...(await client.normalPushStatistics(window, { signal })) };
-    const { call } = fetched;
-    observer?.call?.(call);
-    const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
-    let result;
-    try {
-      const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };
-      result =
-        fetched.feed === 'loss'
-          ? await loadBucket(db, { ...target, entries: fetched.entries, final })
-          : await inTransaction(db, async (trx) => {
-              const loaded = await loadStatsBucket(trx, { ...target, stats: fetched.stats });
-              const key = { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize };
-              if (loaded.replaced && final) await markBucketFinal(trx, key, tables.bucketState);
-              return loaded;
-            });
-    } catch (error) {
-      // Database trouble fails the pass; an answer the warehouse refuses (a bucket stored with
-      // other edges, a count it cannot hold) is archived like any unreadable answer, and the
-      // app goes on with its next bucket.
-      if (!(error instanceof BucketMismatchError || error instanceof RangeError || isDataRefusal(error))) throw error;
-      await archiveSafely(db, { ...call, outcome: 'invalid_response' }, tables.call);
-      throw new TimApiError({
-        message: `app ${app.sdkappid}: the answer for ${isoSeconds(window.start)} .. ${isoSeconds(window.end)} was archived but not loaded: ${(error as Error).message}`,
-        code: 'LOAD_REFUSED',
-        failure: 'invalid_response',
-        sdkappid: app.sdkappid,
-        window,
-        attempt: call.attempt,
-        advice: `the raw answer is in ${tables.call}; fix the cause, then run renormalize or backfill`,
-        cause: error,
-      });
-    }
-    observer?.loaded?.(app.sdkappid, result.facts);
-    return { facts: result.facts, final: result.replaced && final };
-  }
+  const collectBucket = createBucketCollector(deps);
 
   async function collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult> {
     const log = deps.logger.child({ app: app.sdkappid });
@@ -322,6 +148,15 @@ export function createCollector(deps: CollectorDeps): Collector {
     let failed = 0;
     let lostAtEdge = 0;
     let lastError: TimApiError | undefined;
+    // The app's bookkeeping after this pass: the new watermark, and the error that ended it if any.
+    const recordPass = (error: PassOutcome['error']) =>
+      recordAppPass(
+        db,
+        app.sdkappid,
+        size,
+        { coveredFromMs: plan.coveredFromMs, atMs: clock.now(), succeeded: fetched > 0, ...(error ? { error } : {}) },
+        tables.appState,
+      );
     for (const bucket of plan.fetch) {
       if (signal?.aborted) break;
       try {
@@ -345,18 +180,7 @@ export function createCollector(deps: CollectorDeps): Collector {
             { code: error.code, tencentCode: error.tencentCode, advice: error.advice },
             `app stopped: ${error.message}`,
           );
-          await recordAppPass(
-            db,
-            app.sdkappid,
-            size,
-            {
-              coveredFromMs: plan.coveredFromMs,
-              atMs: clock.now(),
-              succeeded: fetched > 0,
-              error: { code: error.code, message: error.message, fatal: true },
-            },
-            tables.appState,
-          );
+          await recordPass({ code: error.code, message: error.message, fatal: true });
           return { status: 'fatal', fetched, error: error.message };
         }
         failed++;
@@ -371,18 +195,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         lease.renewedAt = performance.now();
       }
     }
-    await recordAppPass(
-      db,
-      app.sdkappid,
-      size,
-      {
-        coveredFromMs: plan.coveredFromMs,
-        atMs: clock.now(),
-        succeeded: fetched > 0,
-        ...(lastError ? { error: { code: lastError.code, message: lastError.message, fatal: false } } : {}),
-      },
-      tables.appState,
-    );
+    await recordPass(lastError && { code: lastError.code, message: lastError.message, fatal: false });
     if (signal?.aborted) return { status: 'stopped', fetched };
     return {
       status: 'collected',

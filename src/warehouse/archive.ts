@@ -47,3 +47,31 @@ export async function archiveCall(
   const { id } = await db.insertInto(table).values(toTimCallRow(call)).returning('id').executeTakeFirstOrThrow();
   return id;
 }
+
+/**
+ * A statement refused for the data it carried (SQLSTATE class 22, data exception, e.g. a text
+ * PostgreSQL cannot hold; class 54, a value over a limit): this answer cannot be loaded, but the
+ * database is fine, so the app goes on with its other buckets.
+ */
+export function isDataRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Archives an answer the warehouse would not load. Should even its row be refused, the answer is
+ * kept as bytes only, with the envelope's texts left out: the raw answer is never lost.
+ */
+export async function archiveSafely(db: Kysely<Database>, call: CallRecord, table: CallTableName): Promise<void> {
+  try {
+    await archiveCall(db, call, table);
+  } catch (error) {
+    if (!isDataRefusal(error)) throw error;
+    const bodyRaw = call.bodyRaw ?? (call.body === null ? null : Buffer.from(call.body, 'utf8'));
+    await archiveCall(
+      db,
+      { ...call, actionStatus: null, errorInfo: null, requestId: null, body: null, bodyRaw },
+      table,
+    );
+  }
+}
