@@ -43,6 +43,21 @@ async function expectRollupExact(db: Kysely<Database>): Promise<void> {
     await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_count, bucket_size
                   from push_loss_daily_by_fact order by 1, 2, 4, 5`),
   );
+  // Per-code weeks (0006): sums of the days, and the day that counted the most (the latest on a tie).
+  expect(
+    await q(sql`select sdkappid, week_start::text, week_day_start, stage, platform, err_code, err_count,
+                       best_count, best_day::text, err_info
+                  from loss_code_week order by 1, 2, 4, 5, 6`),
+  ).toEqual(
+    await q(sql`select distinct on (f.sdkappid, f.week_start, f.stage, f.pf, f.err_code)
+                       sdkappid, week_start::text, (week_start::timestamp at time zone push_loss_day_zone()) as week_day_start,
+                       stage, pf as platform, err_code, (sum(err_count) over w)::int8 as err_count,
+                       err_count as best_count, day::text as best_day, err_info
+                  from (select *, coalesce(platform, -1) as pf, date_trunc('week', day::timestamp)::date as week_start
+                          from push_loss_top_codes_by_fact) f
+                window w as (partition by sdkappid, week_start, stage, pf, err_code)
+                order by f.sdkappid, f.week_start, f.stage, f.pf, f.err_code, f.err_count desc, f.day desc`),
+  );
   expect(
     await q(sql`select sdkappid, week_start::text, stage, err_code, err_info, err_count, prev_err_count
                   from loss_week where week_start <= (now() at time zone push_loss_day_zone())::date
@@ -210,7 +225,9 @@ describe('migration 0004 builds the rollup for data already there', () => {
       await load(own.db, A, dayBucket('2025-06-02'), '1d', [loss(R, null, '-1', 3, 'a'), loss(P, 1, '410', 2, 'b')]);
       await load(own.db, A, hourBucket('2025-06-03', 4), '1h', [loss(R, null, '-1', 1, 'c')]);
       await load(own.db, B, dayBucket('2025-06-09'), '1d', [loss(R, null, '-2', 8, 'd')]);
-      expect(await migrateDown(own.db)).toEqual({ migrated: [{ name: '0004_daily_rollup', direction: 'Down' }] });
+      // Down through 0004 (and the later migrations above it).
+      let step = '';
+      while (step !== '0004_daily_rollup') step = (await migrateDown(own.db)).migrated[0]!.name;
       // At 0003 the facts change, with no rollup to maintain.
       await sql`delete from loss_fact where sdkappid = ${B}`.execute(own.db);
       await migrateToLatest(own.db);
