@@ -37,8 +37,9 @@ const keyCount = (key: string) => `substr(${key}, 1, 20)::int8`;
 const keyDay = (key: string) => `to_date(substr(${key}, 21, 8), 'YYYYMMDD')`;
 const keyInfo = (key: string) => `(substr(${key}, ${KEY_INFO}) collate "default")`;
 
+// work_mem: a page of renormalize (500 buckets, ~100 k rows) sorts in memory instead of on disk.
 const DAYS_FUNCTION = `create or replace function push_loss_rollup_days(apps bigint[], days date[]) returns void
-   language plpgsql as $$
+   language plpgsql set work_mem = '64MB' as $$
    declare
      z text := (select zone from loss_rollup_zone);
      week_apps bigint[];
@@ -92,9 +93,15 @@ const DAYS_FUNCTION = `create or replace function push_loss_rollup_days(apps big
                     l.stage, l.platform, l.err_code, sum(l.err_count)::int8 as err_count,
                     max(${bestKey('l.err_count', 'l.day', 'l.err_info')}) as best
                from unnest(week_apps, week_starts) t(sdkappid, week_start)
-               join loss_day l on l.sdkappid = t.sdkappid
-                and l.day_start >= (t.week_start::timestamp at time zone z)
-                and l.day_start < ((t.week_start + 7)::timestamp at time zone z)
+               -- One index range scan per week: a lateral subquery kept apart (offset 0), since
+               -- once flattened the planner may pick a hash join on the app alone, which reads
+               -- every day of the app's history and filters the weeks after.
+               cross join lateral (
+                 select d.stage, d.platform, d.err_code, d.err_count, d.day, d.err_info from loss_day d
+                  where d.sdkappid = t.sdkappid
+                    and d.day_start >= (t.week_start::timestamp at time zone z)
+                    and d.day_start < ((t.week_start + 7)::timestamp at time zone z)
+                 offset 0) l
               group by t.sdkappid, t.week_start, l.stage, l.platform, l.err_code) g;
 
      -- A week counts for itself, and as "the week before" for the next one: pair each code's
