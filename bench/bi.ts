@@ -78,10 +78,16 @@ async function main() {
     url.pathname = `/${name}`;
     databaseUrl = url.toString();
   }
-  const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
-  const { db } = opened;
+  let opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(opened.db);
+    if (opened.kind === 'postgres') {
+      // The migrations set jit = off for the database's sessions: new sessions only. Without
+      // reconnecting, every query below would pay seconds of JIT compilation.
+      await opened.close();
+      opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
+    }
+    const { db } = opened;
     const now = Date.now();
     const { rows: present } = await sql<{ n: number }>`select count(*)::int8 as n from bucket_state`.execute(db);
     if (present[0]!.n === 0) {
@@ -126,7 +132,7 @@ async function report(db: Kysely<Database>, kind: string, sdkappids: number[], n
     const { rows } = await sql<{ name: string; bytes: number }>`
       select 'loss_fact (all partitions, indexes)' as name, sum(pg_total_relation_size(inhrelid))::int8 as bytes
         from pg_inherits where inhparent = 'loss_fact'::regclass
-      union all select r, pg_total_relation_size(r::regclass)::int8 from unnest(array['loss_day', 'loss_day_total', 'loss_week', 'bucket_state', 'tim_call']) r`.execute(
+      union all select r, pg_total_relation_size(r::regclass)::int8 from unnest(array['loss_day', 'loss_day_total', 'loss_week', 'loss_code_week', 'bucket_state', 'tim_call']) r`.execute(
       db,
     );
     for (const { name, bytes } of rows) {
@@ -158,6 +164,17 @@ async function report(db: Kysely<Database>, kind: string, sdkappids: number[], n
     [
       'push_loss_top_codes',
       `select err_code, sum(err_count)::int8 from push_loss_top_codes where sdkappid in ($sdkappid) and $__timeFilter(day_start) and rank <= 10 group by 1`,
+    ],
+    [
+      'push_loss_code_periods',
+      `select stage, platform, err_code, sum(err_count)::int8 from push_loss_code_periods
+        where sdkappid in ($sdkappid) and stage in ($stage) and $__timeFilter(first_day_start) and $__timeFilter(last_day_start)
+          and not (period = 'day' and $__timeFilter(week_first_day_start) and $__timeFilter(week_last_day_start))
+          -- The edges as index bounds (as the dashboard panel does): days of whole weeks are not read.
+          and (period = 'week'
+            or first_day_start < (date_trunc('week', ($__timeFrom()::timestamptz at time zone push_loss_day_zone()) - interval '1 microsecond') + interval '7 days') at time zone push_loss_day_zone()
+            or first_day_start >= (date_trunc('week', ($__timeTo()::timestamptz at time zone push_loss_day_zone()) - interval '6 days') + interval '7 days') at time zone push_loss_day_zone())
+        group by 1, 2, 3`,
     ],
     [
       'push_loss_bucket_share',

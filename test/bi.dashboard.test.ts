@@ -173,6 +173,7 @@ describe('the dashboard file', () => {
       'push_loss_daily',
       'push_loss_top_codes',
       'push_loss_bucket_share',
+      'push_loss_code_periods',
       'push_loss_wow',
       'collection_status',
       'stage',
@@ -282,6 +283,36 @@ describe('panels on known data', () => {
       row('Sent, not delivered', 'Huawei', 1, '1001', 'device offline', 7),
       row('Sent, not delivered', 'platform 9', 1, '1001', 'device offline', 2),
     ]);
+  });
+
+  it('top error codes: whole weeks plus edge days give what summing every day gives, for any range', async () => {
+    // The day-by-day definition (the panel before push_loss_code_periods), as the reference.
+    const byDays = `SELECT s.name AS "Stage", coalesce(t.platform_name, 'All channels') AS "Channel", t.rank AS "#",
+        t.err_code AS "Error code", t.err_info AS "Description", t.err_count AS "Lost"
+      FROM (SELECT stage, platform, platform_name, err_code, sum(err_count)::int8 AS err_count,
+                   (array_agg(err_info ORDER BY err_count DESC, day DESC))[1] AS err_info,
+                   row_number() OVER (PARTITION BY stage, platform ORDER BY sum(err_count) DESC, err_code) AS rank
+              FROM push_loss_top_codes
+             WHERE $__timeFilter(day_start) AND sdkappid IN ($sdkappid) AND stage IN ($stage)
+             GROUP BY stage, platform, platform_name, err_code) t
+      JOIN stage s ON s.stage = t.stage
+     WHERE t.rank <= 10
+     ORDER BY s.sort_order, t.platform NULLS FIRST, t.rank`;
+    const both = { sdkappid: { values: [String(A), String(B)] }, stage: ALL_STAGES };
+    let compared = 0;
+    for (let first = 1; first <= 11; first += 2) {
+      for (let last = 10; last <= 22; last += 3) {
+        const range = { from: at(`2025-03-${String(first).padStart(2, '0')}`), to: at(`2025-03-${last}`) };
+        for (const selected of [ONLY_A, both]) {
+          const panelRows = await runPanel('Top error codes', range, selected);
+          expect(panelRows, `${range.from.toISOString()} .. ${range.to.toISOString()}`).toEqual(
+            await run(grafanaQuery(byDays, range, selected)),
+          );
+          if (panelRows.length > 0) compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
   });
 
   it('week over week: the week holding the end of the range against the week before', async () => {

@@ -466,6 +466,7 @@ describe('the pushloss_reader role', () => {
     'push_loss',
     'push_loss_apps',
     'push_loss_bucket_share',
+    'push_loss_code_periods',
     'push_loss_daily',
     'push_loss_rate',
     'push_loss_reconciliation',
@@ -492,6 +493,7 @@ describe('the pushloss_reader role', () => {
     'loss_day',
     'loss_day_total',
     'loss_week',
+    'loss_code_week',
     'loss_rollup_zone',
     'push_loss_top_codes_by_fact',
     'push_loss_daily_by_fact',
@@ -536,6 +538,15 @@ describe('the pushloss_reader role', () => {
   });
 
   it('reads every view and dimension, although it has no right on the tables behind them', async () => {
+    // Weeks and days of push_loss_top_codes: as many day rows, and one row per code and week.
+    const [periods] = await rows<{ n: number }>(
+      t.db,
+      sql`select (select count(*) from push_loss_top_codes)
+               + (select count(distinct (sdkappid, date_trunc('week', day), stage, platform, err_code))
+                    from push_loss_top_codes)::int8 as n`,
+    );
+    const PERIODS = periods!.n;
+    expect(PERIODS).toBeGreaterThan(19);
     const counts = await asReader(t.db, async (trx) => {
       const result: Record<string, number> = {};
       for (const name of READABLE) {
@@ -556,6 +567,7 @@ describe('the pushloss_reader role', () => {
       push_loss_daily: 14,
       push_loss_top_codes: 19,
       push_loss_bucket_share: 8,
+      push_loss_code_periods: PERIODS,
       push_loss_wow: 13,
       // 0005's views: this data set has no statistics; push_loss_rate has the loss days' channels.
       push_stats: 0,
@@ -628,7 +640,7 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(13); // 0003's 8, 0004's push_loss_apps and 0005's 4
+      expect(before).toHaveLength(14); // 0003's 8, 0004's push_loss_apps, 0005's 4 and 0007's push_loss_code_periods
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
@@ -688,7 +700,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(13); // 0003's 8, 0004's push_loss_apps and 0005's 4
+        expect(readable).toHaveLength(14); // 0003's 8, 0004's push_loss_apps, 0005's 4 and 0007's push_loss_code_periods
       }
     } finally {
       await second?.close();

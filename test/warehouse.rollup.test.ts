@@ -43,6 +43,21 @@ async function expectRollupExact(db: Kysely<Database>): Promise<void> {
     await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_count, bucket_size
                   from push_loss_daily_by_fact order by 1, 2, 4, 5`),
   );
+  // Per-code weeks (0006): sums of the days, and the day that counted the most (the latest on a tie).
+  expect(
+    await q(sql`select sdkappid, week_start::text, week_day_start, stage, platform, err_code, err_count,
+                       best_count, best_day::text, err_info
+                  from loss_code_week order by 1, 2, 4, 5, 6`),
+  ).toEqual(
+    await q(sql`select distinct on (f.sdkappid, f.week_start, f.stage, f.pf, f.err_code)
+                       sdkappid, week_start::text, (week_start::timestamp at time zone push_loss_day_zone()) as week_day_start,
+                       stage, pf as platform, err_code, (sum(err_count) over w)::int8 as err_count,
+                       err_count as best_count, day::text as best_day, err_info
+                  from (select *, coalesce(platform, -1) as pf, date_trunc('week', day::timestamp)::date as week_start
+                          from push_loss_top_codes_by_fact) f
+                window w as (partition by sdkappid, week_start, stage, pf, err_code)
+                order by f.sdkappid, f.week_start, f.stage, f.pf, f.err_code, f.err_count desc, f.day desc`),
+  );
   expect(
     await q(sql`select sdkappid, week_start::text, stage, err_code, err_info, err_count, prev_err_count
                   from loss_week where week_start <= (now() at time zone push_loss_day_zone())::date
