@@ -11,6 +11,7 @@ import { manualClock } from './helpers/clock.ts';
 import { simulatorApps, simulatorConfig, TEST_SECRET } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
+import { clearCollected } from './helpers/warehouse.ts';
 
 const APP = 1400000801;
 const NOW = Date.UTC(2026, 10, 26, 4); // 2026-11-26 12:00 Beijing time
@@ -34,8 +35,7 @@ afterAll(async () => {
 beforeEach(async () => {
   clock.set(NOW);
   sim.reset();
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const)
-    await t.db.deleteFrom(table).execute();
+  await clearCollected(t.db);
 });
 
 const collector = () => createCollector({ db: t.db, config, logger: capturedLogger().logger, clock });

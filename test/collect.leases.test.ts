@@ -13,6 +13,7 @@ import { manualClock } from './helpers/clock.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
+import { clearCollected } from './helpers/warehouse.ts';
 
 const APP = 1400000811;
 const NOW = Date.UTC(2026, 10, 26, 4);
@@ -39,8 +40,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   sim.reset();
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const)
-    await t.db.deleteFrom(table).execute();
+  await clearCollected(t.db);
 });
 
 async function leaseHeldBy(holder: string) {

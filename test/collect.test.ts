@@ -12,6 +12,7 @@ import { defaultLossData, finishedPart, sumLossEntries } from './helpers/simulat
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
+import { clearCollected } from './helpers/warehouse.ts';
 
 const APPS = [1400000101, 1400000102];
 // 2026-11-26 12:00 Beijing time.
@@ -37,8 +38,7 @@ beforeEach(async () => {
   clock.set(NOW);
   sim.reset();
   sim.setLossData();
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'tim_call'] as const)
-    await t.db.deleteFrom(table).execute();
+  await clearCollected(t.db);
 });
 
 const collector = (leaseGraceMs = 0) =>

@@ -13,6 +13,7 @@ import { normalizeLoss } from '../src/warehouse/normalize.ts';
 import { beijingDay, simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { eventually, freePort, runCli, spawnCli } from './helpers/process.ts';
+import { clearCollected } from './helpers/warehouse.ts';
 
 /**
  * Real processes against the loopback simulator at Tencent's real 1 call/second, judged by the
@@ -37,10 +38,6 @@ async function withProcessDb<T>(env: Record<string, string>, fn: (db: Kysely<Dat
   } finally {
     await opened.close();
   }
-}
-async function clearDatabase() {
-  for (const table of ['loss_fact', 'bucket_state', 'app_state', 'app_lease', 'rate_slot', 'tim_call'] as const)
-    await t.db.deleteFrom(table).execute();
 }
 
 /** Every stored bucket's facts must equal, exactly, what its archived answer says. */
@@ -97,7 +94,7 @@ describe('processes sharing one rate cap', () => {
     skip,
   }) => {
     if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
-    await clearDatabase();
+    await clearCollected(t.db);
     const env = {
       ...simulatorEnv(sim.url, APPS, {
         MIN_CALL_INTERVAL: '' /* the production default */,
@@ -135,7 +132,7 @@ describe('processes sharing one rate cap', () => {
   it('two daemon replicas never collect the same bucket in the same pass', async ({ skip }) => {
     if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
     sim.reset();
-    await clearDatabase();
+    await clearCollected(t.db);
     const env = {
       ...simulatorEnv(sim.url, APPS, {
         MIN_CALL_INTERVAL: '' /* the production default */,
@@ -183,7 +180,7 @@ describe('SIGTERM in the middle of a pass', () => {
     sumLossEntries(defaultLossData(sdkappid, window)).map((e) => ({ ...e, errCount: e.errCount * 10 + 1 }));
 
   it('exits 0 within 10 s, and leaves every bucket fully old or fully new', async () => {
-    await clearDatabase();
+    await clearCollected(t.db);
     // Nothing settles, so the daemon's pass re-fetches all 7 days: there is a pass to cut short.
     const env = {
       ...simulatorEnv(sim.url, [APP], {

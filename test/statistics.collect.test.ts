@@ -16,6 +16,7 @@ import { defaultStatsData, finishedPart } from './helpers/simulator.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { capturedLogger } from './helpers/logs.ts';
+import { clearCollected } from './helpers/warehouse.ts';
 
 const APPS = [1400000501, 1400000502];
 // 2026-11-26 12:00 Beijing time.
@@ -45,18 +46,7 @@ beforeEach(async () => {
   clock.set(NOW);
   sim.reset();
   sim.setStatsData();
-  for (const table of [
-    'loss_fact',
-    'bucket_state',
-    'app_state',
-    'tim_call',
-    'stats_fact',
-    'stats_bucket_state',
-    'stats_app_state',
-    'stats_call',
-    'app_lease',
-  ] as const)
-    await t.db.deleteFrom(table).execute();
+  await clearCollected(t.db);
 });
 
 const collector = (cfg: Config = config) =>

@@ -41,3 +41,22 @@ export async function listLossFactPartitions(db: Kysely<Database>): Promise<stri
      order by c.relname`.execute(db);
   return rows.map((row) => row.name);
 }
+
+/** Everything collection writes (both APIs' archives, facts and bookkeeping, leases, rate slots). */
+const COLLECTED = [
+  'loss_fact',
+  'bucket_state',
+  'app_state',
+  'tim_call',
+  'stats_fact',
+  'stats_bucket_state',
+  'stats_app_state',
+  'stats_call',
+  'app_lease',
+  'rate_slot',
+] as const;
+
+/** Empties what collection wrote, so each test starts from a database that collected nothing. */
+export async function clearCollected(db: Kysely<Database>): Promise<void> {
+  for (const table of COLLECTED) await db.deleteFrom(table).execute();
+}
