@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { bucketContaining } from '../src/buckets.ts';
@@ -16,6 +15,7 @@ import { renormalize } from '../src/warehouse/renormalize.ts';
 import { parsePushLossBody } from '../src/tencent/response.ts';
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
 import { loadHistory } from './history.ts';
+import { createDatabaseOnServer, dropDatabaseOnServer, urlWithDatabase } from '../test/helpers/database.ts';
 
 const apps = Number(process.env.BENCH_APPS ?? 50);
 const days = Number(process.env.BENCH_DAYS ?? 60);
@@ -33,13 +33,8 @@ function parse(scale: number) {
 async function main() {
   let databaseUrl: string | undefined;
   if (serverUrl) {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`create database ${scratch}`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${scratch}`;
-    databaseUrl = url.toString();
+    await createDatabaseOnServer(serverUrl, scratch, 'template0');
+    databaseUrl = urlWithDatabase(serverUrl, scratch);
   }
   const opened = await openDatabase({ databaseUrl, dataDir: MEMORY_DATA_DIR, maxConnections: 4 });
   const { db } = opened;
@@ -74,12 +69,7 @@ async function main() {
     console.log(`set-based INSERT    ${rate(facts)} (the same rows into a copy of loss_fact with its primary key)`);
   } finally {
     await opened.close();
-    if (serverUrl) {
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`drop database if exists ${scratch} with (force)`);
-      await admin.end();
-    }
+    if (serverUrl) await dropDatabaseOnServer(serverUrl, scratch);
   }
 }
 

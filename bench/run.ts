@@ -15,13 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
 import { createCollector } from '../src/collect/collector.ts';
 import { loadConfig, loopbackApp, type Config } from '../src/config/config.ts';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
+import { createDatabaseOnServer, dropDatabaseOnServer, urlWithDatabase } from '../test/helpers/database.ts';
 
 const apps = Number(process.env.BENCH_APPS ?? 500);
 const serverUrl = process.env.BENCH_DATABASE_URL;
@@ -44,13 +44,8 @@ async function main() {
   const simUrl = simOutput[0]!;
   let databaseUrl: string | undefined;
   if (serverUrl) {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`create database ${scratch}`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${scratch}`;
-    databaseUrl = url.toString();
+    await createDatabaseOnServer(serverUrl, scratch, 'template0');
+    databaseUrl = urlWithDatabase(serverUrl, scratch);
   }
   const opened = await openDatabase({
     databaseUrl,
@@ -106,12 +101,7 @@ async function main() {
   } finally {
     await opened.close();
     if (simProcess.exitCode === null) simProcess.kill('SIGTERM');
-    if (serverUrl) {
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`drop database if exists ${scratch}`);
-      await admin.end();
-    }
+    if (serverUrl) await dropDatabaseOnServer(serverUrl, scratch);
   }
 }
 
