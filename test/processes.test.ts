@@ -89,22 +89,24 @@ describe('processes sharing one rate cap', () => {
   });
   afterAll(() => sim?.close());
 
+  /** Processes at the production call interval, collecting loss only (a first statistics pass is
+   * 30 more calls per app at the real rate; both APIs through one slot is statistics.collect's subject). */
+  const realRateEnv = () => ({
+    ...simulatorEnv(sim.url, APPS, {
+      MIN_CALL_INTERVAL: '' /* the production default */,
+      LOG_LEVEL: 'info',
+      COLLECT_APIS: 'loss',
+    }),
+    ...databaseEnv(),
+  });
+
   // Several processes need a PostgreSQL server: the embedded database is one process's alone.
   it('a daemon and a backfill started beside it never start two calls for one app less than 1 s apart, and the facts are exact', async ({
     skip,
   }) => {
     if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
     await clearCollected(t.db);
-    const env = {
-      ...simulatorEnv(sim.url, APPS, {
-        MIN_CALL_INTERVAL: '' /* the production default */,
-        LOG_LEVEL: 'info',
-        // Loss only: a first statistics pass is 30 more calls per app at the real rate. Both APIs
-        // through one slot is test/statistics.collect.test.ts's subject.
-        COLLECT_APIS: 'loss',
-      }),
-      ...databaseEnv(),
-    };
+    const env = realRateEnv();
     const daemon = spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) });
     try {
       const backfill = await runCli(['backfill', '--from', day(-3), '--to', day(0), '--app', String(APPS[0])], env);
@@ -133,16 +135,7 @@ describe('processes sharing one rate cap', () => {
     if (!t.url) skip('needs a PostgreSQL server (TEST_DATABASE_URL or Docker)');
     sim.reset();
     await clearCollected(t.db);
-    const env = {
-      ...simulatorEnv(sim.url, APPS, {
-        MIN_CALL_INTERVAL: '' /* the production default */,
-        LOG_LEVEL: 'info',
-        // Loss only: a first statistics pass is 30 more calls per app at the real rate. Both APIs
-        // through one slot is test/statistics.collect.test.ts's subject.
-        COLLECT_APIS: 'loss',
-      }),
-      ...databaseEnv(),
-    };
+    const env = realRateEnv();
     const replicas = [
       spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }),
       spawnCli(['daemon'], { ...env, HTTP_PORT: String(await freePort()) }),
