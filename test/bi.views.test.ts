@@ -491,6 +491,8 @@ describe('the pushloss_reader role', () => {
     'kysely_migration',
     'kysely_migration_lock',
     'loss_day',
+    'loss_day_code',
+    'loss_day_override',
     'loss_day_total',
     'loss_week',
     'loss_code_week',

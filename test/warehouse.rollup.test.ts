@@ -15,6 +15,7 @@ import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import type { LossEntry, LossStage } from '../src/tencent/loss.ts';
 import { loadBucket } from '../src/warehouse/load.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
+import { rebuildRollup } from '../src/warehouse/rollup.ts';
 import { simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
 import { dayBucket, hourBucket, load, loss, okCall } from './helpers/fixtures.ts';
@@ -29,8 +30,9 @@ const P: LossStage = 'post_send_delivered';
 async function expectRollupExact(db: Kysely<Database>): Promise<void> {
   const q = async (query: ReturnType<typeof sql>) => (await query.execute(db)).rows;
   expect(
-    await q(sql`select sdkappid, day::text, day_start, stage, platform, err_code, rank, err_count, err_info, bucket_size
-                  from loss_day order by 1, 2, 4, 5, 6`),
+    await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_code, rank,
+                       err_count, err_info, bucket_size
+                  from push_loss_top_codes order by 1, 2, 4, 5, 6`),
   ).toEqual(
     await q(sql`select sdkappid, day::text, day_start, stage, coalesce(platform, -1) as platform, err_code, rank,
                        err_count, err_info, bucket_size
@@ -68,8 +70,18 @@ async function expectRollupExact(db: Kysely<Database>): Promise<void> {
   );
 }
 
+async function countRows(
+  db: Kysely<Database>,
+  table: 'loss_day' | 'loss_day_override',
+  sdkappid: number,
+): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int8 as n from ${sql.table(table)} where sdkappid = ${sdkappid}`.execute(db);
+  return rows[0]!.n;
+}
+
 async function rollupRows(db: Kysely<Database>): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int8 as n from loss_day`.execute(db);
+  const { rows } = await sql<{ n: number }>`select count(*)::int8 as n from loss_day_total`.execute(db);
   return rows[0]!.n;
 }
 
@@ -141,6 +153,39 @@ describe('the rollup equals its facts', () => {
     await expectRollupExact(t.db);
     // Hours of a later day, with no day bucket: summed.
     await load(t.db, B, hourBucket('2025-04-10', 5), '1h', [loss(R, null, '-1', 7, 'an hour')]);
+    await expectRollupExact(t.db);
+  });
+
+  it('day buckets are their own rollup; those of another zone are summed into the days they start in', async () => {
+    const C = 1400000703;
+    await load(t.db, C, dayBucket('2025-05-05'), '1d', [
+      loss(R, null, '-1', 9, 'monday'),
+      loss(R, 3, '-1', 9, 'monday'),
+    ]);
+    await load(t.db, C, dayBucket('2025-05-06'), '1d', [loss(P, null, '1001', 2, 'tuesday')]);
+    await expectRollupExact(t.db);
+    // The facts are the days: nothing is copied for them.
+    expect(await countRows(t.db, 'loss_day', C)).toBe(0);
+    expect(await countRows(t.db, 'loss_day_override', C)).toBe(0);
+
+    // BUCKET_TZ becomes UTC: the Shanghai day buckets start at 16:00 UTC, inside UTC days, and
+    // a UTC day bucket fetched since lands on a day that already holds one of them.
+    await rebuildRollup(t.db, 'UTC');
+    await load(
+      t.db,
+      C,
+      { start: Date.parse('2025-05-05T00:00:00Z') / 1000, end: Date.parse('2025-05-06T00:00:00Z') / 1000 },
+      '1d',
+      [loss(R, null, '-1', 1, 'utc day')],
+    );
+    await t.db.transaction().execute(async (trx) => {
+      await sql`set local pushloss.bucket_tz = 'UTC'`.execute(trx);
+      await expectRollupExact(trx);
+    });
+    expect(await countRows(t.db, 'loss_day', C)).toBeGreaterThan(0);
+    expect(await countRows(t.db, 'loss_day_override', C)).toBeGreaterThan(0);
+
+    await rebuildRollup(t.db, 'Asia/Shanghai');
     await expectRollupExact(t.db);
   });
 

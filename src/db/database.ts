@@ -89,8 +89,10 @@ export interface BucketStateTable {
 }
 
 /**
- * The BI views' daily rollup (migration 0004), written only by `push_loss_rollup_refresh`: per
- * app, local day, stage, channel (-1: overall) and error code. Read-only for the application.
+ * The BI views' daily rollup (migrations 0004, 0009), written only by `push_loss_rollup_refresh`:
+ * per app, local day, stage, channel (-1: overall) and error code, for the days that are summed
+ * (hours, or day buckets of another zone); a direct day is its 1d bucket's facts. Read-only for
+ * the application.
  */
 export interface LossDayTable {
   sdkappid: ReadOnly<number>;
@@ -99,7 +101,6 @@ export interface LossDayTable {
   platform: ReadOnly<number>;
   err_code: ReadOnly<string>;
   day: ReadOnly<Date>;
-  rank: ReadOnly<number>;
   err_count: ReadOnly<number>;
   err_info: ReadOnly<string>;
   bucket_size: ReadOnly<BucketSize>;

@@ -1,5 +1,6 @@
 /**
- * The daily rollup under the BI views (`loss_day`, `loss_day_total`, `loss_week`, migration 0004).
+ * The daily rollup under the BI views (`loss_day_total`, `loss_code_week`, `loss_week`, and `loss_day` for
+ * days summed from hours; migrations 0004, 0007, 0009).
  *
  * It is kept exact by whoever replaces facts, in the same transaction: `replaceFacts` calls
  * {@link refreshRollup} with the buckets it replaced, and the database recomputes those buckets'
