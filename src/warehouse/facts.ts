@@ -35,37 +35,32 @@ export interface BucketFacts {
  */
 export async function replaceFacts(trx: Kysely<Database>, buckets: readonly BucketFacts[]): Promise<number> {
   if (buckets.length === 0) return 0;
-  const keys = buckets.map((b, i) => ({
-    i,
-    sdkappid: b.sdkappid,
-    bucket_start: b.bucketStart.toISOString(),
-    bucket_size: b.bucketSize,
-    bucket_end: b.bucketEnd.toISOString(),
-    fetched_at: b.fetchedAt.toISOString(),
-    call_id: b.callId,
-  }));
-  const lines = buckets.flatMap((b, i) =>
-    b.lines.map((l) => ({
-      i,
-      scope: l.scope,
-      stage: l.stage,
-      platform: l.platform,
-      err_code: l.errCode,
-      err_count: l.errCount,
-      err_info: l.errInfo,
-    })),
-  );
+  // Columns as arrays, one parameter each: PostgreSQL reads arrays far faster than JSON records.
+  const lines = buckets.flatMap((b, i) => b.lines.map((line) => ({ i, line })));
   const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
     with bucket as (
-      select * from json_to_recordset(${JSON.stringify(keys)}::json) as b(
-        i int, sdkappid int8, bucket_start timestamptz, bucket_size text, bucket_end timestamptz,
-        fetched_at timestamptz, call_id int8)
+      select * from unnest(
+        ${buckets.map((_, i) => i)}::int4[],
+        ${buckets.map((b) => b.sdkappid)}::int8[],
+        ${buckets.map((b) => b.bucketStart.toISOString())}::timestamptz[],
+        ${buckets.map((b) => b.bucketSize)}::text[],
+        ${buckets.map((b) => b.bucketEnd.toISOString())}::timestamptz[],
+        ${buckets.map((b) => b.fetchedAt.toISOString())}::timestamptz[],
+        ${buckets.map((b) => b.callId)}::int8[]
+      ) as b(i, sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, call_id)
     ),
     line as (
       select b.sdkappid, b.bucket_start, b.bucket_size, l.scope, l.stage, l.platform, l.err_code,
              b.bucket_end, l.err_count, l.err_info, b.fetched_at, b.call_id
-        from json_to_recordset(${JSON.stringify(lines)}::json) as l(
-               i int, scope text, stage text, platform int2, err_code text, err_count int8, err_info text)
+        from unnest(
+               ${lines.map(({ i }) => i)}::int4[],
+               ${lines.map(({ line }) => line.scope)}::text[],
+               ${lines.map(({ line }) => line.stage)}::text[],
+               ${lines.map(({ line }) => line.platform)}::int2[],
+               ${lines.map(({ line }) => line.errCode)}::text[],
+               ${lines.map(({ line }) => line.errCount)}::int8[],
+               ${lines.map(({ line }) => line.errInfo)}::text[]
+             ) as l(i, scope, stage, platform, err_code, err_count, err_info)
         join bucket b using (i)
     ),
     -- Set operations, not correlated subqueries: they stay linear whatever the planner guesses
