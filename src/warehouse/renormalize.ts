@@ -81,44 +81,20 @@ export async function renormalize(
   options: RenormalizeOptions = {},
 ): Promise<RenormalizeReport> {
   const report: RenormalizeReport = { buckets: 0, rebuilt: 0, facts: 0, failed: [], skipped: 0 };
-  let after: { sdkappid: number; bucket_start: Date; bucket_size: BucketSize } | undefined;
+  // Two pages in flight: while one page's transaction runs in the database, the next page is
+  // read and parsed here, so the database and this process work at the same time.
+  const readParsed = async (after?: PageKey) => parsePage(parse, await readPage(db, options, after));
+  let next = readParsed();
   for (;;) {
-    let query = db
-      .selectFrom('bucket_state as b')
-      .innerJoin('tim_call as c', (join) =>
-        join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.id', '=', 'b.last_call_id'),
-      )
-      .select([
-        'b.sdkappid',
-        'b.bucket_start',
-        'b.bucket_end',
-        'b.bucket_size',
-        'c.id as call_id',
-        'c.outcome',
-        'c.body',
-        'c.started_at',
-        'c.duration_ms',
-      ])
-      .orderBy('b.sdkappid')
-      .orderBy('b.bucket_start')
-      .orderBy('b.bucket_size')
-      .limit(PAGE);
-    if (options.sdkappid !== undefined) query = query.where('b.sdkappid', '=', options.sdkappid);
-    if (options.bucketSize !== undefined) query = query.where('b.bucket_size', '=', options.bucketSize);
-    if (options.from !== undefined) query = query.where('b.bucket_start', '>=', new Date(options.from * 1000));
-    if (options.to !== undefined) query = query.where('b.bucket_start', '<', new Date(options.to * 1000));
-    if (after) {
-      const { sdkappid, bucket_start, bucket_size } = after;
-      query = query.where((eb) =>
-        eb(
-          eb.refTuple('b.sdkappid', 'b.bucket_start', 'b.bucket_size'),
-          '>',
-          eb.tuple(sdkappid, bucket_start, bucket_size),
-        ),
-      );
+    const { page, parsed, outcomes } = await next;
+    const more = page.length === PAGE;
+    if (more) {
+      const last = page[page.length - 1]!;
+      next = readParsed({ sdkappid: last.sdkappid, bucket_start: last.bucket_start, bucket_size: last.bucket_size });
+      next.catch(() => {}); // awaited on the next turn; if this page's write throws first, that error wins
     }
-    const page = await query.execute();
-    for (const outcome of await rebuildPage(db, parse, page)) {
+    await writePage(db, parsed);
+    for (const outcome of outcomes) {
       report.buckets++;
       if (outcome.status === 'rebuilt') {
         report.rebuilt++;
@@ -127,20 +103,60 @@ export async function renormalize(
       else report.skipped++;
       options.onBucket?.(outcome);
     }
-    if (page.length < PAGE) return report;
-    const last = page[page.length - 1]!;
-    after = { sdkappid: last.sdkappid, bucket_start: last.bucket_start, bucket_size: last.bucket_size };
+    if (!more) return report;
   }
 }
 
-/** Parses a page of archived answers, then replaces the facts of those still current, in one transaction. */
-async function rebuildPage(
-  db: Kysely<Database>,
+type PageKey = Pick<ArchivedBucket, 'sdkappid' | 'bucket_start' | 'bucket_size'>;
+
+/** The next `PAGE` fetched buckets after `after` (key order), with the body of the call their facts came from. */
+function readPage(db: Kysely<Database>, options: RenormalizeOptions, after?: PageKey): Promise<ArchivedBucket[]> {
+  let query = db
+    .selectFrom('bucket_state as b')
+    .innerJoin('tim_call as c', (join) =>
+      join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.id', '=', 'b.last_call_id'),
+    )
+    .select([
+      'b.sdkappid',
+      'b.bucket_start',
+      'b.bucket_end',
+      'b.bucket_size',
+      'c.id as call_id',
+      'c.outcome',
+      'c.body',
+      'c.started_at',
+      'c.duration_ms',
+    ])
+    .orderBy('b.sdkappid')
+    .orderBy('b.bucket_start')
+    .orderBy('b.bucket_size')
+    .limit(PAGE);
+  if (options.sdkappid !== undefined) query = query.where('b.sdkappid', '=', options.sdkappid);
+  if (options.bucketSize !== undefined) query = query.where('b.bucket_size', '=', options.bucketSize);
+  if (options.from !== undefined) query = query.where('b.bucket_start', '>=', new Date(options.from * 1000));
+  if (options.to !== undefined) query = query.where('b.bucket_start', '<', new Date(options.to * 1000));
+  if (after) {
+    const { sdkappid, bucket_start, bucket_size } = after;
+    query = query.where((eb) =>
+      eb(
+        eb.refTuple('b.sdkappid', 'b.bucket_start', 'b.bucket_size'),
+        '>',
+        eb.tuple(sdkappid, bucket_start, bucket_size),
+      ),
+    );
+  }
+  return query.execute();
+}
+
+type ParsedBucket = { row: ArchivedBucket; lines: FactLine[]; outcome: RenormalizedBucket };
+
+/** Parses a page of archived answers: the buckets to rebuild, and every bucket's outcome (in page order). */
+function parsePage(
   parse: LossBodyParser,
-  page: readonly ArchivedBucket[],
-): Promise<RenormalizedBucket[]> {
+  page: ArchivedBucket[],
+): { page: ArchivedBucket[]; parsed: ParsedBucket[]; outcomes: RenormalizedBucket[] } {
   const outcomes: RenormalizedBucket[] = [];
-  const parsed: Array<{ row: ArchivedBucket; lines: FactLine[]; outcome: RenormalizedBucket }> = [];
+  const parsed: ParsedBucket[] = [];
   for (const row of page) {
     const base = {
       sdkappid: row.sdkappid,
@@ -161,7 +177,12 @@ async function rebuildPage(
       outcomes.push({ ...base, status: 'failed', facts: 0, reason });
     }
   }
-  if (parsed.length === 0) return outcomes;
+  return { page, parsed, outcomes };
+}
+
+/** Replaces the facts of the parsed buckets still current, in one transaction (their outcomes are updated). */
+async function writePage(db: Kysely<Database>, parsed: readonly ParsedBucket[]): Promise<void> {
+  if (parsed.length === 0) return;
   await inTransaction(db, async (trx) => {
     await ensureLossFactPartitions(
       trx,
@@ -203,5 +224,4 @@ async function rebuildPage(
     }
     await replaceFacts(trx, rebuilt);
   });
-  return outcomes;
 }
