@@ -498,6 +498,9 @@ describe('the pushloss_reader role', () => {
     'push_loss_top_codes_by_fact',
     'push_loss_daily_by_fact',
     'push_loss_wow_by_fact',
+    'stats_day',
+    'stats_rollup_zone',
+    'push_stats_daily_by_fact',
   ];
 
   it('cannot log in and has no password', async () => {
