@@ -678,7 +678,7 @@ describe('migration 0003 down and up', () => {
       await sql`drop role if exists ${sql.id(member)}`.execute(own.db).catch(() => {});
       await own.close();
     }
-  });
+  }, 120_000); // every later migration down and up again: tens of seconds on PGlite on a loaded machine
 
   it('several databases of one server migrate up and down at the same time', async (ctx) => {
     const first = await createTestDatabase({ migrate: false });
