@@ -23,6 +23,7 @@ import { migrateToLatest } from '../src/db/migrate.ts';
 import { bucketContaining } from '../src/buckets.ts';
 import type { Window } from '../src/tencent/loss.ts';
 import { expandMacros, interpolateVariables, type Selection, type Variable } from '../test/helpers/grafana.ts';
+import { benchRates } from './biRates.ts';
 import { loadHistory } from './history.ts';
 
 const apps = Number(process.env.BENCH_APPS ?? 20);
@@ -113,6 +114,7 @@ async function main() {
       if (opened.kind === 'postgres') await sql`vacuum analyze`.execute(db);
     }
     await report(db, opened.kind, sdkappids, now);
+    await benchRates(db, { kind: opened.kind, sdkappids, buckets: historyBuckets(now), bucketSize: size, now, median });
   } finally {
     await opened.close();
     if (serverUrl && !keep) {

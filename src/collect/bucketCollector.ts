@@ -57,7 +57,7 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
         statistics: config.statistics,
         http,
         onFailedCall: async (call, api) => {
-          observer?.call?.(call);
+          observer?.call?.(call, api === 'normal_push_statistics' ? 'statistics' : 'loss');
           await archiveSafely(db, call, api === 'normal_push_statistics' ? 'stats_call' : 'tim_call');
         },
       });
@@ -80,7 +80,7 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
         ? { feed, ...(await client.normalPushLoss(window, { signal })) }
         : { feed, ...(await client.normalPushStatistics(window, { signal })) };
     const { call } = fetched;
-    observer?.call?.(call);
+    observer?.call?.(call, feed);
     const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
     let result;
     try {
@@ -111,7 +111,7 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
         cause: error,
       });
     }
-    observer?.loaded?.(app.sdkappid, result.facts);
+    observer?.loaded?.(app.sdkappid, result.facts, feed);
     return { facts: result.facts, final: result.replaced && final };
   }
 

@@ -33,6 +33,8 @@ export interface BucketWindowInput {
 
 /** How many days back `status`, the metrics and the health check look. */
 export const STATUS_DAYS = 8;
+/** Statistics reach 30 days back: status and the metrics look one day further, to show the lost edge. */
+export const STATS_STATUS_DAYS = 31;
 
 /** The app's buckets over the last `days` days (oldest first), each with its condition. */
 export async function recentBuckets(

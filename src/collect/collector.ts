@@ -24,8 +24,10 @@ export type { AppPassResult, PassResult } from './passResult.ts';
 
 /** Hooks for metrics; every method is optional. */
 export interface CollectObserver {
-  call?(call: CallRecord): void;
-  loaded?(sdkappid: number, facts: number): void;
+  /** Every call of either API (`feed` says which). */
+  call?(call: CallRecord, feed: Feed): void;
+  /** A bucket of `feed` was fetched and loaded. */
+  loaded?(sdkappid: number, facts: number, feed: Feed): void;
   appPassed?(sdkappid: number, result: AppPassResult, atMs: number): void;
 }
 

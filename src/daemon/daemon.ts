@@ -4,11 +4,11 @@ import cron from 'node-cron';
 import type { Clock } from '../clock.ts';
 import { listAppStates } from '../collect/appState.ts';
 import { releaseLeasesOf } from '../collect/leases.ts';
-import { recentBuckets, STATUS_DAYS } from '../collect/bucketStatus.ts';
+import { recentBuckets, STATS_STATUS_DAYS, STATUS_DAYS } from '../collect/bucketStatus.ts';
 import { createCollector, type CollectObserver } from '../collect/collector.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 import type { Config } from '../config/config.ts';
-import type { Database } from '../db/database.ts';
+import { FEED_TABLES, type Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { startHttpServer, type Health } from './http.ts';
 import { Metrics } from './metrics.ts';
@@ -72,7 +72,7 @@ export async function startDaemon({
   observer,
   gate,
 }: DaemonDeps): Promise<Daemon> {
-  const metrics = new Metrics();
+  const metrics = new Metrics(() => clock.now());
   const collector = createCollector({
     db,
     coordinationDb,
@@ -89,22 +89,28 @@ export async function startDaemon({
   let skipped: string[] = [];
   let current: Promise<void> | null = null;
 
-  for (const state of await listAppStates(db, config.bucketSize)) {
-    if (state.last_success_at) metrics.lastSuccess(state.sdkappid, state.last_success_at);
+  for (const feed of config.feeds) {
+    for (const state of await listAppStates(db, config.bucketSize, FEED_TABLES[feed].appState)) {
+      if (state.last_success_at) metrics.lastSuccess(state.sdkappid, state.last_success_at, feed);
+    }
   }
 
   async function refreshBucketMetrics() {
-    for (const app of config.apps) {
-      metrics.bucketConditions(
-        app.sdkappid,
-        await recentBuckets(db, app.sdkappid, {
-          nowMs: clock.now(),
-          days: STATUS_DAYS,
-          horizonSeconds: config.api.horizonSeconds,
-          bucketSize: config.bucketSize,
-          timeZone: config.bucketTz,
-        }),
-      );
+    for (const feed of config.feeds) {
+      for (const app of config.apps) {
+        metrics.bucketConditions(
+          app.sdkappid,
+          await recentBuckets(db, app.sdkappid, {
+            nowMs: clock.now(),
+            days: feed === 'loss' ? STATUS_DAYS : STATS_STATUS_DAYS,
+            horizonSeconds: feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds,
+            bucketSize: config.bucketSize,
+            timeZone: config.bucketTz,
+            table: FEED_TABLES[feed].bucketState,
+          }),
+          feed,
+        );
+      }
     }
   }
 
@@ -216,8 +222,8 @@ function cronSchedule(expression: string, logger: Logger) {
 /** Both observers, in turn. */
 function chainObservers(first: CollectObserver, second: CollectObserver): CollectObserver {
   return {
-    call: (call) => (first.call?.(call), second.call?.(call)),
-    loaded: (sdkappid, facts) => (first.loaded?.(sdkappid, facts), second.loaded?.(sdkappid, facts)),
+    call: (call, feed) => (first.call?.(call, feed), second.call?.(call, feed)),
+    loaded: (sdkappid, facts, feed) => (first.loaded?.(sdkappid, facts, feed), second.loaded?.(sdkappid, facts, feed)),
     appPassed: (sdkappid, result, atMs) => (
       first.appPassed?.(sdkappid, result, atMs),
       second.appPassed?.(sdkappid, result, atMs)

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { rebuildRollup, rollupZone } from '../warehouse/rollup.ts';
+import { rebuildRollups } from '../warehouse/rollup.ts';
 import type { Database } from './database.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { Database } from './database.ts';
  * BUCKET_TZ makes the dashboards' days the collector's days. Returns false when the setting
  * could not be changed (the role does not own the database): the views then keep their zone.
  *
- * The views' daily rollup counts days in one zone too: when it is not BUCKET_TZ it is rebuilt
+ * The views' daily rollups count days in one zone too: one that is not in BUCKET_TZ is rebuilt
  * (once, when BUCKET_TZ changed; a long transaction on a big warehouse). Until then, readers in
  * another zone than the rollup's get exact answers from the facts, only slower.
  */
@@ -17,7 +17,7 @@ export async function syncDayZone(db: Kysely<Database>, timeZone: string): Promi
   if (!/^[A-Za-z0-9_+\-/]+$/.test(timeZone)) throw new RangeError(`not a time zone name: ${timeZone}`);
   const { rows } = await sql<{ zone: string }>`select push_loss_day_zone() as zone`.execute(db);
   if (rows[0]?.zone !== timeZone && !(await setDayZone(db, timeZone))) return false;
-  if ((await rollupZone(db)) !== timeZone) await rebuildRollup(db, timeZone);
+  await rebuildRollups(db, timeZone);
   return true;
 }
 

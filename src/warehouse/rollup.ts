@@ -1,10 +1,12 @@
 /**
- * The daily rollup under the BI views (`loss_day_total`, `loss_code_week`, `loss_week`, and `loss_day` for
- * days summed from hours; migrations 0004, 0007, 0009).
+ * The daily rollups under the BI views: loss (`loss_day_total`, `loss_code_week`, `loss_week`,
+ * and `loss_day` for the days summed from hours; migrations 0004, 0007, 0009) and statistics
+ * (`stats_day`, migration 0008).
  *
- * It is kept exact by whoever replaces facts, in the same transaction: `replaceFacts` calls
- * {@link refreshRollup} with the buckets it replaced, and the database recomputes those buckets'
- * days (and weeks) from the facts. Nothing else writes it.
+ * They are kept exact by whoever replaces facts, in the same transaction: `replaceFacts` calls
+ * {@link refreshRollup} and the statistics loader {@link refreshStatsRollup} with the buckets
+ * they replaced, and the database recomputes those buckets' days (and weeks) from the facts.
+ * Nothing else writes them.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -23,16 +25,37 @@ export async function refreshRollup(trx: Kysely<Database>, keys: readonly Rollup
   await sql`select push_loss_rollup_refresh(${JSON.stringify(buckets)}::json)`.execute(trx);
 }
 
-/** The zone the rollup counts days in. */
-export async function rollupZone(db: Kysely<Database>): Promise<string> {
-  const { rows } = await sql<{ zone: string }>`select zone from loss_rollup_zone`.execute(db);
-  return rows[0]!.zone;
+/** Recomputes `stats_day` for the days holding these statistics buckets. Call it inside the facts' transaction. */
+export async function refreshStatsRollup(trx: Kysely<Database>, keys: readonly RollupKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const buckets = keys.map((key) => ({ sdkappid: key.sdkappid, bucket_start: key.bucketStart.toISOString() }));
+  await sql`select push_stats_rollup_refresh(${JSON.stringify(buckets)}::json)`.execute(trx);
+}
+
+/** Each rollup keeps the zone it counts days in apart, and is rebuilt by its own function. */
+const ROLLUPS = [
+  { zoneTable: 'loss_rollup_zone', rebuild: 'push_loss_rollup_rebuild' },
+  { zoneTable: 'stats_rollup_zone', rebuild: 'push_stats_rollup_rebuild' },
+] as const;
+
+/** The zones the rollups count days in (loss first, then statistics). */
+export async function rollupZones(db: Kysely<Database>): Promise<string[]> {
+  const zones: string[] = [];
+  for (const { zoneTable } of ROLLUPS) {
+    const { rows } = await sql<{ zone: string }>`select zone from ${sql.table(zoneTable)}`.execute(db);
+    zones.push(rows[0]!.zone);
+  }
+  return zones;
 }
 
 /**
- * Rebuilds the whole rollup with days in `zone`, in one transaction (readers see the old rollup
- * until it commits). Takes time in proportion to the history: run it when the zone changes only.
+ * Rebuilds each rollup not already in `zone` with days in `zone`, each in one transaction
+ * (readers see the old rollup until it commits). Takes time in proportion to the history: run it
+ * when the zone changes only.
  */
-export async function rebuildRollup(db: Kysely<Database>, zone: string): Promise<void> {
-  await sql`select push_loss_rollup_rebuild(${zone})`.execute(db);
+export async function rebuildRollups(db: Kysely<Database>, zone: string): Promise<void> {
+  const zones = await rollupZones(db);
+  for (const [i, { rebuild }] of ROLLUPS.entries()) {
+    if (zones[i] !== zone) await sql`select ${sql.raw(rebuild)}(${zone})`.execute(db);
+  }
 }

@@ -2,8 +2,9 @@
  * Exact loading of one statistics bucket, and its rebuilding from the archive.
  *
  * The same rules as loss (see load.ts): an answer is a complete snapshot of its window, so the
- * bucket's rows are REPLACED in one transaction with the archived call and the bucket's
- * bookkeeping; a call received earlier than the one already stored never overwrites it.
+ * bucket's rows are REPLACED in one transaction with the archived call, the bucket's bookkeeping
+ * and its day in the `stats_day` rollup; a call received earlier than the one already stored
+ * never overwrites it.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -13,6 +14,7 @@ import { inTransaction } from '../db/transaction.ts';
 import type { CallRecord, Window } from '../tencent/loss.ts';
 import { parseStatisticsBody, type PushCounts, type PushStatistics } from '../tencent/statistics.ts';
 import { archiveCall } from './archive.ts';
+import { refreshStatsRollup } from './rollup.ts';
 import { BucketMismatchError, receivedAt, type LoadBucketResult } from './load.ts';
 
 export interface LoadStatsInput {
@@ -101,7 +103,10 @@ async function recordStatsFetch(
   return row;
 }
 
-/** Replaces every row of one statistics bucket (inside a transaction holding its state lock). */
+/**
+ * Replaces every row of one statistics bucket and refreshes its day in `stats_day` (inside a
+ * transaction holding its state lock).
+ */
 async function replaceStatsFacts(
   trx: Kysely<Database>,
   args: {
@@ -135,6 +140,8 @@ async function replaceStatsFacts(
     call_id: callId,
   }));
   await trx.insertInto('stats_fact').values(rows).execute(); // at most a few dozen channels
+  // The day's rollup follows in the same transaction (a 1d bucket also hides its day's hours).
+  await refreshStatsRollup(trx, [{ sdkappid, bucketStart }]);
   return rows.length;
 }
 

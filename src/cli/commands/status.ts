@@ -1,15 +1,12 @@
 import { isoMs, systemClock } from '../../clock.ts';
 import { listAppStates } from '../../collect/appState.ts';
 import { holderIsGone } from '../../collect/leases.ts';
-import { recentBuckets, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
+import { recentBuckets, STATS_STATUS_DAYS, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
 
 import { formatLocalDate, formatLocalMinute } from '../../buckets.ts';
 import { textTable, type TextColumn } from '../../report/textTable.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-
-/** Statistics reach 30 days back: status looks one day further, to show the lost edge. */
-const STATS_STATUS_DAYS = 31;
 
 const BUCKET_COLUMNS: TextColumn[] = [
   { header: 'bucket' },

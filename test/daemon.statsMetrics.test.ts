@@ -1,0 +1,98 @@
+/**
+ * The statistics API's Prometheus metrics (`pushloss_stats_*`) beside the loss ones, which keep
+ * their names, labels and meaning: loss calls and rows only, so existing alerts do not change.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/clock.ts';
+import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
+import { startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { simulatorApps, simulatorConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { capturedLogger } from './helpers/logs.ts';
+import { eventually } from './helpers/process.ts';
+
+const A = 1400000421;
+const B = 1400000422;
+let t: TestDatabase;
+let sim: Simulator;
+let daemon: Daemon;
+let text: string;
+const log = capturedLogger('info');
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  sim = await startSimulator({ apps: simulatorApps([A, B]), minIntervalMs: 25 });
+  // App B's statistics are refused for good; its loss is collected.
+  sim.fail({ kind: 'error', code: 90045, info: 'push not enabled' }, { sdkappid: B, api: 'statistics', times: 1000 });
+  // Both APIs (the default); only the start-up pass (the next is a year away), so counts are exact.
+  const config = simulatorConfig(sim.url, [A, B], { HTTP_PORT: '0', COLLECT_CRON: '0 0 1 1 *' });
+  daemon = await startDaemon({ db: t.db, config, logger: log.logger, clock: systemClock });
+  await eventually(
+    () => (log.lines().some((l) => l.msg === 'collection pass finished') ? true : undefined),
+    60_000,
+    'the start-up pass',
+  );
+  text = await (await fetch(`http://127.0.0.1:${daemon.port}/metrics`)).text();
+}, 90_000);
+afterAll(async () => {
+  await daemon?.stop();
+  await sim?.close();
+  await t?.close();
+});
+
+/** The value of one series, by its exact labels; undefined when absent. */
+function metric(name: string, labels: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+const answered = (sdkappid: number, api: string) =>
+  sim.calls.filter((c) => c.sdkappid === sdkappid && c.path.includes(api) && c.errorCode === 0).length;
+
+async function count(table: 'loss_fact' | 'stats_fact', sdkappid: number): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int8 as n from ${sql.table(table)} where sdkappid = ${sdkappid}`.execute(t.db);
+  return rows[0]!.n;
+}
+
+describe('statistics metrics', () => {
+  it('count statistics calls and rows apart; the loss metrics count loss only', async () => {
+    const lossCalls = answered(A, 'normal_push_loss');
+    const statsCalls = answered(A, 'normal_push_statistics');
+    expect(lossCalls).toBeGreaterThanOrEqual(7);
+    expect(statsCalls).toBeGreaterThanOrEqual(30);
+    expect(metric('pushloss_calls_total', `app="${A}",outcome="ok",error_code="0"`)).toBe(lossCalls);
+    expect(metric('pushloss_stats_calls_total', `app="${A}",outcome="ok",error_code="0"`)).toBe(statsCalls);
+    // One pass, each bucket loaded once: rows loaded are the rows stored.
+    expect(metric('pushloss_rows_loaded_total', `app="${A}"`)).toBe(await count('loss_fact', A));
+    expect(metric('pushloss_stats_rows_loaded_total', `app="${A}"`)).toBe(await count('stats_fact', A));
+  });
+
+  it('show an app whose statistics fail while its loss is collected', () => {
+    expect(metric('pushloss_stats_calls_total', `app="${B}",outcome="fatal",error_code="90045"`)).toBe(1);
+    expect(metric('pushloss_calls_total', `app="${B}",outcome="fatal",error_code="90045"`)).toBeUndefined();
+    expect(metric('pushloss_last_success_timestamp_seconds', `app="${B}"`)).toBeGreaterThan(1e9);
+    expect(metric('pushloss_stats_last_success_timestamp_seconds', `app="${B}"`)).toBeUndefined();
+    expect(metric('pushloss_stats_last_success_timestamp_seconds', `app="${A}"`)).toBeGreaterThan(1e9);
+  });
+
+  it('give statistics bucket gauges over their own 31 days; the loss gauges keep their 8', () => {
+    const conditions = ['final', 'pending', 'missing', 'lost'];
+    const sum = (name: string, app: number) =>
+      conditions.reduce((total, c) => total + (metric(name, `app="${app}",condition="${c}"`) ?? NaN), 0);
+    for (const app of [A, B]) {
+      expect(sum('pushloss_buckets', app)).toBeGreaterThanOrEqual(8);
+      expect(sum('pushloss_buckets', app)).toBeLessThanOrEqual(9);
+      expect(sum('pushloss_stats_buckets', app)).toBeGreaterThanOrEqual(31);
+      expect(sum('pushloss_stats_buckets', app)).toBeLessThanOrEqual(32);
+    }
+    // A: every statistics bucket within the horizon fetched; B: none.
+    expect(metric('pushloss_stats_buckets', `app="${A}",condition="missing"`)).toBe(0);
+    expect(metric('pushloss_stats_buckets', `app="${B}",condition="final"`)).toBe(0);
+    expect(metric('pushloss_stats_buckets', `app="${B}",condition="pending"`)).toBe(0);
+    expect(metric('pushloss_stats_buckets', `app="${B}",condition="missing"`)).toBeGreaterThanOrEqual(30);
+    expect(metric('pushloss_buckets', `app="${B}",condition="missing"`)).toBe(0);
+    expect(metric('pushloss_stats_buckets_at_risk', `app="${B}"`)).toBeGreaterThanOrEqual(1);
+  });
+});
