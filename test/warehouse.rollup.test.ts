@@ -15,7 +15,7 @@ import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import type { LossEntry, LossStage } from '../src/tencent/loss.ts';
 import { loadBucket } from '../src/warehouse/load.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
-import { rebuildRollup } from '../src/warehouse/rollup.ts';
+import { rebuildRollups } from '../src/warehouse/rollup.ts';
 import { simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
 import { dayBucket, hourBucket, load, loss, okCall } from './helpers/fixtures.ts';
@@ -170,7 +170,7 @@ describe('the rollup equals its facts', () => {
 
     // BUCKET_TZ becomes UTC: the Shanghai day buckets start at 16:00 UTC, inside UTC days, and
     // a UTC day bucket fetched since lands on a day that already holds one of them.
-    await rebuildRollup(t.db, 'UTC');
+    await rebuildRollups(t.db, 'UTC');
     await load(
       t.db,
       C,
@@ -185,7 +185,7 @@ describe('the rollup equals its facts', () => {
     expect(await countRows(t.db, 'loss_day', C)).toBeGreaterThan(0);
     expect(await countRows(t.db, 'loss_day_override', C)).toBeGreaterThan(0);
 
-    await rebuildRollup(t.db, 'Asia/Shanghai');
+    await rebuildRollups(t.db, 'Asia/Shanghai');
     await expectRollupExact(t.db);
   });
 
