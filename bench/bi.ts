@@ -114,7 +114,16 @@ async function main() {
       if (opened.kind === 'postgres') await sql`vacuum analyze`.execute(db);
     }
     await report(db, opened.kind, sdkappids, now);
-    await benchRates(db, { kind: opened.kind, sdkappids, buckets: historyBuckets(now), bucketSize: size, now, median });
+    // BENCH_RATES=0: loss only (the statistics history doubles the generation time).
+    if (process.env.BENCH_RATES !== '0')
+      await benchRates(db, {
+        kind: opened.kind,
+        sdkappids,
+        buckets: historyBuckets(now),
+        bucketSize: size,
+        now,
+        median,
+      });
   } finally {
     await opened.close();
     if (serverUrl && !keep) {
