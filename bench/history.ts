@@ -85,8 +85,10 @@ export interface HistoryOptions {
 export async function loadHistory(db: Kysely<Database>, options: HistoryOptions): Promise<number> {
   const { sdkappids, buckets, bucketSize } = options;
   const batch = options.batch ?? 200;
-  // Bucket by bucket, every app; `batch` (app, bucket) pairs per transaction.
-  const pairs = buckets.flatMap((bucket) => sdkappids.map((sdkappid) => ({ sdkappid, bucket })));
+  // App by app, oldest bucket first; `batch` (app, bucket) pairs per transaction. A transaction
+  // then holds whole weeks of one app, so the rollup recomputes each week about once (bucket by
+  // bucket across apps, every day of a week would recompute its week again).
+  const pairs = sdkappids.flatMap((sdkappid) => buckets.map((bucket) => ({ sdkappid, bucket })));
   const jobs: Array<() => LoadBucketInput[]> = [];
   for (let i = 0; i < pairs.length; i += batch) {
     const chunk = pairs.slice(i, i + batch);
