@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import type { LossStage } from '../src/tencent/loss.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { expandMacros, interpolateVariables, type Variable } from './helpers/grafana.ts';
 import { dayBucket, hourBucket, load, loadStats, loss } from './helpers/fixtures.ts';
 
 const A = 1400000601;
@@ -217,17 +218,17 @@ describe('push_loss_reconciliation', () => {
 describe('the rates dashboard (grafana/dashboards/pushloss-rates.json)', () => {
   const dashboard = JSON.parse(
     readFileSync(new URL('../grafana/dashboards/pushloss-rates.json', import.meta.url), 'utf8'),
-  ) as { panels: Array<{ title: string; targets: Array<{ rawSql: string }> }> };
-  /** The panel's SQL for app A, both stages, 2025-03-11 .. 2025-03-14 Beijing time. */
+  ) as { panels: Array<{ title: string; targets: Array<{ rawSql: string }> }>; templating: { list: Variable[] } };
+  /** The panel's SQL for app A, both stages, 2025-03-11 .. 2025-03-14 Beijing time, expanded as Grafana does. */
   const panelSql = (title: string) =>
-    dashboard.panels
-      .find((p) => p.title.startsWith(title))!
-      .targets[0]!.rawSql.replace(
-        /\$__timeFilter\(([^)]+)\)/g,
-        "$1 BETWEEN '2025-03-10T16:00:00Z' AND '2025-03-13T16:00:00Z'",
-      )
-      .replaceAll('$sdkappid', String(A))
-      .replaceAll('$stage', "'ready_to_send', 'post_send_delivered'");
+    expandMacros(
+      interpolateVariables(
+        dashboard.panels.find((p) => p.title.startsWith(title))!.targets[0]!.rawSql,
+        dashboard.templating.list,
+        { sdkappid: { values: [String(A)] }, stage: { values: ['ready_to_send', 'post_send_delivered'] } },
+      ),
+      { from: new Date('2025-03-10T16:00:00Z'), to: new Date('2025-03-13T16:00:00Z') },
+    );
 
   it('has the three panels: funnel, loss rate over time, top codes with their share of sent', () => {
     expect(dashboard.panels.map((p) => p.title)).toEqual([
