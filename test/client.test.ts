@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../src/clock.ts';
 import { manualClock } from './helpers/clock.ts';
 import { loadConfig, loopbackApp, type AppConfig, type Config } from '../src/config/config.ts';
 import { Secret } from '../src/secret.ts';
+import { inProcessGate, type CallGate } from '../src/tencent/callGate.ts';
 import { createTimClient, type TimClientDeps } from '../src/tencent/client.ts';
 import { TimApiError } from '../src/tencent/errors.ts';
 import type { CallRecord } from '../src/tencent/loss.ts';
@@ -276,4 +277,37 @@ describe('the real 1 call/second cap', () => {
       await realSim.close();
     }
   }, 15_000);
+
+  it('a request held up after its turn at the gate pushes the next one back: the gap holds on the wire', async () => {
+    const realSim = await startSimulator({ apps: [{ sdkappid: APP, secretKey: SECRET }], minIntervalMs: 200 });
+    try {
+      const now = systemClock.now();
+      const window = { start: Math.floor(now / 1000) - 2 * DAY, end: Math.floor(now / 1000) - DAY };
+      // The first call gets its turn, then the event loop is busy for 150 ms before the request
+      // can leave (as when the embedded database runs other apps' loads on this thread).
+      const inner = inProcessGate(200);
+      let held = false;
+      const gate: CallGate = {
+        async wait(sdkappid, signal) {
+          await inner.wait(sdkappid, signal);
+          if (held) return;
+          held = true;
+          queueMicrotask(() => {
+            const until = performance.now() + 150;
+            while (performance.now() < until);
+          });
+        },
+      };
+      const tim = createTimClient(appFor([realSim.url]), {
+        api: api({ minIntervalMs: 200, maxAttempts: 1 }),
+        logger: capturedLogger().logger,
+        gate,
+      });
+      await Promise.all([tim.normalPushLoss(window), tim.normalPushLoss(window)]);
+      expect(realSim.calls.map((c) => c.errorCode)).toEqual([0, 0]);
+      expect(realSim.calls[1]!.receivedAtMono - realSim.calls[0]!.receivedAtMono).toBeGreaterThanOrEqual(200);
+    } finally {
+      await realSim.close();
+    }
+  });
 });

@@ -115,6 +115,21 @@ export function createHttp(timeoutMs: number): AxiosInstance {
   });
 }
 
+/**
+ * Node's transport, calling `onSent` when the request is made and again once it has been handed
+ * to the network (the later is what counts; the first covers a request not flushed yet).
+ */
+function sentTransport(onSent: () => void) {
+  return {
+    request(options: http.RequestOptions, callback: (response: http.IncomingMessage) => void): http.ClientRequest {
+      const request = (options.protocol === 'https:' ? https : http).request(options, callback);
+      onSent();
+      request.once('finish', onSent);
+      return request;
+    },
+  };
+}
+
 type AttemptResult<T> =
   | { ok: true; value: T; call: CallRecord }
   | {
@@ -134,6 +149,10 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const userSig = new UserSigSource(app, clock);
   const log = deps.logger.child({ app: app.sdkappid });
   const limits = deps.limits ?? ANSWER_LIMITS;
+  // When each gate's previous request for this app was handed to the network. A request held up
+  // after its turn at the gate (an event loop busy with embedded-database work) pushes the next
+  // one back, so the interval holds on the wire, not only at the gate.
+  const lastSent = new Map<CallGate, number>();
 
   async function attempt<T>(
     api: ApiSpec<T>,
@@ -143,6 +162,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     signal: AbortSignal | undefined,
   ): Promise<AttemptResult<T>> {
     await api.gate.wait(app.sdkappid, signal);
+    const sinceSent = clock.now() - (lastSent.get(api.gate) ?? -Infinity);
+    if (sinceSent < deps.api.minIntervalMs) await clock.sleep(deps.api.minIntervalMs - sinceSent, signal);
     signal?.throwIfAborted();
     const startedAt = clock.now();
     const began = performance.now();
@@ -181,6 +202,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           // its bucket commit); it only stops new calls and backoff waits. The deadline covers
           // the whole exchange, body included, so a body that drips forever ends too.
           signal: deadline,
+          transport: sentTransport(() => lastSent.set(api.gate, clock.now())),
         },
       );
       const read = await readLimitedBody(response.data, limits);
