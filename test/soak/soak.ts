@@ -43,6 +43,8 @@ export interface SoakOptions {
   faultRate?: number;
   /** Plugins on the daemons' database handle: the seam through which a test breaks a guarantee. */
   sabotage?: KyselyPlugin[];
+  /** Changes the daemons' configuration (a test breaking a guarantee, e.g. the planner's horizon). */
+  reconfigure?: (config: Config) => Config;
   /** Extra log lines the daemons write (a test proving the secret check). */
   leak?: (log: (line: string) => void, secretKey: string) => void;
   /** Downtimes instead of the seeded ones (a short run that must cross the horizon). */
@@ -177,28 +179,29 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let hostUp = true;
     let appsActive = { day: [...DAY_APPS], hour: [...HOUR_APPS] };
     const appConfig = (id: number): AppConfig => loopbackApp(id, secrets.get(id)!, [simulator.url]);
-    const configFor = (size: BucketSize): Config => ({
-      apps: (size === '1d' ? appsActive.day : appsActive.hour).map(appConfig),
-      logLevel: 'info',
-      databaseUrl: relayed.toString(),
-      dataDir: MEMORY_DATA_DIR,
-      bucketSize: size,
-      bucketTz: 'Asia/Shanghai',
-      api: {
-        horizonSeconds: 7 * 86400,
-        maxSpanSeconds: 7 * 86400,
-        minIntervalMs: MIN_INTERVAL_REAL_MS,
-        // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
-        // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
-        timeoutMs: REQUEST_TIMEOUT_REAL_MS,
-        maxAttempts: 5,
-      },
-      daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
-      migrateOnStart: false,
-      // The soak checks loss against the simulator's truth; statistics have their own tests.
-      feeds: ['loss'],
-      statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
-    });
+    const configFor = (size: BucketSize): Config =>
+      (options.reconfigure ?? ((config: Config) => config))({
+        apps: (size === '1d' ? appsActive.day : appsActive.hour).map(appConfig),
+        logLevel: 'info',
+        databaseUrl: relayed.toString(),
+        dataDir: MEMORY_DATA_DIR,
+        bucketSize: size,
+        bucketTz: 'Asia/Shanghai',
+        api: {
+          horizonSeconds: 7 * 86400,
+          maxSpanSeconds: 7 * 86400,
+          minIntervalMs: MIN_INTERVAL_REAL_MS,
+          // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
+          // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
+          timeoutMs: REQUEST_TIMEOUT_REAL_MS,
+          maxAttempts: 5,
+        },
+        daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
+        migrateOnStart: false,
+        // The soak checks loss against the simulator's truth; statistics have their own tests.
+        feeds: ['loss'],
+        statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
+      });
     slots.push(
       { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null },
       { size: '1h', config: configFor('1h'), daemon: null, run: null, current: null },
