@@ -103,14 +103,54 @@ async function holdInTransaction(target: TestDatabase, statement: string) {
   };
 }
 
+/**
+ * Starts a daemon while the test holds `statement` in a transaction, waits until the daemon waits
+ * behind it (`waiting` matches its query), sends SIGTERM, and releases the lock: after the signal
+ * is seen (`release: 'after-signal'`), or only once the daemon has exited (`'after-exit'`).
+ */
+async function stopWhileLocked(
+  target: TestDatabase,
+  statement: string,
+  waiting: RegExp,
+  release: 'after-signal' | 'after-exit',
+) {
+  const hold = await holdInTransaction(target, statement);
+  const proc = await daemon(env(target.url!));
+  try {
+    await eventually(() => lockWaiters(target.db, waiting), 60_000, `a query waiting: ${waiting}`);
+    const stopping = terminate(proc);
+    if (release === 'after-signal') {
+      await eventually(() => stdoutHas(proc, 'stopping: finishing the call in flight'), 10_000, 'the signal');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await hold.release();
+    }
+    return { proc, ended: await stopping };
+  } finally {
+    if (release === 'after-exit' || proc.child.exitCode === null) await hold.release().catch(() => {});
+  }
+}
+
+/** The promise of a clean stop: exit 0 before the hard exit, and no call started after the signal. */
+function expectCleanStop(ended: { code: number | string; ms: number; callsAtSignal: number }) {
+  expect(ended.code).toBe(0);
+  expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
+  expect(sim.calls.slice(ended.callsAtSignal)).toHaveLength(0);
+}
+
+/** The hard exit: exit 1 at 9.5 s after the signal, said in one line, no call after the signal. */
+function expectHardExit(proc: CliProcess, ended: { code: number | string; ms: number; callsAtSignal: number }) {
+  expect(ended.code).toBe(1);
+  expect(ended.ms).toBeGreaterThanOrEqual(HARD_EXIT_MS - 200);
+  expect(ended.ms).toBeLessThan(HARD_EXIT_MS + 5_000);
+  expect(proc.stdout()).toContain('shutdown took too long; exiting');
+  expect(sim.calls.slice(ended.callsAtSignal)).toHaveLength(0);
+}
+
 async function liveLeases(db: Kysely<Database>): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     select count(*)::int as n from app_lease where expires_at > clock_timestamp()`.execute(db);
   return rows[0]!.n;
 }
-
-/** Calls that arrived at the simulator after the signal: there must be none. */
-const callsAfter = (callsAtSignal: number) => sim.calls.slice(callsAtSignal);
 
 /** Every answered call is archived (the one in flight at the signal included). */
 async function expectEveryAnswerArchived(db: Kysely<Database>) {
@@ -160,20 +200,13 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     try {
       await createMigrator(fresh.db).migrateTo('0005_push_statistics');
       // 0006 alters tim_call: it waits behind the test's lock, in the middle of migrating.
-      const hold = await holdInTransaction(fresh, 'lock table tim_call in access share mode');
-      const proc = await daemon(env(fresh.url!));
-      let ended;
-      try {
-        await eventually(() => lockWaiters(fresh.db, /alter table/i), 60_000, 'migration 0006 waiting');
-        const stopping = terminate(proc);
-        await eventually(() => stdoutHas(proc, 'stopping: finishing the call in flight'), 10_000, 'the signal');
-        await hold.release();
-        ended = await stopping;
-      } finally {
-        if (proc.child.exitCode === null) await hold.release().catch(() => {});
-      }
-      expect(ended.code).toBe(0);
-      expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
+      const { proc, ended } = await stopWhileLocked(
+        fresh,
+        'lock table tim_call in access share mode',
+        /alter table/i,
+        'after-signal',
+      );
+      expectCleanStop(ended);
       expect(proc.stdout()).toContain('daemon stopped before its first pass');
       expect(sim.calls).toHaveLength(0);
       const applied = await createMigrator(fresh.db).getMigrations();
@@ -187,19 +220,13 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
   it('while a migration waits for a lock that is never released: hard exit 1 at 9.5 s, nothing half-migrated', async () => {
     const fresh = await createTestDatabase({ migrate: false });
     try {
-      const hold = await holdInTransaction(fresh, `select pg_advisory_xact_lock(${KYSELY_MIGRATION_LOCK})`);
-      const proc = await daemon(env(fresh.url!));
-      let ended;
-      try {
-        await eventually(() => lockWaiters(fresh.db, /^advisory .*pg_advisory_lock/s), 60_000, 'the migrator waiting');
-        ended = await terminate(proc);
-      } finally {
-        await hold.release();
-      }
-      expect(ended.code).toBe(1);
-      expect(ended.ms).toBeGreaterThanOrEqual(HARD_EXIT_MS - 200);
-      expect(ended.ms).toBeLessThan(HARD_EXIT_MS + 5_000);
-      expect(proc.stdout()).toContain('shutdown took too long; exiting');
+      const { proc, ended } = await stopWhileLocked(
+        fresh,
+        `select pg_advisory_xact_lock(${KYSELY_MIGRATION_LOCK})`,
+        /^advisory .*pg_advisory_lock/s,
+        'after-exit',
+      );
+      expectHardExit(proc, ended);
       expect(sim.calls).toHaveLength(0);
       // The migrator had taken no step: the schema is as empty as before (each step is a transaction).
       const { rows } = await sql<{ n: number }>`
@@ -224,9 +251,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     const e = env(t.url!);
     const proc = await daemon(e);
     await eventually(reserved, 60_000, 'the daemon reserving the slot after the held one');
-    const ended = await terminate(proc);
-    expect(ended.code).toBe(0);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
+    expectCleanStop(await terminate(proc));
     expect(proc.stdout()).toContain('daemon stopped');
     expect(sim.calls).toHaveLength(0);
     expect(await liveLeases(t.db)).toBe(0);
@@ -239,10 +264,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     const e = env(t.url!);
     const proc = await daemon(e);
     await sim.waitForCalls(1);
-    const ended = await terminate(proc);
-    expect(ended.code).toBe(0);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
-    expect(callsAfter(ended.callsAtSignal)).toHaveLength(0);
+    expectCleanStop(await terminate(proc));
     expect(sim.calls).toHaveLength(1);
     expect(sim.calls[0]!.httpStatus).toBe(200);
     // The answer that came after the signal is archived, and its bucket loaded from it.
@@ -257,39 +279,26 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
 
   it('during a load transaction: the load commits once it can, no other call, exit 0', async () => {
     // The load's statement (archive + bookkeeping) waits behind the test's lock, in its transaction.
-    const hold = await holdInTransaction(t, 'lock table bucket_state in share mode');
-    const e = env(t.url!);
-    const proc = await daemon(e);
-    let ended;
-    try {
-      await eventually(() => lockWaiters(t.db, /insert into tim_call/), 60_000, 'a load waiting');
-      const stopping = terminate(proc);
-      await eventually(() => stdoutHas(proc, 'stopping: finishing the call in flight'), 10_000, 'the signal');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await hold.release();
-      ended = await stopping;
-    } finally {
-      if (proc.child.exitCode === null) await hold.release().catch(() => {});
-    }
-    expect(ended.code).toBe(0);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
-    expect(callsAfter(ended.callsAtSignal)).toHaveLength(0);
+    const { ended } = await stopWhileLocked(
+      t,
+      'lock table bucket_state in share mode',
+      /insert into tim_call/,
+      'after-signal',
+    );
+    expectCleanStop(ended);
     await expectEveryAnswerArchived(t.db);
     const loaded = await t.db.selectFrom('bucket_state').select('last_call_id').execute();
     expect(loaded).toHaveLength(sim.calls.length);
     await expectFactsMatchArchive(t.db);
     expect(await liveLeases(t.db)).toBe(0);
-    await expectRestartHeals(t.db, e);
+    await expectRestartHeals(t.db, env(t.url!));
   }, 300_000);
 
   it('idle between passes: exit 0 at once, leases released', async () => {
     const e = env(t.url!);
     const proc = await daemon(e);
     await eventually(() => stdoutHas(proc, 'collection pass finished'), 120_000, 'the first pass');
-    const ended = await terminate(proc);
-    expect(ended.code).toBe(0);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
-    expect(callsAfter(ended.callsAtSignal)).toHaveLength(0);
+    expectCleanStop(await terminate(proc));
     expect(await liveLeases(t.db)).toBe(0);
     await expectEveryAnswerArchived(t.db);
     await expectFactsMatchArchive(t.db);
@@ -301,10 +310,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     const e = env(t.url!, { REQUEST_TIMEOUT: '8s' });
     const proc = await daemon(e);
     await sim.waitForCalls(1);
-    const ended = await terminate(proc);
-    expect(ended.code).toBe(0);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS);
-    expect(callsAfter(ended.callsAtSignal)).toHaveLength(0); // not retried
+    expectCleanStop(await terminate(proc)); // and not retried
     // The call that got no answer is archived as such; no bucket was written from it.
     const archived = await t.db.selectFrom('tim_call').select(['http_status', 'outcome']).execute();
     expect(archived).toEqual([{ http_status: null, outcome: expect.not.stringMatching(/^ok$/) }]);
@@ -314,21 +320,13 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
   }, 300_000);
 
   it('with a load that will not end: hard exit 1 at 9.5 s, the load rolled back whole, the restart takes over', async () => {
-    const hold = await holdInTransaction(t, 'lock table bucket_state in share mode');
-    const e = env(t.url!);
-    const proc = await daemon(e);
-    let ended;
-    try {
-      await eventually(() => lockWaiters(t.db, /insert into tim_call/), 60_000, 'a load waiting');
-      ended = await terminate(proc);
-    } finally {
-      await hold.release();
-    }
-    expect(ended.code).toBe(1);
-    expect(ended.ms).toBeGreaterThanOrEqual(HARD_EXIT_MS - 200);
-    expect(ended.ms).toBeLessThan(HARD_EXIT_MS + 5_000);
-    expect(proc.stdout()).toContain('shutdown took too long; exiting');
-    expect(callsAfter(ended.callsAtSignal)).toHaveLength(0);
+    const { proc, ended } = await stopWhileLocked(
+      t,
+      'lock table bucket_state in share mode',
+      /insert into tim_call/,
+      'after-exit',
+    );
+    expectHardExit(proc, ended);
     // The answer, its archive row and its bookkeeping were one transaction: none of them stayed.
     expect(sim.calls).toHaveLength(1);
     expect(await t.db.selectFrom('tim_call').select('id').execute()).toHaveLength(0);
@@ -336,6 +334,6 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     expect(await t.db.selectFrom('loss_fact').select('sdkappid').execute()).toHaveLength(0);
     // Its lease was left behind by a process that is gone: the restart takes it over at once.
     expect(await liveLeases(t.db)).toBe(1);
-    await expectRestartHeals(t.db, e, true);
+    await expectRestartHeals(t.db, env(t.url!), true);
   }, 300_000);
 });
