@@ -5,8 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/connect.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { acquireDataDirLock, DataDirLockedError, LOCK_FILE_NAME } from '../src/db/dataDirLock.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createTestDatabase } from './helpers/database.ts';
@@ -224,4 +224,30 @@ describe('int8 values', () => {
     const { rows } = await sql<{ ok: number }>`select 9007199254740991::int8 as ok`.execute(t.db);
     expect(rows[0]!.ok).toBe(Number.MAX_SAFE_INTEGER);
   });
+});
+
+describe('a busy PostgreSQL pool', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(() => t?.close());
+
+  // At 10,000 apps a pass failed with "timeout exceeded when trying to connect": pg-pool's 10 s
+  // connection timeout also bounded the wait for a free client. Three 6 s queries on one
+  // connection: the third waits 12 s for it, and must still run.
+  it.skipIf(inject('pushlossTestDb').mode !== 'server')(
+    'queues callers for a free connection past the 10 s connect timeout, and the rows come back',
+    async () => {
+      const opened = await openDatabase({ databaseUrl: t.url!, dataDir: MEMORY_DATA_DIR, maxConnections: 1 });
+      try {
+        const slow = () => sql<{ ok: number }>`select 1 as ok from pg_sleep(6)`.execute(opened.db);
+        const results = await Promise.all([slow(), slow(), slow()]);
+        expect(results.map((r) => r.rows[0]!.ok)).toEqual([1, 1, 1]);
+      } finally {
+        await opened.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -8,12 +8,10 @@ import type { Database } from '../src/db/database.ts';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { defaultLossData, finishedPart, startTimeOf, sumLossEntries } from './helpers/simulator.ts';
 import type { LossEntry, Window } from '../src/tencent/loss.ts';
-import { parsePushLossBody } from '../src/tencent/response.ts';
-import { normalizeLoss } from '../src/warehouse/normalize.ts';
 import { beijingDay, simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { eventually, freePort, runCli, spawnCli } from './helpers/process.ts';
-import { clearCollected } from './helpers/warehouse.ts';
+import { clearCollected, expectFactsMatchArchive } from './helpers/warehouse.ts';
 
 /**
  * Real processes against the loopback simulator at Tencent's real 1 call/second, judged by the
@@ -37,34 +35,6 @@ async function withProcessDb<T>(env: Record<string, string>, fn: (db: Kysely<Dat
     return await fn(opened.db);
   } finally {
     await opened.close();
-  }
-}
-
-/** Every stored bucket's facts must equal, exactly, what its archived answer says. */
-async function expectFactsMatchArchive(db: Kysely<Database>) {
-  const states = await db.selectFrom('bucket_state').selectAll().where('last_call_id', 'is not', null).execute();
-  expect(states.length).toBeGreaterThan(0);
-  for (const state of states) {
-    const call = await db
-      .selectFrom('tim_call')
-      .selectAll()
-      .where('sdkappid', '=', state.sdkappid)
-      .where('id', '=', state.last_call_id!)
-      .executeTakeFirstOrThrow();
-    const parsed = parsePushLossBody(call.body!);
-    if (parsed.kind !== 'ok') throw new Error('archived body unreadable');
-    const facts = await db
-      .selectFrom('loss_fact')
-      .selectAll()
-      .where('sdkappid', '=', state.sdkappid)
-      .where('bucket_start', '=', state.bucket_start)
-      .where('bucket_size', '=', state.bucket_size)
-      .execute();
-    const got = facts.map((f) => `${f.stage}|${f.platform}|${f.err_code}|${f.err_count}|${f.call_id}`).sort();
-    const want = normalizeLoss(parsed.entries)
-      .map((l) => `${l.stage}|${l.platform ?? -1}|${l.errCode}|${l.errCount}|${call.id}`)
-      .sort();
-    expect(got).toEqual(want);
   }
 }
 

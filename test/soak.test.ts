@@ -1,7 +1,14 @@
 import { sql } from 'kysely';
 import { describe, expect, inject, it } from 'vitest';
 import { runSoak, type SoakOptions } from './soak/soak.ts';
-import { LOST_SINK_DDL, loadDoesNotReplace, lostNotRecorded, plannerSkipsPending } from './soak/sabotage.ts';
+import {
+  LOST_SINK_DDL,
+  VIEW_FETCHED_IS_FINAL_DDL,
+  loadDoesNotReplace,
+  lostNotRecorded,
+  plannerHorizonOf,
+  plannerSkipsPending,
+} from './soak/sabotage.ts';
 
 /**
  * Each soak invariant fails when its guarantee is broken on purpose (the full soak is
@@ -42,6 +49,23 @@ describe.skipIf(!serverUrl)('soak invariants catch a broken guarantee', () => {
       sabotage: [lostNotRecorded()],
     });
     expect(new Set(violations.map((v) => v.invariant))).toContain('missing only when recorded lost');
+  }, 240_000);
+
+  it('a collection_status view that disagrees with the tables: status and the view disagree, bucket named', async () => {
+    const violations = await soakViolations({
+      days: 2,
+      prepare: async (db) => void (await sql.raw(VIEW_FETCHED_IS_FINAL_DDL).execute(db)),
+    });
+    const found = violations.find((v) => v.invariant === 'status agrees with collection_status');
+    expect(found).toMatchObject({ seed: 11, day: 1, app: expect.any(Number), bucket: expect.any(String) });
+    expect(found!.detail).toMatch(/status says pending, collection_status says final/);
+  }, 240_000);
+
+  it('a planner that marks reachable buckets lost (a 2-day horizon): lost before the horizon, bucket named', async () => {
+    const violations = await soakViolations({ days: 2, reconfigure: plannerHorizonOf(2) });
+    const found = violations.find((v) => v.invariant === 'lost only past the horizon');
+    expect(found).toMatchObject({ seed: 11, day: 1, app: expect.any(Number), bucket: expect.any(String) });
+    expect(found!.detail).toMatch(/^marked lost at /);
   }, 240_000);
 
   it('a secret in a log line', async () => {

@@ -11,6 +11,7 @@ import { acquireDataDirLock } from './dataDirLock.ts';
 import type { DataDirLock } from './dataDirLock.ts';
 import { pgliteParsers, pgTypes } from './int8.ts';
 import { durableStartParams, enableFsync } from './pgliteDurability.ts';
+import { queuedPool } from './poolQueue.ts';
 
 /** `dataDir` value for a throw-away in-memory PGlite database (tests): no files, no lock. */
 export const MEMORY_DATA_DIR = 'memory://';
@@ -67,10 +68,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
 }
 
 async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<OpenedDatabase> {
+  const max = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     types: pgTypes,
-    max: options.maxConnections ?? 10,
+    max,
     application_name: 'pushloss',
     // Never hang on an unreachable server.
     connectionTimeoutMillis: 10_000,
@@ -79,7 +81,7 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   // Without a listener an idle client's error (e.g. the server restarting) would crash the process.
   pool.on('error', options.onPoolError ?? (() => {}));
   keepClientErrors(pool, options.onPoolError);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: queuedPool(pool, max) }) });
   try {
     const client = await pool.connect();
     client.release();
@@ -97,7 +99,9 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   });
   coordinationPool.on('error', options.onPoolError ?? (() => {}));
   keepClientErrors(coordinationPool, options.onPoolError);
-  const coordinationDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: coordinationPool }) });
+  const coordinationDb = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: queuedPool(coordinationPool, 2) }),
+  });
   return {
     db,
     coordinationDb,

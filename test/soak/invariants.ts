@@ -36,6 +36,8 @@ export interface PassRecord {
   failedBuckets: Map<number, Map<number, string>>;
   /** The pass failed as a whole (database), with this message. */
   error: string | null;
+  /** The daemon was killed (kill -9) during the pass, or right after it. */
+  killed?: boolean;
   /** The database relay was cut during the pass (or before it). */
   dbCut: boolean;
   /** Simulator calls [firstCall, endCall) arrived while this pass ran (other daemons' too). */
@@ -183,7 +185,7 @@ function auditPasses(world: SoakWorld, state: CheckState, report: (v: Omit<Viola
   for (; state.passesAudited < world.passes.length; state.passesAudited++) {
     const pass = world.passes[state.passesAudited]!;
     const at = new Date(pass.trueStartMs).toISOString();
-    if (pass.error && !pass.dbCut)
+    if (pass.error && !pass.dbCut && !pass.killed)
       report({
         invariant: 'outage explained',
         bucketSize: pass.size,

@@ -14,6 +14,7 @@ import {
   type RootOperationNode,
   type UnknownRow,
 } from 'kysely';
+import type { Config } from '../../src/config/config.ts';
 
 const names = (node: RootOperationNode) => JSON.stringify(node);
 const mentions = (node: RootOperationNode, table: string) => names(node).includes(`"name":"${table}"`);
@@ -76,4 +77,20 @@ export function lostNotRecorded(): KyselyPlugin {
     },
     transformResult: async ({ result }) => result,
   };
+}
+
+/** A `collection_status` view that reads every fetched bucket as final: the view disagrees with the tables. */
+export const VIEW_FETCHED_IS_FINAL_DDL = `create or replace view collection_status as
+  select sdkappid, bucket_start, bucket_end, bucket_size,
+         case when final or last_fetched_at is not null then 'final' when lost_at is not null then 'lost'
+              else 'pending' end as state,
+         first_fetched_at, last_fetched_at, fetch_count, lost_at
+    from bucket_state`;
+
+/**
+ * The planner marks reachable buckets lost: it believes the API's horizon is `days` long, not the
+ * 7 days the API (the simulator) still answers.
+ */
+export function plannerHorizonOf(days: number): (config: Config) => Config {
+  return (config) => ({ ...config, api: { ...config.api, horizonSeconds: days * 86_400 } });
 }

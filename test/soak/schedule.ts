@@ -26,7 +26,9 @@ export type SoakEvent =
   | { at: number; kind: 'restart'; reason: string }
   | { at: number; kind: 'db-cut'; during: 'between-passes' | 'mid-load' }
   | { at: number; kind: 'db-restore' }
-  | { at: number; kind: 'skew'; skewMs: number };
+  | { at: number; kind: 'skew'; skewMs: number }
+  /** kill -9 of the daemons during the pass at this tick, after `afterQueries` of their queries. */
+  | { at: number; kind: 'kill'; afterQueries: number };
 
 export interface SoakSchedule {
   startMs: number;
@@ -122,6 +124,14 @@ export function makeSchedule(
   const fatalFrom = startMs + Math.floor(between(0.25, 0.45) * days) * DAY_MS + 7 * HOUR_MS;
   const addAppAt = startMs + between(0.3, 0.5) * (endMs - startMs);
   const removeAppAt = startMs + between(0.55, 0.75) * (endMs - startMs);
+  // kill -9 of the daemons in the middle of a pass (or, if the pass ends first, right after it).
+  // Drawn last, so the events above are those of the same seed before kills were added.
+  for (let day = 0; day < days; day++) {
+    if (random() >= 0.3) continue;
+    const tick = startMs + day * DAY_MS + Math.floor(between(0, 12)) * 2 * HOUR_MS + 30 * 60_000;
+    const afterQueries = 1 + Math.floor(random() * 40);
+    if (!isDown(tick)) events.push({ at: tick, kind: 'kill', afterQueries });
+  }
   events.push({ at: addAppAt, kind: 'restart', reason: 'app added' });
   events.push({ at: removeAppAt, kind: 'restart', reason: 'app removed' });
   events.sort((a, b) => a.at - b.at);

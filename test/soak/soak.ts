@@ -7,6 +7,7 @@
  * 90045 for two days, steps the host's clock by minutes, and adds and removes an app. After every
  * simulated day the invariants (invariants.ts) are checked against the simulator's truth.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import type { AppPassResult } from '../../src/collect/collector.ts';
@@ -43,6 +44,8 @@ export interface SoakOptions {
   faultRate?: number;
   /** Plugins on the daemons' database handle: the seam through which a test breaks a guarantee. */
   sabotage?: KyselyPlugin[];
+  /** Changes the daemons' configuration (a test breaking a guarantee, e.g. the planner's horizon). */
+  reconfigure?: (config: Config) => Config;
   /** Extra log lines the daemons write (a test proving the secret check). */
   leak?: (log: (line: string) => void, secretKey: string) => void;
   /** Downtimes instead of the seeded ones (a short run that must cross the horizon). */
@@ -63,6 +66,8 @@ export interface SoakReport {
     dbCuts: Record<string, number>;
     clockSteps: number;
     migrationKills: string[];
+    /** kill -9 of the daemons: in the middle of a pass, right after one, creating a partition. */
+    daemonKills: Record<string, number>;
   };
   faults: Record<FaultKind, number>;
   calls: number;
@@ -94,7 +99,12 @@ interface DaemonSlot {
   daemon: Daemon | null;
   run: (() => Promise<void>) | null;
   current: PassRecord | null;
+  /** The running daemon's "process": once killed, it never reaches the database or the API again. */
+  process: { killed: boolean; db: OpenedDatabase } | null;
 }
+
+/** What a killed daemon's every later query and call fails with. */
+const killed = () => new Error('killed (kill -9)');
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const began = performance.now();
@@ -146,6 +156,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const passes: PassRecord[] = [];
   const slots: DaemonSlot[] = [];
   const dbCuts: Record<string, number> = { 'between-passes': 0, 'mid-load': 0 };
+  const daemonKills: Record<string, number> = { 'mid-pass': 0, 'after-pass': 0, 'creating a partition': 0 };
+  /** The scheduled kill of the pass in progress: after this many more queries of the daemons. */
+  let killAfterQueries: number | null = null;
+  /** Partitions a daemon was killed while creating: each month's first creation is killed once. */
+  const partitionsKilled = new Set<string>();
+  let killedInPass = false;
   let clockSteps = 0;
   /** How each killed `migrate` ended: SIGKILL, or 0 when it had finished first. */
   const migrationKills: string[] = [];
@@ -177,31 +193,32 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let hostUp = true;
     let appsActive = { day: [...DAY_APPS], hour: [...HOUR_APPS] };
     const appConfig = (id: number): AppConfig => loopbackApp(id, secrets.get(id)!, [simulator.url]);
-    const configFor = (size: BucketSize): Config => ({
-      apps: (size === '1d' ? appsActive.day : appsActive.hour).map(appConfig),
-      logLevel: 'info',
-      databaseUrl: relayed.toString(),
-      dataDir: MEMORY_DATA_DIR,
-      bucketSize: size,
-      bucketTz: 'Asia/Shanghai',
-      api: {
-        horizonSeconds: 7 * 86400,
-        maxSpanSeconds: 7 * 86400,
-        minIntervalMs: MIN_INTERVAL_REAL_MS,
-        // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
-        // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
-        timeoutMs: REQUEST_TIMEOUT_REAL_MS,
-        maxAttempts: 5,
-      },
-      daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
-      migrateOnStart: false,
-      // The soak checks loss against the simulator's truth; statistics have their own tests.
-      feeds: ['loss'],
-      statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
-    });
+    const configFor = (size: BucketSize): Config =>
+      (options.reconfigure ?? ((config: Config) => config))({
+        apps: (size === '1d' ? appsActive.day : appsActive.hour).map(appConfig),
+        logLevel: 'info',
+        databaseUrl: relayed.toString(),
+        dataDir: MEMORY_DATA_DIR,
+        bucketSize: size,
+        bucketTz: 'Asia/Shanghai',
+        api: {
+          horizonSeconds: 7 * 86400,
+          maxSpanSeconds: 7 * 86400,
+          minIntervalMs: MIN_INTERVAL_REAL_MS,
+          // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
+          // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
+          timeoutMs: REQUEST_TIMEOUT_REAL_MS,
+          maxAttempts: 5,
+        },
+        daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
+        migrateOnStart: false,
+        // The soak checks loss against the simulator's truth; statistics have their own tests.
+        feeds: ['loss'],
+        statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
+      });
     slots.push(
-      { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null },
-      { size: '1h', config: configFor('1h'), daemon: null, run: null, current: null },
+      { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null, process: null },
+      { size: '1h', config: configFor('1h'), daemon: null, run: null, current: null, process: null },
     );
 
     // One gate for both daemons (their apps differ), on the simulator's clock, 1.1 simulated s.
@@ -221,12 +238,73 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       healthOk: null,
     });
 
-    function loggerFor(slot: DaemonSlot) {
+    /**
+     * kill -9 of every running daemon: their connections are dropped in the middle of whatever
+     * they were doing (the server rolls their transactions back), their later queries and calls
+     * fail before they leave the process, and their leases stay behind.
+     */
+    function killDaemons(during: string) {
+      if (killedInPass) return;
+      killedInPass = true;
+      daemonKills[during]!++;
+      for (const slot of slots) if (slot.process) slot.process.killed = true;
+      const wasCut = proxy.isCut;
+      proxy.cut();
+      if (!wasCut) proxy.restore(); // the database stays up for the restarted daemons
+    }
+
+    /** The kill switch on a daemon's database handle, and the scheduled kill points. */
+    function killSwitch(proc: { killed: boolean }): KyselyPlugin {
+      const creating = new Map<unknown, string>();
+      return {
+        transformQuery({ node, queryId }) {
+          if (proc.killed) throw killed();
+          if (killAfterQueries !== null && --killAfterQueries <= 0) {
+            killAfterQueries = null;
+            killDaemons('mid-pass');
+            throw killed();
+          }
+          if (node.kind === 'RawNode' && node.sqlFragments.some((text) => text.includes('partition of loss_fact')))
+            creating.set(queryId, /loss_fact_y\d{4}m\d{2}/.exec(JSON.stringify(node))?.[0] ?? 'partition');
+          return node;
+        },
+        async transformResult({ result, queryId }) {
+          const partition = creating.get(queryId);
+          creating.delete(queryId);
+          // The partition is created, its transaction not yet committed: kill -9 now, once per month.
+          if (partition && !partitionsKilled.has(partition)) {
+            partitionsKilled.add(partition);
+            killDaemons('creating a partition');
+          }
+          if (proc.killed) throw killed();
+          return result;
+        },
+      };
+    }
+
+    /** What a supervisor sees of a killed daemon: its port closes. Its leases look like a dead pid's. */
+    async function bury(slot: DaemonSlot) {
+      const { daemon, process: proc } = slot;
+      slot.daemon = null;
+      slot.run = null;
+      slot.process = null;
+      // Its queries fail, so stopping releases nothing: this only closes its HTTP port and pool.
+      await daemon?.stop().catch(() => {});
+      await proc?.db.close().catch(() => {});
+      // The soak's daemons share its pid, which is alive: name a pid that is gone, as after a real
+      // kill -9, so the restarted daemon may take the leases over (src/collect/leases.ts).
+      const gonePid = spawnSync('true').pid!;
+      await sql`update app_lease set holder = replace(holder, ${`:${process.pid}:`}, ${`:${gonePid}:`})
+                 where sdkappid in (${sql.join(slot.config.apps.map((a) => a.sdkappid))})`.execute(checker!.db);
+    }
+
+    function loggerFor(slot: DaemonSlot, proc: { killed: boolean }) {
       return createLogger('info', {
         write(line: string) {
           logLines.push(line);
           const pass = slot.current;
-          if (!pass) return;
+          // A killed daemon's last words belong to no pass of the living.
+          if (!pass || proc.killed) return;
           const entry = JSON.parse(line) as {
             msg?: string;
             app?: number;
@@ -254,8 +332,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         return false;
       }
       opened.push(db);
-      const daemonDb = (options.sabotage ?? []).reduce((d: Kysely<Database>, plugin) => d.withPlugin(plugin), db.db);
-      const logger = loggerFor(slot);
+      const proc = { killed: false, db };
+      slot.process = proc;
+      const daemonDb = [...(options.sabotage ?? []), killSwitch(proc)].reduce(
+        (d: Kysely<Database>, plugin) => d.withPlugin(plugin),
+        db.db,
+      );
+      const logger = loggerFor(slot, proc);
       // Straight into the captured stream: a leak past the logger's redaction (a console.log, a
       // library printing on its own) is what the check must catch.
       if (options.leak)
@@ -266,11 +349,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       slot.current = newPass(slot, 'start-up');
       slot.daemon = await startDaemon({
         db: daemonDb,
-        coordinationDb: db.coordinationDb,
+        coordinationDb: db.coordinationDb?.withPlugin(killSwitch(proc)),
         config: slot.config,
         logger,
         clock: hostClock,
-        gate: callGate,
+        gate: {
+          async wait(sdkappid, signal) {
+            if (proc.killed) throw killed();
+            await callGate.wait(sdkappid, signal);
+            if (proc.killed) throw killed();
+          },
+        },
         schedule(run) {
           slot.run = run;
           return { stop: () => {} };
@@ -281,7 +370,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           },
         },
       });
-      (slot as DaemonSlot & { db?: OpenedDatabase }).db = db;
       return true;
     }
 
@@ -289,17 +377,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await promise;
       pass.hostEndMs = hostClock.now();
       pass.endCall = simulator.calls.length;
-      pass.healthOk = (await httpGet(slot.daemon!.port, '/healthz')).status === 200;
+      if (slot.process?.killed) {
+        pass.error = 'killed (kill -9)';
+        pass.killed = true;
+      } else pass.healthOk = (await httpGet(slot.daemon!.port, '/healthz')).status === 200;
       passes.push(pass);
       slot.current = null;
     }
 
-    /** Runs a pass of every daemon (the start-up pass when `starting`), with the clock running. */
-    async function passOfEveryDaemon(starting: boolean, midLoadCut: boolean) {
+    /**
+     * Runs a pass of every daemon, with the clock running: the start-up pass of those not running
+     * when `starting`, else a scheduled pass of those running. `killAfter`: kill -9 them after
+     * that many of their queries (or right after the pass, if it ends first).
+     */
+    async function passOfEveryDaemon(starting: boolean, midLoadCut: boolean, killAfter: number | null = null) {
       clock.resume();
       let cutTimer: NodeJS.Timeout | undefined;
       const running: Array<Promise<void>> = [];
+      killedInPass = false;
+      killAfterQueries = killAfter;
       for (const slot of slots) {
+        if (starting === (slot.daemon !== null)) continue;
         // A daemon that cannot reach the database at start-up exits; its supervisor starts it
         // again, here at the next tick.
         if (starting && !(await startSlot(slot))) continue;
@@ -324,6 +422,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           `pass ${new Date(clock.now()).toISOString()} ${Math.round(performance.now() - t0)} ms real, ${simulator.calls.length - c0} calls`,
         );
       clearTimeout(cutTimer);
+      if (killAfterQueries !== null) {
+        killAfterQueries = null;
+        killDaemons('after-pass');
+      }
+      if (killedInPass) {
+        // The supervisor (systemd, Docker's restart policy) starts the killed daemons again at once.
+        for (const slot of slots) if (slot.process?.killed) await bury(slot);
+        return passOfEveryDaemon(true, false);
+      }
       clock.pause();
     }
 
@@ -331,9 +438,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       clock.resume();
       for (const slot of slots) {
         await slot.daemon?.stop();
-        await (slot as DaemonSlot & { db?: OpenedDatabase }).db?.close();
+        await slot.process?.db.close();
         slot.daemon = null;
         slot.run = null;
+        slot.process = null;
       }
       clock.pause();
     }
@@ -400,10 +508,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
               clockSteps++;
               skewMs = event.skewMs;
               return;
+            case 'kill':
+              return; // done by the pass at this tick
           }
         },
       });
     }
+    const killAt = new Map(
+      schedule.events.flatMap((e) => (e.kind === 'kill' ? [[e.at, e.afterQueries] as const] : [])),
+    );
     const midLoad = new Set(
       schedule.events.filter((e) => e.kind === 'db-cut' && e.during === 'mid-load').map((e) => e.at),
     );
@@ -413,10 +526,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         at,
         run: async () => {
           if (!hostUp) return;
-          if (!slots[0]!.daemon) return passOfEveryDaemon(true, false);
+          if (slots.some((slot) => !slot.daemon)) return passOfEveryDaemon(true, false);
           const cut = midLoad.has(at) && !proxy.isCut;
           if (cut) dbCuts['mid-load']!++;
-          await passOfEveryDaemon(false, cut);
+          await passOfEveryDaemon(false, cut, killAt.get(at) ?? null);
         },
       });
     }
@@ -475,6 +588,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         dbCuts,
         clockSteps,
         migrationKills,
+        daemonKills,
       },
       faults,
       calls: simulator.calls.length,

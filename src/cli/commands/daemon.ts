@@ -19,14 +19,26 @@ bucket commits, exit 0.`,
   options: {},
   async run({ config, logger, signal }) {
     requireApps(config);
+    // Armed by the signal whenever it comes: during start-up too (opening the database, a
+    // migration waiting for another process's lock), not only once the daemon runs. Nothing is
+    // ever half-written (each bucket and each migration is one transaction), so a hard exit is safe.
+    signal.addEventListener(
+      'abort',
+      () =>
+        setTimeout(() => {
+          logger.error('shutdown took too long; exiting');
+          process.exit(1);
+        }, HARD_EXIT_MS).unref(),
+      { once: true },
+    );
     return withDatabase(config, logger, async (db, { coordinationDb }) => {
+      if (signal.aborted) {
+        // Stopped while migrating: the migrations finished, no pass starts.
+        logger.info('daemon stopped before its first pass');
+        return 0;
+      }
       const daemon = await startDaemon({ db, coordinationDb, config, logger, clock: systemClock });
       await untilAborted(signal);
-      // Nothing is ever half-written (each bucket is one transaction), so a hard exit is safe.
-      setTimeout(() => {
-        logger.error('shutdown took too long; exiting');
-        process.exit(1);
-      }, HARD_EXIT_MS).unref();
       await daemon.stop();
       logger.info('daemon stopped');
       return 0;
