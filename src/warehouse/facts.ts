@@ -64,9 +64,10 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
         join bucket b using (i)
     ),
     -- Set operations, not correlated subqueries: they stay linear whatever the planner guesses
-    -- about JSON input (it assumes 100 rows).
+    -- about array input (it assumes 100 rows).
     old as (
-      select f.sdkappid, f.bucket_start, f.bucket_size, f.scope, f.stage, f.platform, f.err_code, f.err_count, f.err_info
+      select f.sdkappid, f.bucket_start, f.bucket_size, f.scope, f.stage, f.platform, f.err_code,
+             f.bucket_end, f.err_count, f.err_info, f.fetched_at, f.call_id
         from bucket b
         join loss_fact f on f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
     ),
@@ -81,24 +82,28 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
          and f.scope = g.scope and f.stage = g.stage and f.platform = g.platform and f.err_code = g.err_code
       returning f.sdkappid, f.bucket_start
     ),
+    -- Only rows that are new or differ are written: a rebuild that changes nothing writes nothing
+    -- (and locks no row).
+    fresh as (
+      select * from line
+      except all
+      select * from old
+    ),
     written as (
       insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
                              bucket_end, err_count, err_info, fetched_at, call_id)
-      select * from line
+      select * from fresh
       on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
         set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
             fetched_at = excluded.fetched_at, call_id = excluded.call_id
-        -- A rebuild that changes nothing writes nothing.
-        where (loss_fact.bucket_end, loss_fact.err_count, loss_fact.err_info, loss_fact.fetched_at, loss_fact.call_id)
-              is distinct from (excluded.bucket_end, excluded.err_count, excluded.err_info, excluded.fetched_at, excluded.call_id)
     )
     -- Buckets whose counts or descriptions changed (this statement's snapshot holds the old facts).
     select sdkappid, bucket_start from vanished
     union
     select sdkappid, bucket_start from (
-      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from line
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from fresh
       except all
-      select * from old
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from old
     ) differs`.execute(trx);
   // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
   // refresh the buckets that changed, and those fetched for the first time (even if empty).
