@@ -117,7 +117,7 @@ export function createHttp(timeoutMs: number): AxiosInstance {
 
 /**
  * Node's transport, calling `onSent` when the request is made and again once it has been handed
- * to the network (the later is what counts; the first covers a request not flushed yet).
+ * to the network (the latter is what counts; the first covers a request not flushed yet).
  */
 function sentTransport(onSent: () => void) {
   return {
