@@ -46,7 +46,7 @@ export function loadDoesNotReplace(): KyselyPlugin {
           sqlFragments: node.sqlFragments.map((text) =>
             text
               .replace(/(delete from loss_fact f using gone g\s+where )/, '$1false and ')
-              .replace(/(on conflict \([^)]*\)) do update[\s\S]*?excluded\.call_id\)/, '$1 do nothing'),
+              .replace(/(on conflict \([^)]*\)) do update[\s\S]*?call_id = excluded\.call_id/, '$1 do nothing'),
           ),
         };
       if (node.kind === 'DeleteQueryNode' && mentions(node, 'loss_fact'))
