@@ -328,7 +328,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       try {
         db = await openDatabase({ databaseUrl: relayed.toString(), dataDir: MEMORY_DATA_DIR, maxConnections: 5 });
       } catch (error) {
-        if (!proxy.isCut) throw error;
+        // Cut, or a kill -9 of the daemons dropped its connections while it connected.
+        if (!proxy.isCut && !killedInPass) throw error;
         return false;
       }
       opened.push(db);
@@ -347,7 +348,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           secrets.get(slot.config.apps[0]!.sdkappid)!,
         );
       slot.current = newPass(slot, 'start-up');
-      slot.daemon = await startDaemon({
+      const daemon = await startDaemon({
         db: daemonDb,
         coordinationDb: db.coordinationDb?.withPlugin(killSwitch(proc)),
         config: slot.config,
@@ -369,7 +370,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             slot.current?.apps.set(sdkappid, result);
           },
         },
+      }).catch(async (error: unknown) => {
+        // Killed while starting (its start-up queries run while another daemon's pass does): it
+        // is buried, and the supervisor starts it again after the pass.
+        if (!proc.killed) throw error;
+        await bury(slot);
+        return null;
       });
+      if (!daemon) return false;
+      slot.daemon = daemon;
       return true;
     }
 
