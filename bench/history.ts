@@ -47,8 +47,11 @@ export function syntheticEntries(sdkappid: number, bucketStart: number): LossEnt
   return [...overall.values(), ...perChannel];
 }
 
-/** A successful call for a bucket, answered after the data settled. */
-function call(sdkappid: number, bucket: Window, entries: LossEntry[], withBody: boolean): CallRecord {
+/**
+ * A successful call for a bucket, answered after the data settled, with `body` archived. The BI
+ * bench leaves bodies out ('{}'): 36 M facts' worth of JSON would only measure the disk.
+ */
+export function settledCall(sdkappid: number, bucket: Window, body = '{}'): CallRecord {
   return {
     sdkappid,
     window: bucket,
@@ -61,8 +64,7 @@ function call(sdkappid: number, bucket: Window, entries: LossEntry[], withBody: 
     errorCode: 0,
     errorInfo: '',
     requestId: null,
-    // The BI bench leaves bodies out: 36 M facts' worth of JSON would only measure the disk.
-    body: withBody ? toResponseBody(entries) : '{}',
+    body,
     outcome: 'ok',
   };
 }
@@ -99,7 +101,7 @@ export async function loadHistory(db: Kysely<Database>, options: HistoryOptions)
           sdkappid,
           bucket,
           bucketSize,
-          call: call(sdkappid, bucket, entries, options.withBody ?? false),
+          call: settledCall(sdkappid, bucket, options.withBody ? toResponseBody(entries) : undefined),
           entries,
           final: true,
         };

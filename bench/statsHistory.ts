@@ -10,10 +10,10 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../src/buckets.ts';
 import type { Database } from '../src/db/database.ts';
-import type { CallRecord, Window } from '../src/tencent/loss.ts';
+import type { Window } from '../src/tencent/loss.ts';
 import type { PushCounts, PushStatistics } from '../src/tencent/statistics.ts';
 import { loadStatsBucket } from '../src/warehouse/statsLoad.ts';
-import { syntheticEntries } from './history.ts';
+import { settledCall, syntheticEntries } from './history.ts';
 
 /** FCM reports no delivery or click counts. */
 const FCM = 4;
@@ -41,24 +41,6 @@ function syntheticStats(sdkappid: number, bucketStart: number): PushStatistics {
   return { overall, platforms };
 }
 
-function call(sdkappid: number, bucket: Window): CallRecord {
-  return {
-    sdkappid,
-    window: bucket,
-    startedAt: bucket.end * 1000 + 3 * 3_600_000,
-    durationMs: 80,
-    attempt: 1,
-    host: 'bench.invalid',
-    httpStatus: 200,
-    actionStatus: 'OK',
-    errorCode: 0,
-    errorInfo: '',
-    requestId: null,
-    body: '{}', // as the loss history: bodies would only measure the disk
-    outcome: 'ok',
-  };
-}
-
 /** Loads statistics for every app and bucket (oldest first); returns the number of buckets. */
 export async function loadStatsHistory(
   db: Kysely<Database>,
@@ -73,7 +55,7 @@ export async function loadStatsHistory(
         sdkappid,
         bucket,
         bucketSize: options.bucketSize,
-        call: call(sdkappid, bucket),
+        call: settledCall(sdkappid, bucket),
         stats: syntheticStats(sdkappid, bucket.start),
       });
     }
