@@ -59,5 +59,8 @@ export function chainGates(...gates: CallGate[]): CallGate {
     async wait(sdkappid, signal) {
       for (const gate of gates) await gate.wait(sdkappid, signal);
     },
+    sent(sdkappid) {
+      for (const gate of gates) gate.sent?.(sdkappid);
+    },
   };
 }

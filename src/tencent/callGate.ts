@@ -1,4 +1,5 @@
 import pThrottle from 'p-throttle';
+import { systemClock } from '../clock.ts';
 
 /**
  * Where every call (retries included) waits for its turn, so that two calls for one app never
@@ -8,11 +9,17 @@ import pThrottle from 'p-throttle';
 export interface CallGate {
   /** Resolves when a call for this app may start now. */
   wait(sdkappid: number, signal?: AbortSignal): Promise<void>;
+  /** Told when a call that passed `wait` is actually handed to the network. */
+  sent?(sdkappid: number): void;
 }
 
 /** A gate that spaces calls per app within this process. */
 export function inProcessGate(minIntervalMs: number): CallGate {
   const perApp = new Map<number, () => Promise<void>>();
+  // When each app's previous request was handed to the network. A request held up after its turn
+  // (an event loop busy with embedded-database work) pushes the next one back, so the interval
+  // holds on the wire, not only at the gate. Real time, as p-throttle's, never an injected clock.
+  const lastSent = new Map<number, number>();
   return {
     async wait(sdkappid, signal) {
       let turn = perApp.get(sdkappid);
@@ -23,6 +30,11 @@ export function inProcessGate(minIntervalMs: number): CallGate {
       }
       signal?.throwIfAborted();
       await turn();
+      const early = (lastSent.get(sdkappid) ?? -Infinity) + minIntervalMs - performance.now();
+      if (early > 0) await systemClock.sleep(early, signal);
+    },
+    sent(sdkappid) {
+      lastSent.set(sdkappid, performance.now());
     },
   };
 }

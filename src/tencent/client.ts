@@ -149,10 +149,6 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const userSig = new UserSigSource(app, clock);
   const log = deps.logger.child({ app: app.sdkappid });
   const limits = deps.limits ?? ANSWER_LIMITS;
-  // When each gate's previous request for this app was handed to the network. A request held up
-  // after its turn at the gate (an event loop busy with embedded-database work) pushes the next
-  // one back, so the interval holds on the wire, not only at the gate.
-  const lastSent = new Map<CallGate, number>();
 
   async function attempt<T>(
     api: ApiSpec<T>,
@@ -162,8 +158,6 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     signal: AbortSignal | undefined,
   ): Promise<AttemptResult<T>> {
     await api.gate.wait(app.sdkappid, signal);
-    const sinceSent = clock.now() - (lastSent.get(api.gate) ?? -Infinity);
-    if (sinceSent < deps.api.minIntervalMs) await clock.sleep(deps.api.minIntervalMs - sinceSent, signal);
     signal?.throwIfAborted();
     const startedAt = clock.now();
     const began = performance.now();
@@ -202,7 +196,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           // its bucket commit); it only stops new calls and backoff waits. The deadline covers
           // the whole exchange, body included, so a body that drips forever ends too.
           signal: deadline,
-          transport: sentTransport(() => lastSent.set(api.gate, clock.now())),
+          transport: sentTransport(() => api.gate.sent?.(app.sdkappid)),
         },
       );
       const read = await readLimitedBody(response.data, limits);
