@@ -467,6 +467,7 @@ describe('the pushloss_reader role', () => {
     'push_loss_apps',
     'push_loss_bucket_share',
     'push_loss_code_periods',
+    'push_loss_codes_all_apps',
     'push_loss_daily',
     'push_loss_rate',
     'push_loss_reconciliation',
@@ -503,6 +504,8 @@ describe('the pushloss_reader role', () => {
     'stats_day',
     'stats_rollup_zone',
     'push_stats_daily_by_fact',
+    'loss_all_day',
+    'loss_all_stale',
   ];
 
   it('cannot log in and has no password', async () => {
@@ -551,6 +554,10 @@ describe('the pushloss_reader role', () => {
                     from push_loss_top_codes)::int8 as n`,
     );
     const PERIODS = periods!.n;
+    const [codeDays] = await rows<{ n: number }>(
+      t.db,
+      sql`select count(distinct (day, stage, platform, err_code))::int8 as n from push_loss_top_codes`,
+    );
     expect(PERIODS).toBeGreaterThan(19);
     const counts = await asReader(t.db, async (trx) => {
       const result: Record<string, number> = {};
@@ -573,6 +580,7 @@ describe('the pushloss_reader role', () => {
       push_loss_top_codes: 19,
       push_loss_bucket_share: 8,
       push_loss_code_periods: PERIODS,
+      push_loss_codes_all_apps: codeDays!.n,
       push_loss_wow: 13,
       // 0005's views: this data set has no statistics; push_loss_rate has the loss days' channels.
       push_stats: 0,
@@ -645,7 +653,7 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(14); // 0003's 8, 0004's push_loss_apps, 0005's 4 and 0007's push_loss_code_periods
+      expect(before).toHaveLength(15); // 0003's 8, 0004's push_loss_apps, 0005's 4, 0007's push_loss_code_periods, 0010's push_loss_codes_all_apps
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
@@ -705,7 +713,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(14); // 0003's 8, 0004's push_loss_apps, 0005's 4 and 0007's push_loss_code_periods
+        expect(readable).toHaveLength(15); // as above
       }
     } finally {
       await second?.close();

@@ -15,7 +15,7 @@ import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import type { LossEntry, LossStage } from '../src/tencent/loss.ts';
 import { loadBucket } from '../src/warehouse/load.ts';
 import { renormalize } from '../src/warehouse/renormalize.ts';
-import { rebuildRollups } from '../src/warehouse/rollup.ts';
+import { rebuildRollups, refreshAllApps } from '../src/warehouse/rollup.ts';
 import { simulatorApps, simulatorEnv } from './helpers/config.ts';
 import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
 import { dayBucket, hourBucket, load, loss, okCall } from './helpers/fixtures.ts';
@@ -68,6 +68,27 @@ async function expectRollupExact(db: Kysely<Database>): Promise<void> {
     await q(sql`select sdkappid, week_start::text, stage, err_code, err_info, err_count, prev_err_count
                   from push_loss_wow_by_fact order by 1, 2, 3, 4`),
   );
+  await expectAllAppsExact(db);
+}
+
+/**
+ * The days summed over all apps (0010) against the facts summed over apps: first as loads left
+ * them (the changed days summed when read), then summed by a refresh.
+ */
+async function expectAllAppsExact(db: Kysely<Database>): Promise<void> {
+  const q = async (query: ReturnType<typeof sql>) => (await query.execute(db)).rows;
+  const reference = sql`
+    select day::text, stage, coalesce(platform, -1) as platform, err_code, sum(err_count)::int8 as err_count,
+           max(err_count)::int8 as best_count,
+           (array_agg(err_info order by err_count desc, err_info collate "C" desc))[1] as err_info
+      from push_loss_top_codes_by_fact group by 1, 2, 3, 4 order by 1, 2, 3, 4`;
+  const allApps = sql`
+    select day::text, stage, coalesce(platform, -1) as platform, err_code, err_count, best_count, err_info
+      from push_loss_codes_all_apps order by 1, 2, 3, 4`;
+  expect(await q(allApps)).toEqual(await q(reference));
+  await refreshAllApps(db);
+  expect(await q(sql`select count(*)::int8 as n from loss_all_stale`)).toEqual([{ n: 0 }]);
+  expect(await q(allApps)).toEqual(await q(reference));
 }
 
 async function countRows(
@@ -285,6 +306,76 @@ describe('migration 0004 builds the rollup for data already there', () => {
     }
     // Every migration down to 0003 and up again: on the embedded database, under load, slow.
   }, 120_000);
+});
+
+describe('the days summed over all apps (0010)', () => {
+  const staleMarks = async (db: Kysely<Database>) =>
+    (
+      await sql<{
+        sdkappid: number;
+        day: string;
+      }>`select sdkappid, day::text from loss_all_stale order by 1, 2`.execute(db)
+    ).rows;
+
+  it('keep the mark of a load still in flight while they are summed, new or re-marked, and stay exact', async (ctx) => {
+    const second = await openSecondConnection(t);
+    if (!second) ctx.skip(); // PGlite: one connection, a load and a refresh cannot overlap
+    try {
+      await load(t.db, B, dayBucket('2025-06-02'), '1d', [loss(R, null, '-1', 1, 'first')]);
+      await refreshAllApps(t.db);
+      // The same day again (its mark re-made: the refresh must skip the locked row) and a new
+      // day (its mark not visible yet), each in a transaction still open while the refresh runs.
+      for (const [day, count] of [
+        ['2025-06-02', 2],
+        ['2025-06-03', 3],
+      ] as const) {
+        await load(t.db, B, dayBucket(day), '1d', [loss(R, null, '-1', count, 'earlier')]);
+        await t.db.transaction().execute(async (trx) => {
+          await load(trx, B, dayBucket(day), '1d', [loss(R, null, '-1', count * 10, 'in flight')]);
+          await refreshAllApps(second!.db); // does not wait for the load
+        });
+        expect(await staleMarks(t.db)).toEqual([{ sdkappid: B, day }]);
+        await expectAllAppsExact(t.db);
+      }
+      // The other order: a refresh has taken the day's mark and not committed; a load of that day
+      // waits for it, then marks the day again.
+      await load(t.db, B, dayBucket('2025-06-04'), '1d', [loss(R, null, '-1', 4, 'before')]);
+      let loading: Promise<void> | undefined;
+      await second!.db.transaction().execute(async (trx) => {
+        expect(await refreshAllApps(trx)).toBe(1);
+        loading = load(t.db, B, dayBucket('2025-06-04'), '1d', [loss(R, null, '-1', 40, 'after')]);
+        await eventually(async () => {
+          const { rows } = await sql`
+            select 1 from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock' and query like '%push_loss_rollup_refresh%'`.execute(
+            t.db,
+          );
+          return rows.length > 0 ? true : undefined;
+        });
+      });
+      await loading;
+      expect(await staleMarks(t.db)).toEqual([{ sdkappid: B, day: '2025-06-04' }]);
+      await expectAllAppsExact(t.db);
+    } finally {
+      await second?.close();
+    }
+  });
+
+  it('go stale if a load does not mark its day (the exactness check catches it)', async () => {
+    await load(t.db, B, dayBucket('2025-06-09'), '1d', [loss(R, null, '-1', 5, 'summed')]);
+    await refreshAllApps(t.db);
+    await t.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`drop trigger loss_all_stale_on_insert on loss_day_total`.execute(trx);
+        await sql`drop trigger loss_all_stale_on_delete on loss_day_total`.execute(trx);
+        await load(trx, B, dayBucket('2025-06-09'), '1d', [loss(R, null, '-1', 50, 'not marked')]);
+        await expect(expectAllAppsExact(trx)).rejects.toThrow();
+        throw new Error('roll back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('roll back'));
+    await expectAllAppsExact(t.db);
+  });
 });
 
 describe('kill -9 in the middle of a load', () => {

@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 import type { CallGate } from '../tencent/callGate.ts';
+import { refreshAllApps } from '../warehouse/rollup.ts';
 import { listBucketStates, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass, type PassOutcome } from './appState.ts';
 import { acquireLease, newHolderId, releaseLease } from './leases.ts';
@@ -55,8 +56,10 @@ export interface Collector {
   collectBucket: CollectBucket;
   /** The planner-driven pass for one app (leased, so replicas never collect it twice at once). */
   collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult>;
-  /** One pass over every configured app, concurrently. */
+  /** One pass over every configured app, concurrently; then {@link refreshAllApps}. */
   runPass(signal?: AbortSignal): Promise<PassResult>;
+  /** Sums the days changed since the last time over all apps (a failure is logged, not thrown). */
+  refreshAllApps(): Promise<void>;
 }
 
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
@@ -237,6 +240,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     await Promise.all(Array.from({ length: Math.min(PASS_CONCURRENCY, apps.length) }, worker));
     // Only a database failure rejects; it is reported once every other app has finished.
     if (failure) throw failure.reason;
+    if (!signal?.aborted) await refreshAllAppsSafely();
     return {
       startedAtMs,
       durationMs: Math.round(performance.now() - began),
@@ -244,5 +248,17 @@ export function createCollector(deps: CollectorDeps): Collector {
     };
   }
 
-  return { holder, collectBucket, collectApp, runPass };
+  /** The days this pass changed, summed over all apps; a failure only leaves them summed when read. */
+  async function refreshAllAppsSafely(): Promise<void> {
+    try {
+      await refreshAllApps(db);
+    } catch (error) {
+      deps.logger.warn(
+        { err: error },
+        'summing the changed days over all apps failed; the all-apps view stays exact, only slower',
+      );
+    }
+  }
+
+  return { holder, collectBucket, collectApp, refreshAllApps: refreshAllAppsSafely, runPass };
 }

@@ -17,6 +17,7 @@ import { receivedAt } from './load.ts';
 import { normalizeLoss } from './normalize.ts';
 import type { FactLine } from './normalize.ts';
 import { ensureLossFactPartitions } from './partitions.ts';
+import { refreshAllApps } from './rollup.ts';
 
 /** Parses an archived response body; returns an Error (not throws) for a body it cannot read. */
 export type LossBodyParser = (body: string) => LossEntry[] | Error;
@@ -103,7 +104,10 @@ export async function renormalize(
       else report.skipped++;
       options.onBucket?.(outcome);
     }
-    if (!more) return report;
+    if (!more) {
+      await refreshAllApps(db);
+      return report;
+    }
   }
 }
 

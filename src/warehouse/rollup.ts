@@ -7,6 +7,9 @@
  * {@link refreshRollup} and the statistics loader {@link refreshStatsRollup} with the buckets
  * they replaced, and the database recomputes those buckets' days (and weeks) from the facts.
  * Nothing else writes them.
+ *
+ * The one rollup summed over all apps (`loss_all_day`, migration 0010) is not written by loads:
+ * a load marks the days it changed, and {@link refreshAllApps} sums them once, after a pass.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -30,6 +33,16 @@ export async function refreshStatsRollup(trx: Kysely<Database>, keys: readonly R
   if (keys.length === 0) return;
   const buckets = keys.map((key) => ({ sdkappid: key.sdkappid, bucket_start: key.bucketStart.toISOString() }));
   await sql`select push_stats_rollup_refresh(${JSON.stringify(buckets)}::json)`.execute(trx);
+}
+
+/**
+ * Sums over all apps the days that loads changed since the last refresh, and returns how many
+ * days it summed. Run it after a batch of loads (a pass, a backfill, a renormalize): the
+ * all-apps view is exact without it (a changed day is summed when read), only slower.
+ */
+export async function refreshAllApps(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ days: number }>`select push_loss_all_apps_refresh() as days`.execute(db);
+  return rows[0]!.days;
 }
 
 /** Each rollup keeps the zone it counts days in apart, and is rebuilt by its own function. */
@@ -58,4 +71,5 @@ export async function rebuildRollups(db: Kysely<Database>, zone: string): Promis
   for (const [i, { rebuild }] of ROLLUPS.entries()) {
     if (zones[i] !== zone) await sql`select ${sql.raw(rebuild)}(${zone})`.execute(db);
   }
+  if (zones[0] !== zone) await refreshAllApps(db); // the loss rebuild marked every day
 }

@@ -206,6 +206,17 @@ export async function createDatabaseOnServer(adminUrl: string, name: string, tem
     for (let attempt = 1; ; attempt++) {
       try {
         await client.query(`create database ${quote(name)} template ${quote(template)}`);
+        // CREATE DATABASE does not copy the template's ALTER DATABASE settings (0004's jit = off),
+        // which a migrated database has: copy them, or the copy plans unlike production.
+        const { rows } = await client.query<{ setting: string }>(
+          `select unnest(s.setconfig) as setting from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
+            where d.datname = $1 and s.setrole = 0`,
+          [template],
+        );
+        for (const { setting } of rows) {
+          const [key, value] = [setting.slice(0, setting.indexOf('=')), setting.slice(setting.indexOf('=') + 1)];
+          await client.query(`alter database ${quote(name)} set ${quote(key)} = '${value.replaceAll("'", "''")}'`);
+        }
         return;
       } catch (error) {
         // 55006: the template is briefly in use (e.g. autovacuum); try again shortly.

@@ -58,6 +58,7 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
         summary.stopped ||= part.stopped;
         if (summary.stopped) break;
       }
+      await collector.refreshAllApps();
       out(
         `backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`,
       );
