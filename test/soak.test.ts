@@ -78,6 +78,20 @@ describe.skipIf(!serverUrl)('soak invariants catch a broken guarantee', () => {
     expect(found!.detail).toMatch(/^marked lost at /);
   }, 240_000);
 
+  it('loads that do not mark their days for the all-apps sum: the rollup differs from the facts', async () => {
+    const violations = await soakViolations({
+      days: 2,
+      prepare: async (db) =>
+        void (await sql
+          .raw(
+            'drop trigger loss_all_stale_on_insert on loss_day_total; drop trigger loss_all_stale_on_delete on loss_day_total',
+          )
+          .execute(db)),
+    });
+    const found = violations.find((v) => v.invariant === 'rollups equal the facts');
+    expect(found!.detail).toMatch(/^push_loss_codes_all_apps differs from its facts on \d{4}-\d\d-\d\d/);
+  }, 240_000);
+
   it('a secret in a log line', async () => {
     const violations = await soakViolations({
       days: 2,

@@ -10,6 +10,8 @@
  * 3. Nothing double counted: a bucket's facts all come from the one answer its bookkeeping names.
  * 4. `status` (recentBuckets), `/metrics` and the `collection_status` view agree with the tables.
  * 5. No secret (secret key, UserSig) in any log line or stored text.
+ * 6. The BI rollups equal the facts: the per-app day totals and the error codes summed over all
+ *    apps against their definitions over the facts (the `*_by_fact` views).
  * And every outage is explained: a pass fails only while the database is cut, an app stops only on
  * the injected 90045, a bucket fails only where the simulator injected a fault, and /healthz says so.
  */
@@ -147,8 +149,48 @@ export async function checkDay(world: SoakWorld, day: number, tally: SoakTally, 
     }
     await checkStatusAndMetrics(world, size, report);
   }
+  await checkRollups(world, last ? 0 : Math.floor((trueNow - 10 * 86_400_000) / 1000), report);
   await checkSecrets(world, state, report);
   return found;
+}
+
+/** Invariant 6, over the local days from `fromSeconds` on (what can still change, or the whole run). */
+async function checkRollups(
+  world: SoakWorld,
+  fromSeconds: number,
+  report: (v: Omit<Violation, 'seed' | 'day'>) => void,
+) {
+  const from = new Date(fromSeconds * 1000);
+  const pairs = [
+    [
+      'push_loss_daily',
+      sql`select sdkappid, day, stage, coalesce(platform, -1) as platform, '' as err_code, err_count
+            from push_loss_daily where day_start >= ${from}`,
+      sql`select sdkappid, day, stage, coalesce(platform, -1), '', err_count
+            from push_loss_daily_by_fact where day_start >= ${from}`,
+    ],
+    [
+      'push_loss_codes_all_apps',
+      sql`select 0::int8 as sdkappid, day, stage, coalesce(platform, -1) as platform, err_code, err_count
+            from push_loss_codes_all_apps where day_start >= ${from}`,
+      sql`select 0::int8, day, stage, coalesce(platform, -1), err_code, sum(err_count)::int8
+            from push_loss_top_codes_by_fact where day_start >= ${from} group by 2, 3, 4, 5`,
+    ],
+  ] as const;
+  for (const [view, rollup, byFact] of pairs) {
+    const { rows } = await sql<{ sdkappid: string; day: string; stage: string; platform: number; err_code: string }>`
+      select sdkappid, day::text, stage, platform, err_code from ((${rollup}) except all (${byFact})) a (sdkappid, day, stage, platform, err_code, err_count)
+      union all
+      select sdkappid, day::text, stage, platform, err_code from ((${byFact}) except all (${rollup})) b (sdkappid, day, stage, platform, err_code, err_count)
+      limit 1`.execute(world.db);
+    const [row] = rows;
+    if (row)
+      report({
+        invariant: 'rollups equal the facts',
+        ...(Number(row.sdkappid) ? { app: Number(row.sdkappid) } : {}),
+        detail: `${view} differs from its facts on ${row.day}, ${row.stage}, channel ${row.platform}${row.err_code ? `, code ${row.err_code}` : ''}`,
+      });
+  }
 }
 
 function indexCalls(world: SoakWorld, state: CheckState) {
