@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
+import { arrayLiteral } from '../db/arrayLiteral.ts';
 import type { Database } from '../db/database.ts';
 import type { FactLine } from './normalize.ts';
 import { refreshRollup } from './rollup.ts';
@@ -35,76 +36,75 @@ export interface BucketFacts {
  */
 export async function replaceFacts(trx: Kysely<Database>, buckets: readonly BucketFacts[]): Promise<number> {
   if (buckets.length === 0) return 0;
-  // Columns as arrays, one parameter each: PostgreSQL reads arrays far faster than JSON records.
+  // Columns as arrays, one text parameter each: PostgreSQL reads arrays far faster than JSON records.
   const lines = buckets.flatMap((b, i) => b.lines.map((line) => ({ i, line })));
   const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
     with bucket as (
       select * from unnest(
-        ${buckets.map((_, i) => i)}::int4[],
-        ${buckets.map((b) => b.sdkappid)}::int8[],
-        ${buckets.map((b) => b.bucketStart.toISOString())}::timestamptz[],
-        ${buckets.map((b) => b.bucketSize)}::text[],
-        ${buckets.map((b) => b.bucketEnd.toISOString())}::timestamptz[],
-        ${buckets.map((b) => b.fetchedAt.toISOString())}::timestamptz[],
-        ${buckets.map((b) => b.callId)}::int8[]
+        ${arrayLiteral(buckets.map((_, i) => i))}::int4[],
+        ${arrayLiteral(buckets.map((b) => b.sdkappid))}::int8[],
+        ${arrayLiteral(buckets.map((b) => b.bucketStart.toISOString()))}::timestamptz[],
+        ${arrayLiteral(buckets.map((b) => b.bucketSize))}::text[],
+        ${arrayLiteral(buckets.map((b) => b.bucketEnd.toISOString()))}::timestamptz[],
+        ${arrayLiteral(buckets.map((b) => b.fetchedAt.toISOString()))}::timestamptz[],
+        ${arrayLiteral(buckets.map((b) => b.callId))}::int8[]
       ) as b(i, sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, call_id)
     ),
     line as (
       select b.sdkappid, b.bucket_start, b.bucket_size, l.scope, l.stage, l.platform, l.err_code,
              b.bucket_end, l.err_count, l.err_info, b.fetched_at, b.call_id
         from unnest(
-               ${lines.map(({ i }) => i)}::int4[],
-               ${lines.map(({ line }) => line.scope)}::text[],
-               ${lines.map(({ line }) => line.stage)}::text[],
-               ${lines.map(({ line }) => line.platform)}::int2[],
-               ${lines.map(({ line }) => line.errCode)}::text[],
-               ${lines.map(({ line }) => line.errCount)}::int8[],
-               ${lines.map(({ line }) => line.errInfo)}::text[]
+               ${arrayLiteral(lines.map(({ i }) => i))}::int4[],
+               ${arrayLiteral(lines.map(({ line }) => line.scope))}::text[],
+               ${arrayLiteral(lines.map(({ line }) => line.stage))}::text[],
+               ${arrayLiteral(lines.map(({ line }) => line.platform))}::int2[],
+               ${arrayLiteral(lines.map(({ line }) => line.errCode))}::text[],
+               ${arrayLiteral(lines.map(({ line }) => line.errCount))}::int8[],
+               ${arrayLiteral(lines.map(({ line }) => line.errInfo))}::text[]
              ) as l(i, scope, stage, platform, err_code, err_count, err_info)
         join bucket b using (i)
     ),
-    -- Set operations, not correlated subqueries: they stay linear whatever the planner guesses
-    -- about array input (it assumes 100 rows).
     old as (
       select f.sdkappid, f.bucket_start, f.bucket_size, f.scope, f.stage, f.platform, f.err_code,
              f.bucket_end, f.err_count, f.err_info, f.fetched_at, f.call_id
         from bucket b
         join loss_fact f on f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size
     ),
-    gone as (
-      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from old
-      except all
-      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code from line
+    -- Each line against the stored row of its key, in one pass. A full join is planned as a hash
+    -- or merge join, never a nested loop, so it stays linear whatever the planner guesses about
+    -- array input (it assumes 100 rows). Only rows that are new, differ or vanished are kept: a
+    -- rebuild that changes nothing writes nothing (and locks no row).
+    diff as (
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
+             l.bucket_end, l.err_count, l.err_info, l.fetched_at, l.call_id,
+             l.sdkappid is null as vanished,
+             -- What the rollup follows: counts and descriptions (not which call they came from).
+             o.sdkappid is null or l.sdkappid is null
+               or (l.err_count, l.err_info) is distinct from (o.err_count, o.err_info) as counts_changed
+        from line l
+        full join old o using (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code)
+       where o.sdkappid is null or l.sdkappid is null
+          or (l.bucket_end, l.err_count, l.err_info, l.fetched_at, l.call_id)
+             is distinct from (o.bucket_end, o.err_count, o.err_info, o.fetched_at, o.call_id)
     ),
     vanished as (
-      delete from loss_fact f using gone g
-       where f.sdkappid = g.sdkappid and f.bucket_start = g.bucket_start and f.bucket_size = g.bucket_size
+      delete from loss_fact f using diff g
+       where g.vanished
+         and f.sdkappid = g.sdkappid and f.bucket_start = g.bucket_start and f.bucket_size = g.bucket_size
          and f.scope = g.scope and f.stage = g.stage and f.platform = g.platform and f.err_code = g.err_code
-      returning f.sdkappid, f.bucket_start
-    ),
-    -- Only rows that are new or differ are written: a rebuild that changes nothing writes nothing
-    -- (and locks no row).
-    fresh as (
-      select * from line
-      except all
-      select * from old
     ),
     written as (
       insert into loss_fact (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
                              bucket_end, err_count, err_info, fetched_at, call_id)
-      select * from fresh
+      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code,
+             bucket_end, err_count, err_info, fetched_at, call_id
+        from diff where not vanished
       on conflict (sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code) do update
         set bucket_end = excluded.bucket_end, err_count = excluded.err_count, err_info = excluded.err_info,
             fetched_at = excluded.fetched_at, call_id = excluded.call_id
     )
     -- Buckets whose counts or descriptions changed (this statement's snapshot holds the old facts).
-    select sdkappid, bucket_start from vanished
-    union
-    select sdkappid, bucket_start from (
-      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from fresh
-      except all
-      select sdkappid, bucket_start, bucket_size, scope, stage, platform, err_code, err_count, err_info from old
-    ) differs`.execute(trx);
+    select distinct sdkappid, bucket_start from diff where counts_changed`.execute(trx);
   // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
   // refresh the buckets that changed, and those fetched for the first time (even if empty).
   await refreshRollup(trx, [

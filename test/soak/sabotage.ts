@@ -45,7 +45,7 @@ export function loadDoesNotReplace(): KyselyPlugin {
           ...node,
           sqlFragments: node.sqlFragments.map((text) =>
             text
-              .replace(/(delete from loss_fact f using gone g\s+where )/, '$1false and ')
+              .replace(/(delete from loss_fact f using diff g\s+where )/, '$1false and ')
               .replace(/(on conflict \([^)]*\)) do update[\s\S]*?call_id = excluded\.call_id/, '$1 do nothing'),
           ),
         };
