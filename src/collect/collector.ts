@@ -47,6 +47,11 @@ export interface CollectorDeps {
   observer?: CollectObserver;
   /** Where calls wait for their turn; default the in-process gate, then the database's rate slot. */
   gate?: CallGate;
+  /**
+   * Loss load transactions at once (default 1): `loadSlotsFor(opened.kind)`, one on PGlite,
+   * a few on PostgreSQL's pool. Answers that arrive meanwhile are loaded together.
+   */
+  loadSlots?: number;
 }
 
 export interface Collector {

@@ -39,6 +39,8 @@ export interface DaemonDeps {
   observer?: CollectObserver;
   /** The collector's call gate (see `CollectorDeps.gate`); a soak on a warped clock spaces calls on it. */
   gate?: CallGate;
+  /** Load transactions at once (see `CollectorDeps.loadSlots`). */
+  loadSlots?: number;
 }
 
 /** node-cron's messages (a missed tick, a skipped overlap) as JSON lines of our logger. */
@@ -71,6 +73,7 @@ export async function startDaemon({
   schedule,
   observer,
   gate,
+  loadSlots,
 }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics(() => clock.now());
   const collector = createCollector({
@@ -82,6 +85,7 @@ export async function startDaemon({
     observer: observer ? chainObservers(metrics, observer) : metrics,
     leaseGraceMs: LEASE_GRACE_MS,
     ...(gate ? { gate } : {}),
+    ...(loadSlots ? { loadSlots } : {}),
   });
   const stopping = new AbortController();
   let lastPassError: string | null = null;

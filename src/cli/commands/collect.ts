@@ -3,6 +3,7 @@ import { requireApps } from '../../config/config.ts';
 import { createCollector } from '../../collect/collector.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
+import { loadSlotsFor } from '../../warehouse/loadBatcher.ts';
 
 export const collectCommand: Command = {
   name: 'collect',
@@ -15,8 +16,15 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
   options: {},
   async run({ config, logger, out, signal }) {
     requireApps(config);
-    return withDatabase(config, logger, async (db, { coordinationDb }) => {
-      const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+      const collector = createCollector({
+        db,
+        coordinationDb,
+        config,
+        logger,
+        clock: systemClock,
+        loadSlots: loadSlotsFor(kind),
+      });
       const pass = await collector.runPass(signal);
       let ok = true;
       for (const [sdkappid, result] of pass.apps) {

@@ -3,6 +3,7 @@ import { requireApps } from '../../config/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { untilAborted, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
+import { loadSlotsFor } from '../../warehouse/loadBatcher.ts';
 
 /** After SIGTERM the call in flight finishes (its timeout bounds it); past this we exit anyway. */
 const HARD_EXIT_MS = 9_500;
@@ -31,13 +32,20 @@ bucket commits, exit 0.`,
         }, HARD_EXIT_MS).unref(),
       { once: true },
     );
-    return withDatabase(config, logger, async (db, { coordinationDb }) => {
+    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
       if (signal.aborted) {
         // Stopped while migrating: the migrations finished, no pass starts.
         logger.info('daemon stopped before its first pass');
         return 0;
       }
-      const daemon = await startDaemon({ db, coordinationDb, config, logger, clock: systemClock });
+      const daemon = await startDaemon({
+        db,
+        coordinationDb,
+        config,
+        logger,
+        clock: systemClock,
+        loadSlots: loadSlotsFor(kind),
+      });
       await untilAborted(signal);
       await daemon.stop();
       logger.info('daemon stopped');
