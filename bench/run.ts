@@ -94,6 +94,12 @@ async function main() {
     console.log(
       `at pushloss      smallest gap between the starts of one app's calls ${Math.round(gaps[0]!.min_gap_ms)} ms (tim_call.started_at)`,
     );
+    // Each transaction stamps the rows it wrote with its id: the archive's distinct xmin are the
+    // transactions that loaded (or archived) calls, whatever batched them.
+    const { rows: trx } = await sql<{ n: number }>`select count(distinct xmin::text)::int8 as n from tim_call`.execute(
+      opened.db,
+    );
+    console.log(`load transactions ${trx[0]!.n} (distinct xmin of tim_call) for ${fetched} buckets`);
     console.log(`pass wall time    ${(pass.durationMs / 1000).toFixed(1)} s`);
     console.log(
       `one app's floor   ${ideal.toFixed(1)} s  ((calls - 1) × MIN_CALL_INTERVAL ${config.api.minIntervalMs} ms)`,

@@ -69,10 +69,16 @@ const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
 /**
  * Apps collected at once in a pass. Each spends most of its time waiting for its 1 call/second,
- * so a few hundred keep a pass short, while the database pools (10 and 2 connections) never
- * have more waiters than they serve within their 10 s wait.
+ * and has at most one answer waiting to be loaded; the loads of all of them are batched
+ * (loadBatcher.ts), so what bounds a pass is the database's throughput of batched loads, not
+ * its transactions. 500 at once keep a 500-app first pass in one wave of one app's calls, and
+ * bound what waits in memory (one answer per app) at thousands of apps, where more apps at once
+ * would only queue longer for the database: on two cores a wave of 500 apps' answers (one
+ * every MIN_CALL_INTERVAL each, ~400 buckets/s) is about what batched loads keep up with
+ * (README "Benchmarks"). Pool callers queue without a deadline (poolQueue.ts), so a longer wait
+ * there never fails the pass.
  */
-const PASS_CONCURRENCY = 200;
+const PASS_CONCURRENCY = 500;
 
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
