@@ -17,8 +17,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseKind } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
-import { isDataRefusal } from './archive.ts';
-import { BucketMismatchError, loadBuckets, type LoadBucketInput, type LoadBucketResult } from './load.ts';
+import { BucketMismatchError, loadBucket, loadBuckets, type LoadBucketInput, type LoadBucketResult } from './load.ts';
 
 export interface LoadBatcherOptions {
   /** Load transactions running at once (default 1); see {@link loadSlotsFor}. */
@@ -30,6 +29,11 @@ export interface LoadBatcherOptions {
    * with `maxBuckets`, bounds the memory of a batch (its parameters and the parsed rows).
    */
   maxEntries?: number;
+  /**
+   * Told of every transaction of more than one bucket: its size, and whether it committed (if
+   * not, its inputs were then loaded one by one).
+   */
+  onBatch?(buckets: number, committed: boolean): void;
 }
 
 export interface LoadBatcher {
@@ -106,16 +110,17 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
   }
 
   async function run(batch: Pending[]): Promise<void> {
+    let results: LoadBucketResult[] | undefined;
     try {
-      const results = await loadBuckets(
+      results = await loadBuckets(
         db,
         batch.map((pending) => pending.input),
       );
-      batch.forEach((pending, i) => pending.resolve(results[i]!));
-      return;
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
     }
+    if (batch.length > 1) options.onBatch?.(batch.length, results !== undefined);
+    if (results) return batch.forEach((pending, i) => pending.resolve(results[i]!));
     // One input refused (bad data, another bucket end, a constraint) rolled the batch back:
     // each input again on its own, so each gets its own result or error. Database trouble
     // (connection lost, server down) ends that: the rest get the same error rather than each
@@ -127,8 +132,7 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
         continue;
       }
       try {
-        const [result] = await loadBuckets(db, [pending.input]);
-        pending.resolve(result!);
+        pending.resolve(await loadBucket(db, pending.input));
       } catch (error) {
         if (!isRefusal(error)) trouble = { error };
         pending.reject(error);
@@ -145,12 +149,14 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
   };
 }
 
-/** An error one input causes on its own: its data, not the database. */
+/**
+ * An error one input can cause on its own: refused data (its edges, a count, a value or a
+ * constraint the database refuses), as opposed to trouble with the database itself (connection
+ * lost, server shutting down or out of resources: SQLSTATE classes 08, 53, 57, 58, XX, or no
+ * SQLSTATE at all).
+ */
 function isRefusal(error: unknown): boolean {
-  return (
-    error instanceof BucketMismatchError ||
-    error instanceof RangeError ||
-    error instanceof TypeError ||
-    isDataRefusal(error)
-  );
+  if (error instanceof BucketMismatchError || error instanceof RangeError || error instanceof TypeError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
 }
