@@ -62,7 +62,11 @@ async function main() {
       apps: sdkappids.map((sdkappid) => loopbackApp(sdkappid, `bench-${sdkappid}`, [simUrl])),
     };
     let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    let peakHeap = { total: 0, used: 0 };
+    const sampler = setInterval(() => {
+      const { rss, heapTotal, heapUsed } = process.memoryUsage();
+      if (rss > peakRss) [peakRss, peakHeap] = [rss, { total: heapTotal, used: heapUsed }];
+    }, 100);
     const collector = createCollector({
       db: opened.db,
       coordinationDb: opened.coordinationDb,
@@ -107,7 +111,11 @@ async function main() {
     console.log(
       `ratio             ${(pass.durationMs / 1000 / ideal).toFixed(2)} × one app's floor; sequential apps would be ${apps}×`,
     );
-    console.log(`peak RSS          ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    // The V8 heap at that moment: how much of the RSS is heap the collector has not given back.
+    console.log(
+      `peak RSS          ${mib(peakRss)} MiB (V8 heap then ${mib(peakHeap.total)} MiB, ${mib(peakHeap.used)} MiB in use)`,
+    );
   } finally {
     await opened.close();
     if (simProcess.exitCode === null) simProcess.kill('SIGTERM');
