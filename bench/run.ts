@@ -22,7 +22,6 @@ import { loadConfig, loopbackApp, type Config } from '../src/config/config.ts';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
-import { loadSlotsFor } from '../src/warehouse/loadBatcher.ts';
 import { createDatabaseOnServer, dropDatabaseOnServer, urlWithDatabase } from '../test/helpers/database.ts';
 
 const apps = Number(process.env.BENCH_APPS ?? 500);
@@ -70,7 +69,7 @@ async function main() {
     const collector = createCollector({
       db: opened.db,
       coordinationDb: opened.coordinationDb,
-      loadSlots: loadSlotsFor(opened.kind),
+      databaseKind: opened.kind,
       config,
       logger: createLogger('error'),
       clock: systemClock,

@@ -12,7 +12,7 @@ import type { Window } from '../tencent/loss.ts';
 import { inProcessGate } from '../tencent/callGate.ts';
 import { archiveSafely, isDataRefusal } from '../warehouse/archive.ts';
 import { BucketMismatchError } from '../warehouse/load.ts';
-import { createLoadBatcher } from '../warehouse/loadBatcher.ts';
+import { createLoadBatcher, loadSlotsFor } from '../warehouse/loadBatcher.ts';
 import { markBucketFinal } from '../warehouse/state.ts';
 import { loadStatsBucket } from '../warehouse/statsLoad.ts';
 import type { CollectorDeps } from './collector.ts';
@@ -45,7 +45,7 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
     : gate;
   // Loss answers of all apps are loaded together, a transaction for those that arrived while the
   // previous ones were loading (group commit, loadBatcher.ts).
-  const batcher = createLoadBatcher(db, { slots: deps.loadSlots ?? 1 });
+  const batcher = createLoadBatcher(db, { slots: loadSlotsFor(deps.databaseKind ?? 'pglite') });
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
 

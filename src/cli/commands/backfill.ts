@@ -5,7 +5,6 @@ import { createCollector } from '../../collect/collector.ts';
 import { parseRange } from '../range.ts';
 import { selectApps, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-import { loadSlotsFor } from '../../warehouse/loadBatcher.ts';
 
 export const backfillCommand: Command = {
   name: 'backfill',
@@ -51,7 +50,7 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
         config,
         logger,
         clock: systemClock,
-        loadSlots: loadSlotsFor(kind),
+        databaseKind: kind,
       });
       const summary: BackfillSummary = { loaded: 0, final: 0, failed: 0, facts: 0, stopped: false };
       for (const plan of plans) {

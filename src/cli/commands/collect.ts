@@ -3,7 +3,6 @@ import { requireApps } from '../../config/config.ts';
 import { createCollector } from '../../collect/collector.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-import { loadSlotsFor } from '../../warehouse/loadBatcher.ts';
 
 export const collectCommand: Command = {
   name: 'collect',
@@ -23,7 +22,7 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
         config,
         logger,
         clock: systemClock,
-        loadSlots: loadSlotsFor(kind),
+        databaseKind: kind,
       });
       const pass = await collector.runPass(signal);
       let ok = true;

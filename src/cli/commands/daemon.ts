@@ -3,7 +3,6 @@ import { requireApps } from '../../config/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { untilAborted, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-import { loadSlotsFor } from '../../warehouse/loadBatcher.ts';
 
 /** After SIGTERM the call in flight finishes (its timeout bounds it); past this we exit anyway. */
 const HARD_EXIT_MS = 9_500;
@@ -44,7 +43,7 @@ bucket commits, exit 0.`,
         config,
         logger,
         clock: systemClock,
-        loadSlots: loadSlotsFor(kind),
+        databaseKind: kind,
       });
       await untilAborted(signal);
       await daemon.stop();
