@@ -61,10 +61,15 @@ async function main() {
       apps: sdkappids.map((sdkappid) => loopbackApp(sdkappid, `bench-${sdkappid}`, [simUrl])),
     };
     let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    let peakHeap = { total: 0, used: 0 };
+    const sampler = setInterval(() => {
+      const { rss, heapTotal, heapUsed } = process.memoryUsage();
+      if (rss > peakRss) [peakRss, peakHeap] = [rss, { total: heapTotal, used: heapUsed }];
+    }, 100);
     const collector = createCollector({
       db: opened.db,
       coordinationDb: opened.coordinationDb,
+      databaseKind: opened.kind,
       config,
       logger: createLogger('error'),
       clock: systemClock,
@@ -92,6 +97,12 @@ async function main() {
     console.log(
       `at pushloss      smallest gap between the starts of one app's calls ${Math.round(gaps[0]!.min_gap_ms)} ms (tim_call.started_at)`,
     );
+    // Each transaction stamps the rows it wrote with its id: the archive's distinct xmin are the
+    // transactions that loaded (or archived) calls, whatever batched them.
+    const { rows: trx } = await sql<{ n: number }>`select count(distinct xmin::text)::int8 as n from tim_call`.execute(
+      opened.db,
+    );
+    console.log(`load transactions ${trx[0]!.n} (distinct xmin of tim_call) for ${fetched} buckets`);
     console.log(`pass wall time    ${(pass.durationMs / 1000).toFixed(1)} s`);
     console.log(
       `one app's floor   ${ideal.toFixed(1)} s  ((calls - 1) × MIN_CALL_INTERVAL ${config.api.minIntervalMs} ms)`,
@@ -99,7 +110,11 @@ async function main() {
     console.log(
       `ratio             ${(pass.durationMs / 1000 / ideal).toFixed(2)} × one app's floor; sequential apps would be ${apps}×`,
     );
-    console.log(`peak RSS          ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    // The V8 heap at that moment: how much of the RSS is heap the collector has not given back.
+    console.log(
+      `peak RSS          ${mib(peakRss)} MiB (V8 heap then ${mib(peakHeap.total)} MiB, ${mib(peakHeap.used)} MiB in use)`,
+    );
   } finally {
     await opened.close();
     if (simProcess.exitCode === null) simProcess.kill('SIGTERM');

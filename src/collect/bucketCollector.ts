@@ -11,7 +11,8 @@ import { TimApiError } from '../tencent/errors.ts';
 import type { Window } from '../tencent/loss.ts';
 import { inProcessGate } from '../tencent/callGate.ts';
 import { archiveSafely, isDataRefusal } from '../warehouse/archive.ts';
-import { BucketMismatchError, loadBucket } from '../warehouse/load.ts';
+import { BucketMismatchError } from '../warehouse/load.ts';
+import { createLoadBatcher, loadSlotsFor } from '../warehouse/loadBatcher.ts';
 import { markBucketFinal } from '../warehouse/state.ts';
 import { loadStatsBucket } from '../warehouse/statsLoad.ts';
 import type { CollectorDeps } from './collector.ts';
@@ -42,6 +43,9 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
         sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, undefined, 'stats_rate_slot'),
       )
     : gate;
+  // Loss answers of all apps are loaded together, a transaction for those that arrived while the
+  // previous ones were loading (group commit, loadBatcher.ts).
+  const batcher = createLoadBatcher(db, { slots: loadSlotsFor(deps.databaseKind ?? 'pglite') });
   const http = createHttp(config.api.timeoutMs);
   const clients = new Map<number, TimClient>();
 
@@ -87,7 +91,7 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
       const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };
       result =
         fetched.feed === 'loss'
-          ? await loadBucket(db, { ...target, entries: fetched.entries, final })
+          ? await batcher.load({ ...target, entries: fetched.entries, final })
           : await inTransaction(db, async (trx) => {
               const loaded = await loadStatsBucket(trx, { ...target, stats: fetched.stats });
               const key = { sdkappid: app.sdkappid, bucketStart: bucket.start, bucketSize: config.bucketSize };

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { AppConfig, Config, Feed } from '../config/config.ts';
+import type { DatabaseKind } from '../db/connect.ts';
 import { FEED_TABLES, type Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { TimApiError } from '../tencent/errors.ts';
@@ -48,6 +49,11 @@ export interface CollectorDeps {
   observer?: CollectObserver;
   /** Where calls wait for their turn; default the in-process gate, then the database's rate slot. */
   gate?: CallGate;
+  /**
+   * What `db` is (`OpenedDatabase.kind`); default 'pglite', the cautious choice. It sets how many
+   * loads run at once (`loadSlotsFor`) and how many apps a pass collects at once.
+   */
+  databaseKind?: DatabaseKind;
 }
 
 export interface Collector {
@@ -67,10 +73,22 @@ const FATAL_RETRY_MS = 3_600_000;
 const LEASE_TTL_MS = 10 * 60_000;
 /**
  * Apps collected at once in a pass. Each spends most of its time waiting for its 1 call/second,
- * so a few hundred keep a pass short, while the database pools (10 and 2 connections) never
- * have more waiters than they serve within their 10 s wait.
+ * and has at most one answer waiting for its load, so this also bounds what waits in memory.
+ *
+ * PostgreSQL: 500. The loads of all apps are batched (loadBatcher.ts), so a 500-app first pass
+ * runs in one wave of one app's calls instead of three; on two cores a wave of 500 (about 400
+ * answers a second) is about what the server keeps up with (README "Benchmarks"), and more apps
+ * at once would only queue longer for it. Pool callers wait in order without a deadline
+ * (poolQueue.ts), so at 10,000 apps the longer waits never fail the pass.
+ *
+ * PGlite: 200, as before. Its queries run on the daemon's own thread, between the answers, so
+ * loads never overlap and batching gains nothing; 500 apps at once only held more requests up
+ * on a blocked event loop (measured at 500 apps: 106 s and 682 calls timed out and retried,
+ * against 93 s and 24 with 200).
  */
-const PASS_CONCURRENCY = 200;
+function passConcurrency(kind: DatabaseKind): number {
+  return kind === 'postgres' ? 500 : 200;
+}
 
 export function createCollector(deps: CollectorDeps): Collector {
   const { db, config, clock, observer } = deps;
@@ -216,7 +234,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     const startedAtMs = clock.now();
     const began = performance.now();
     // Apps run concurrently: each is bound by its own 1 call/second, so a pass takes about as
-    // long as the app with the most pending buckets. At most PASS_CONCURRENCY at a time, so
+    // long as the app with the most pending buckets. At most passConcurrency() at a time, so
     // thousands of apps queue here rather than for a pool connection (whose wait times out).
     const apps = [...config.apps];
     const results = new Array<readonly [number, AppPassResult] | undefined>(apps.length);
@@ -237,7 +255,9 @@ export function createCollector(deps: CollectorDeps): Collector {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PASS_CONCURRENCY, apps.length) }, worker));
+    await Promise.all(
+      Array.from({ length: Math.min(passConcurrency(deps.databaseKind ?? 'pglite'), apps.length) }, worker),
+    );
     // Only a database failure rejects; it is reported once every other app has finished.
     if (failure) throw failure.reason;
     if (!signal?.aborted) await refreshAllAppsSafely();

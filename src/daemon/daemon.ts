@@ -8,6 +8,7 @@ import { recentBuckets, STATS_STATUS_DAYS, STATUS_DAYS } from '../collect/bucket
 import { createCollector, type CollectObserver } from '../collect/collector.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 import type { Config } from '../config/config.ts';
+import type { DatabaseKind } from '../db/connect.ts';
 import { FEED_TABLES, type Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { startHttpServer, type Health } from './http.ts';
@@ -39,6 +40,8 @@ export interface DaemonDeps {
   observer?: CollectObserver;
   /** The collector's call gate (see `CollectorDeps.gate`); a soak on a warped clock spaces calls on it. */
   gate?: CallGate;
+  /** What the database is (see `CollectorDeps.databaseKind`). */
+  databaseKind?: DatabaseKind;
 }
 
 /** node-cron's messages (a missed tick, a skipped overlap) as JSON lines of our logger. */
@@ -71,6 +74,7 @@ export async function startDaemon({
   schedule,
   observer,
   gate,
+  databaseKind,
 }: DaemonDeps): Promise<Daemon> {
   const metrics = new Metrics(() => clock.now());
   const collector = createCollector({
@@ -82,6 +86,7 @@ export async function startDaemon({
     observer: observer ? chainObservers(metrics, observer) : metrics,
     leaseGraceMs: LEASE_GRACE_MS,
     ...(gate ? { gate } : {}),
+    ...(databaseKind ? { databaseKind } : {}),
   });
   const stopping = new AbortController();
   let lastPassError: string | null = null;

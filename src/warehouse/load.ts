@@ -111,6 +111,11 @@ export async function loadBuckets(
     // The upsert locks each bucket's bookkeeping row until commit, which serializes concurrent
     // loads of one bucket; the facts are written by the next statement, whose snapshot is taken
     // once the lock is ours (a statement's own snapshot predates the locks it waits for).
+    // It takes those row locks in key order (sdkappid, bucket_start, bucket_size), whatever the
+    // order of `inputs`, as renormalize does: two batches sharing buckets (two connections or two
+    // processes) then wait for each other instead of deadlocking. Every later lock of the
+    // transaction (facts of these buckets, the rollup's per-app advisory locks, taken in app
+    // order) is on rows only the holder of these bookkeeping locks writes.
     const newer = sql`(bucket_state.last_fetched_at is null or excluded.last_fetched_at >= bucket_state.last_fetched_at)`;
     const { rows: states } = await sql<{
       i: number;
@@ -138,6 +143,7 @@ export async function loadBuckets(
         insert into bucket_state (sdkappid, bucket_start, bucket_size, bucket_end, first_fetched_at, last_fetched_at,
                                   fetch_count, last_call_id, final)
         select sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, fetched_at, 1, call_id, final from input
+         order by sdkappid, bucket_start, bucket_size
         on conflict (sdkappid, bucket_start, bucket_size) do update set
           fetch_count = bucket_state.fetch_count + 1,
           first_fetched_at = least(bucket_state.first_fetched_at, excluded.first_fetched_at),

@@ -43,8 +43,15 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
     const nowMs = systemClock.now();
     const plans = feeds.map((feed) => planBackfill(config, range.fromMs, range.toMs, nowMs, feed));
 
-    return withDatabase(config, logger, async (db, { coordinationDb }) => {
-      const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+      const collector = createCollector({
+        db,
+        coordinationDb,
+        config,
+        logger,
+        clock: systemClock,
+        databaseKind: kind,
+      });
       const summary: BackfillSummary = { loaded: 0, final: 0, failed: 0, facts: 0, stopped: false };
       for (const plan of plans) {
         out(

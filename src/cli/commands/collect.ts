@@ -15,8 +15,15 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
   options: {},
   async run({ config, logger, out, signal }) {
     requireApps(config);
-    return withDatabase(config, logger, async (db, { coordinationDb }) => {
-      const collector = createCollector({ db, coordinationDb, config, logger, clock: systemClock });
+    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+      const collector = createCollector({
+        db,
+        coordinationDb,
+        config,
+        logger,
+        clock: systemClock,
+        databaseKind: kind,
+      });
       const pass = await collector.runPass(signal);
       let ok = true;
       for (const [sdkappid, result] of pass.apps) {

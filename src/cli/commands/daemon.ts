@@ -31,13 +31,20 @@ bucket commits, exit 0.`,
         }, HARD_EXIT_MS).unref(),
       { once: true },
     );
-    return withDatabase(config, logger, async (db, { coordinationDb }) => {
+    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
       if (signal.aborted) {
         // Stopped while migrating: the migrations finished, no pass starts.
         logger.info('daemon stopped before its first pass');
         return 0;
       }
-      const daemon = await startDaemon({ db, coordinationDb, config, logger, clock: systemClock });
+      const daemon = await startDaemon({
+        db,
+        coordinationDb,
+        config,
+        logger,
+        clock: systemClock,
+        databaseKind: kind,
+      });
       await untilAborted(signal);
       await daemon.stop();
       logger.info('daemon stopped');
