@@ -88,9 +88,13 @@ const MARK_FUNCTION = `create function loss_all_mark_stale() returns trigger
    end
    $$`;
 
-/** 0009's rebuild, with the all-apps tables emptied too (every day is marked again as it is rebuilt). */
+/**
+ * 0009's rebuild, with the all-apps tables emptied too: every day is marked again as it is
+ * rebuilt, then summed in the same transaction, so a rebuild leaves nothing to sum after it.
+ */
 const REBUILD_FUNCTION = (
   tables: string,
+  sumAfterRebuild: boolean,
 ) => `create or replace function push_loss_rollup_rebuild(new_zone text) returns void
    language plpgsql as $$
    begin
@@ -100,6 +104,7 @@ const REBUILD_FUNCTION = (
      perform push_loss_rollup_days(array_agg(d.sdkappid), array_agg(d.day))
         from (select distinct b.sdkappid, (b.bucket_start at time zone new_zone)::date as day
                 from bucket_state b where b.last_call_id is not null) d;
+     ${sumAfterRebuild ? 'perform push_loss_all_apps_refresh();' : ''}
    end
    $$`;
 
@@ -134,6 +139,7 @@ const up_statements = [
   REFRESH_FUNCTION,
   REBUILD_FUNCTION(
     'loss_day, loss_day_override, loss_day_total, loss_week, loss_code_week, loss_all_day, loss_all_stale',
+    true,
   ),
   `create view push_loss_codes_all_apps as
    select a.day, a.day_start, a.stage, ${platformOf('a.platform')} as platform,
@@ -166,7 +172,7 @@ const up_statements = [
 
 const down_statements = [
   'drop view push_loss_codes_all_apps',
-  REBUILD_FUNCTION('loss_day, loss_day_override, loss_day_total, loss_week, loss_code_week'),
+  REBUILD_FUNCTION('loss_day, loss_day_override, loss_day_total, loss_week, loss_code_week', false),
   'drop function push_loss_all_apps_refresh()',
   'drop trigger loss_all_stale_on_insert on loss_day_total',
   'drop trigger loss_all_stale_on_delete on loss_day_total',

@@ -9,7 +9,8 @@
  * Nothing else writes them.
  *
  * The one rollup summed over all apps (`loss_all_day`, migration 0010) is not written by loads:
- * a load marks the days it changed, and {@link refreshAllApps} sums them once, after a pass.
+ * a load marks the days it changed, and {@link refreshAllApps} sums them once, after a pass (a
+ * zone rebuild sums them itself).
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -71,5 +72,4 @@ export async function rebuildRollups(db: Kysely<Database>, zone: string): Promis
   for (const [i, { rebuild }] of ROLLUPS.entries()) {
     if (zones[i] !== zone) await sql`select ${sql.raw(rebuild)}(${zone})`.execute(db);
   }
-  if (zones[0] !== zone) await refreshAllApps(db); // the loss rebuild marked every day
 }
