@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { sql, type Kysely } from 'kysely';
 import cron from 'node-cron';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { listAppStates } from '../collect/appState.ts';
 import { releaseLeasesOf } from '../collect/leases.ts';
@@ -21,6 +22,8 @@ import { Metrics } from './metrics.ts';
  */
 export interface Daemon {
   readonly port: number;
+  /** The metrics `/metrics` serves. */
+  readonly registry: Registry;
   /** Resolves when the pass in progress (if any) has finished. */
   stop(): Promise<void>;
 }
@@ -128,11 +131,13 @@ export async function startDaemon({
       skipped = [...result.apps].flatMap(([sdkappid, r]) =>
         r.status === 'leased_elsewhere' ? [`${sdkappid} (leased by ${r.heldBy})`] : [],
       );
+      // The bucket gauges first: whoever acts on "pass finished" (the log line, or
+      // pushloss_passes_total going up) reads gauges that already describe this pass.
+      await refreshBucketMetrics();
       metrics.passFinished(result.durationMs, 'ok');
       const counts: Record<string, number> = {};
       for (const r of result.apps.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
       log.info({ durationMs: result.durationMs, apps: counts }, 'collection pass finished');
-      await refreshBucketMetrics();
     } catch (error) {
       // A pass fails as a whole only when the database does; /healthz reports it until a pass succeeds.
       lastPassError = (error as Error).message;
@@ -193,6 +198,7 @@ export async function startDaemon({
 
   return {
     port,
+    registry: metrics.registry,
     async stop() {
       stopping.abort(new Error('daemon stopping'));
       await task.stop();

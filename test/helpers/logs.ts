@@ -1,8 +1,14 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/log.ts';
 
-/** A real pino logger whose JSON lines are kept for assertions. */
-export function capturedLogger(level = 'debug'): {
+/**
+ * A real pino logger whose JSON lines are kept for assertions. `onLine` sees each line as it is
+ * written, synchronously inside the logging call, so it can observe the state at that moment.
+ */
+export function capturedLogger(
+  level = 'debug',
+  onLine?: (line: Record<string, unknown>) => void,
+): {
   logger: Logger;
   lines: () => Record<string, unknown>[];
   text: () => string;
@@ -11,6 +17,9 @@ export function capturedLogger(level = 'debug'): {
   const stream = new Writable({
     write(chunk, _encoding, done) {
       chunks.push(String(chunk));
+      if (onLine)
+        for (const line of String(chunk).split('\n').filter(Boolean))
+          onLine(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
