@@ -184,6 +184,38 @@ describe('collecting statistics', () => {
     expect(state.fatal_at).not.toBeNull();
   });
 
+  it('a statistics bucket fetched while pending and then past the horizon is marked lost; passes go on', async () => {
+    await collector().runPass();
+    const today = beijingDay(0);
+    // 31 days later today's bucket, fetched once while pending, is out of the API's reach. The
+    // upsert that marks it lost once named the loss table in its update (issue 16) and failed
+    // every pass from then on.
+    const later = NOW + 31 * DAY * 1000;
+    clock.set(later);
+    sim.reset();
+    const pass = await collector().runPass();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', failed: 0 });
+    expect(pass.apps.get(APPS[0]!)!.lost).toBeGreaterThanOrEqual(1);
+    const state = await t.db
+      .selectFrom('stats_bucket_state')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .where('bucket_start', '=', new Date(today.start * 1000))
+      .executeTakeFirstOrThrow();
+    expect(state).toMatchObject({ final: false, fetch_count: 1 });
+    expect(state.lost_at).not.toBeNull();
+    // Marking again keeps the first time.
+    clock.set(later + 3_600_000);
+    await collector().runPass();
+    const again = await t.db
+      .selectFrom('stats_bucket_state')
+      .select('lost_at')
+      .where('sdkappid', '=', APPS[0]!)
+      .where('bucket_start', '=', new Date(today.start * 1000))
+      .executeTakeFirstOrThrow();
+    expect(again.lost_at).toEqual(state.lost_at);
+  });
+
   it('renormalize rebuilds statistics from the archive without calling the API', async () => {
     await collector().runPass();
     const before = await view(APPS[0]!);

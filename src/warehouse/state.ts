@@ -1,7 +1,7 @@
 /**
  * Reading and marking bucket bookkeeping (`bucket_state`) and a bucket's stored facts.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { BucketState, BucketStateTableName, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
@@ -86,7 +86,9 @@ export async function markBucketLost(
     })
     .onConflict((conflict) =>
       conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet((eb) => ({
-        lost_at: eb.fn.coalesce('bucket_state.lost_at', 'excluded.lost_at'),
+        // The real table's name: the cast in stateTable() renames it for the types only, and
+        // `bucket_state.lost_at` in an upsert on stats_bucket_state is refused by PostgreSQL.
+        lost_at: eb.fn.coalesce(sql.ref<Date>(`${args.table ?? 'bucket_state'}.lost_at`), 'excluded.lost_at'),
       })),
     )
     .execute();
