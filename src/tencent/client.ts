@@ -88,7 +88,10 @@ export type TimApi = 'normal_push_loss' | 'normal_push_statistics';
 interface ApiSpec<T> {
   name: TimApi;
   path: string;
-  parse(body: string): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
+  parse(
+    body: string,
+    secrets: readonly string[],
+  ): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
   limits: WindowLimits;
   gate: CallGate;
   /** A short summary of a success for the log line. */
@@ -239,7 +242,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         call.outcome = rule.failure;
         return { ok: false, call, ...rule, reason: `HTTP ${response.status}`, network: false };
       }
-      const parsed = api.parse(archived.text);
+      const parsed = api.parse(archived.text, secrets);
       Object.assign(call, parsed.envelope);
       if (parsed.kind === 'ok') {
         call.outcome = 'ok';
@@ -337,8 +340,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const lossApi: ApiSpec<LossEntry[]> = {
     name: 'normal_push_loss',
     path: NORMAL_PUSH_LOSS_PATH,
-    parse(body) {
-      const parsed = parsePushLossBody(body, limits);
+    parse(body, secrets) {
+      const parsed = parsePushLossBody(body, limits, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
     limits: deps.api,
@@ -348,8 +351,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const statisticsApi: ApiSpec<PushStatistics> = {
     name: 'normal_push_statistics',
     path: NORMAL_PUSH_STATISTICS_PATH,
-    parse(body) {
-      const parsed = parseStatisticsBody(body);
+    parse(body, secrets) {
+      const parsed = parseStatisticsBody(body, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
     limits: deps.statistics ?? STATISTICS_LIMITS,
