@@ -21,7 +21,7 @@ import { ANSWER_LIMITS, archivedBody, readLimitedBody, truncateDescription, type
 import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
 import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
 import { UserSigSource } from './usersig.ts';
-import { windowProblem, type WindowLimits } from './window.ts';
+import { describeWindowLimits, windowProblem, type WindowLimits } from './window.ts';
 
 /**
  * One line for a failed exchange: the error's code and first line only (axios errors carry the
@@ -249,7 +249,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         return { ok: true, value: parsed.value, call };
       }
       if (parsed.kind === 'api_error') {
-        const rule = classifyTencentCode(parsed.envelope.errorCode);
+        const rule = classifyTencentCode(parsed.envelope.errorCode, api.limits);
         call.outcome = rule.failure;
         return {
           ok: false,
@@ -288,7 +288,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         sdkappid: app.sdkappid,
         window,
         attempt: 0,
-        advice: `the API only answers windows of at most ${api.limits.maxSpanSeconds / 86_400} days within the last ${api.limits.horizonSeconds / 86_400} days`,
+        advice: `the API only answers windows ${describeWindowLimits(api.limits)}`,
       });
     }
     let hostIndex = 0;

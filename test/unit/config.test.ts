@@ -111,8 +111,14 @@ describe('loadConfig', () => {
     [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com?' }, /has a query/],
     [
       { ...base, API_HORIZON: '30d' },
-      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the API answers at most 7 days/,
+      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the loss API answers at most 7 days back and 7 days per call: use 7d or less/,
     ],
+    // The statistics API answers 30 days: 60d used to be accepted, and the first call got 90100.
+    [
+      { ...base, STATS_HORIZON: '60d' },
+      /^STATS_HORIZON: "60d" is not a duration from 1000 to 2592000000 ms; the statistics API answers at most 30 days back and 30 days per call: use 30d or less/,
+    ],
+    [{ ...base, STATS_MAX_SPAN: '31d' }, /^STATS_MAX_SPAN: "31d" is not a duration from 1000 to 2592000000 ms/],
     [{ ...base, API_MAX_SPAN: '8d' }, /^API_MAX_SPAN: "8d" is not a duration from 1000 to 604800000 ms/],
     [
       { ...base, MIN_CALL_INTERVAL: '1050ms' },
