@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { CONFIG_VARIABLES } from '../config/env.ts';
+import { misspeltVariables } from '../config/typos.ts';
 import { createLogger } from '../log.ts';
 import { scrubKnownSecrets } from '../redact.ts';
 import { UsageError, type Command } from './command.ts';
@@ -41,9 +42,17 @@ async function main(argv: string[]): Promise<number> {
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (error) {
     throw new UsageError(`${name}: ${(error as Error).message.split('\n')[0]}; see pushloss ${name} --help`);
+  }
+  // parseArgs keeps the last of a repeated option; `--from a --from b` is a slip, not a choice.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (given.has(token.name)) throw new UsageError(`${name}: --${token.name} is given twice; give it once`);
+    given.add(token.name);
   }
   if (!command.positionals && parsed.positionals.length > 0) {
     throw new UsageError(
@@ -57,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
 
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel);
+  for (const warning of misspeltVariables(process.env)) logger.warn(warning);
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;

@@ -89,6 +89,18 @@ describe('loadConfig', () => {
   it.each([
     [{ ...base, TIM_REGION: 'mars' }, /^TIM_REGION: "mars" is not a region; use one of china\|singapore/],
     [{ ...base, TIM_SDKAPPID: 'abc' }, /^TIM_SDKAPPID: "abc" is not an SDKAppID/],
+    // Past 2^53 it used to be read as another number (10000000000000000).
+    [
+      { ...base, TIM_SDKAPPID: '9999999999999999' },
+      /^TIM_SDKAPPID: "9999999999999999" is not an SDKAppID \(a whole number from 1 to 4294967295\); copy/,
+    ],
+    [{ ...base, TIM_SDKAPPID: '4294967296' }, /^TIM_SDKAPPID: "4294967296" is not an SDKAppID/],
+    // A device or a huge file used to hang the start (or fill memory); reading stops at 4 KiB.
+    [
+      { TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/dev/zero' },
+      /^TIM_SECRET_KEY_FILE: \/dev\/zero holds more than 4096 bytes, too many for a secret; point it at/,
+    ],
+    [{ ...base, DATABASE_URL_FILE: '/dev/zero' }, /^DATABASE_URL_FILE: \/dev\/zero holds more than 4096 bytes/],
     [{ TIM_SDKAPPID: '1' }, /^TIM_SECRET_KEY: is not set; set it \(or TIM_SECRET_KEY_FILE\)/],
     [{ ...base, TIM_SECRET_KEY_FILE: '/x' }, /^TIM_SECRET_KEY: is set together with TIM_SECRET_KEY_FILE/],
     [
@@ -166,6 +178,16 @@ describe('loadConfig', () => {
   it('accepts an apps file that starts with a UTF-8 byte order mark', () => {
     const path = file('bom.json', '\uFEFF' + JSON.stringify([{ sdkappid: 7, secretKey: 'a', region: 'china' }]));
     expect(loadConfig({ PUSHLOSS_APPS_FILE: path }).apps.map((app) => app.sdkappid)).toEqual([7]);
+  });
+
+  it('refuses an apps-file sdkappid outside the SDKAppID range, and a file that never ends', () => {
+    const path = file('big.json', '[{"sdkappid": 9999999999999999, "secretKey": "a", "region": "china"}]');
+    expect(configError({ PUSHLOSS_APPS_FILE: path })).toMatch(
+      new RegExp(`^PUSHLOSS_APPS_FILE ${path} entry 0: sdkappid: .*4294967295`),
+    );
+    expect(configError({ PUSHLOSS_APPS_FILE: '/dev/zero' })).toMatch(
+      /^PUSHLOSS_APPS_FILE: \/dev\/zero is larger than 33554432 bytes; point it at the JSON array of apps$/,
+    );
   });
 
   it('names the apps file entry that is wrong', () => {
