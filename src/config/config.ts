@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { validate as validateCron } from 'node-cron';
 import { isValidTimeZone, type BucketSize } from '../buckets.ts';
 import { Secret } from '../secret.ts';
@@ -51,6 +52,8 @@ export interface Config {
     cron: string;
     settleAfterMs: number;
     httpPort: number;
+    /** The address `/healthz` and `/metrics` listen on. */
+    httpHost: string;
   };
   migrateOnStart: boolean;
 }
@@ -147,6 +150,14 @@ export function loadConfig(env: Env): Config {
   if (ownRateSlot !== 'true' && ownRateSlot !== 'false')
     fail('STATS_OWN_RATE_SLOT', `"${ownRateSlot}" is not a boolean`, 'use true or false');
 
+  const httpHost = get('HTTP_HOST');
+  if (isIP(httpHost) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(httpHost))
+    fail(
+      'HTTP_HOST',
+      `"${httpHost}" is not an address`,
+      'use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or an IP of this host',
+    );
+
   const apps = loadApps(env);
   const minIntervalMs = duration('MIN_CALL_INTERVAL');
   if (minIntervalMs < MIN_REMOTE_INTERVAL_MS) {
@@ -186,6 +197,7 @@ export function loadConfig(env: Env): Config {
       cron,
       settleAfterMs: duration('SETTLE_AFTER', 0),
       httpPort: integer('HTTP_PORT', 0, 65535),
+      httpHost,
     },
     migrateOnStart: migrateOnStart === 'true',
   };

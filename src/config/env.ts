@@ -33,6 +33,8 @@ export const CONFIG_DEFAULTS = {
   COLLECT_CRON: '*/30 * * * *',
   SETTLE_AFTER: '48h',
   HTTP_PORT: '9464',
+  // Only this machine may ask, unless told otherwise: the image sets 0.0.0.0 for its probe.
+  HTTP_HOST: '127.0.0.1',
   MIGRATE_ON_START: 'true',
 } as const;
 

@@ -50,7 +50,12 @@ describe('loadConfig', () => {
       timeoutMs: 8000,
       maxAttempts: 5,
     });
-    expect(config.daemon).toEqual({ cron: '*/30 * * * *', settleAfterMs: 48 * 3600_000, httpPort: 9464 });
+    expect(config.daemon).toEqual({
+      cron: '*/30 * * * *',
+      settleAfterMs: 48 * 3600_000,
+      httpPort: 9464,
+      httpHost: '127.0.0.1',
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.apps[0])).toBe(true);
     expect(() => {
