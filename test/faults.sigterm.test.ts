@@ -1,8 +1,8 @@
 /**
  * SIGTERM during each phase of a real daemon's life (`pushloss daemon` as a child process, the
  * simulator on 127.0.0.1, PostgreSQL): still loading, start-up migrations, waiting for an app's
- * rate slot, an HTTP call in flight, a load transaction, idle between passes, and a call that will not end (the
- * 9.5 s hard exit). Each phase is held open on purpose (a lock the test holds, a reserved rate
+ * rate slot, an HTTP call in flight, a load transaction, idle between passes, and a call that
+ * will not end (the 9.5 s hard exit). Each phase is held open on purpose (a lock the test holds, a reserved rate
  * slot, a slow or hanging answer), never by timing luck. After each: the exit code and time the
  * README promises, no call started after the signal, nothing half-written, the leases released
  * (or, after a hard exit, taken over at once), and a restart right after heals every bucket.
