@@ -109,6 +109,12 @@ describe('the pushloss CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('BUCKET_SIZ is not a pushloss variable and is ignored; did you mean BUCKET_SIZE?');
     expect(result.stdout).not.toContain('PATH');
+    // The likely cause of a configuration error is named on its line.
+    expect(await runCli(['collect'], { TIM_SDKAPID: '1400000001', TIM_SECRET_KEY: 'x' })).toMatchObject({
+      code: 2,
+      stderr:
+        'pushloss: configuration error: TIM_SDKAPPID: no app is configured; set TIM_SDKAPPID and TIM_SECRET_KEY, or PUSHLOSS_APPS_FILE (note: TIM_SDKAPID is not a pushloss variable and is ignored; did you mean TIM_SDKAPPID?)\n',
+    });
   });
 
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {

@@ -25,6 +25,9 @@ function helpText(): string {
   ].join('\n');
 }
 
+/** Variables that look like misspelt ones of ours: warned about, and named with a configuration error. */
+const misspelt = misspeltVariables(process.env);
+
 async function main(argv: string[], stop: AbortSignal): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -65,7 +68,7 @@ async function main(argv: string[], stop: AbortSignal): Promise<number> {
 
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel);
-  for (const warning of misspeltVariables(process.env)) logger.warn(warning);
+  for (const warning of misspelt) logger.warn(warning);
   const logStop = () =>
     logger.info({ signal: (stop.reason as { signal?: string }).signal }, 'stopping: finishing the call in flight');
   if (stop.aborted) logStop();
@@ -88,7 +91,9 @@ export function runCli(argv: string[], stop: AbortSignal): void {
       const exitCode =
         typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
       const prefix = error instanceof ConfigError ? 'configuration error: ' : '';
-      console.error(scrubKnownSecrets(`pushloss: ${prefix}${describeError(error).split('\n')[0]}`));
+      // A misspelt variable is the likely cause of a configuration error (TIM_SDKAPID: no app).
+      const hint = error instanceof ConfigError && misspelt.length > 0 ? ` (note: ${misspelt.join('; ')})` : '';
+      console.error(scrubKnownSecrets(`pushloss: ${prefix}${describeError(error).split('\n')[0]}${hint}`));
       process.exitCode = exitCode;
       // Once the command has failed nothing is left to finish: if a library left a handle open (a
       // half-started PGlite does), do not linger, and let a signal end the process at once.
