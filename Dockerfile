@@ -33,9 +33,12 @@ RUN apt-get update \
 
 # PUSHLOSS_DATA_DIR: the embedded database (used only when DATABASE_URL is unset) lives in the
 # volume. Migrations run at start-up; set MIGRATE_ON_START=false to run `migrate` yourself.
+# HTTP_HOST: /healthz and /metrics on every interface of the container (the healthcheck, the
+# published port and a scraper reach it from outside); outside a container the default is 127.0.0.1.
 ENV NODE_ENV=production \
     PUSHLOSS_DATA_DIR=/data \
     HTTP_PORT=9464 \
+    HTTP_HOST=0.0.0.0 \
     MIGRATE_ON_START=true
 
 WORKDIR /app

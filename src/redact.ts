@@ -20,15 +20,36 @@ function variants(secret: string): string[] {
   return [...forms].sort((a, b) => b.length - a.length);
 }
 
+/** One hexadecimal digit of a JSON escape, in either case (`\u002A` and `\u002a` are the same). */
+const hexDigit = (digit: string) => (/[a-f]/.test(digit) ? `[${digit}${digit.toUpperCase()}]` : digit);
+
 /**
- * `text` with every occurrence of the given secrets (verbatim or percent-encoded) replaced by
- * `[redacted]`. Exhaustive: use it on what an upstream sent, where the secrets are few and known.
+ * The secret as JSON text may spell it: any of its characters written as a `\uXXXX` escape (or
+ * `\/`). An upstream that escapes every third character would otherwise slip the secret past the
+ * verbatim match, and JSON.parse would hand it decoded to the warehouse.
+ */
+function jsonEscapedPattern(secret: string): RegExp {
+  const alternatives = [...secret].map((char) => {
+    const code = char.codePointAt(0)!;
+    const escape = code > 0xffff ? null : `\\\\u${[...code.toString(16).padStart(4, '0')].map(hexDigit).join('')}`;
+    const literal = char.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    return `(?:${[literal, escape, char === '/' ? '\\\\/' : null].filter(Boolean).join('|')})`;
+  });
+  return new RegExp(alternatives.join(''), 'g');
+}
+
+/**
+ * `text` with every occurrence of the given secrets (verbatim, percent-encoded or JSON-escaped)
+ * replaced by `[redacted]`. Exhaustive: use it on what an upstream sent, where the secrets are few
+ * and known.
  */
 export function redactText(text: string, secrets: Iterable<string>): string {
   let result = text;
   for (const secret of secrets) {
     if (secret.length < MIN_SECRET_LENGTH) continue;
     for (const form of variants(secret)) if (result.includes(form)) result = result.replaceAll(form, REDACTED);
+    // Only a text holding a backslash can hide an escaped secret: the common case stays a plain search.
+    if (result.includes('\\')) result = result.replace(jsonEscapedPattern(secret), REDACTED);
   }
   return result;
 }

@@ -86,6 +86,37 @@ describe('the pushloss CLI', () => {
     });
   });
 
+  it('refuses a range ending far in the future, and an option given twice, exit code 2 (not 1, not last-wins)', async () => {
+    expect(await runCli(['backfill', '--from', day(-1), '--to', '9999-12-31'], env())).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'pushloss: the range ends 9999-12-31T16:00:00Z, more than 7 days from now, and only buckets that have begun can be fetched; end it today or earlier\n',
+    });
+    expect(await runCli(['backfill', '--from', day(-3), '--from', day(-1), '--to', day(-1)], env())).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'pushloss: backfill: --from is given twice; give it once\n',
+    });
+    expect(await runCli(['status', '--json', '--json'], env())).toMatchObject({
+      code: 2,
+      stderr: 'pushloss: status: --json is given twice; give it once\n',
+    });
+  });
+
+  it('warns about a misspelt variable, naming the right one, and goes on', async () => {
+    const result = await runCli(['status'], env({ BUCKET_SIZ: '1h', LOG_LEVEL: 'warn' }));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('BUCKET_SIZ is not a pushloss variable and is ignored; did you mean BUCKET_SIZE?');
+    expect(result.stdout).not.toContain('PATH');
+    // The likely cause of a configuration error is named on its line.
+    expect(await runCli(['collect'], { TIM_SDKAPID: '1400000001', TIM_SECRET_KEY: 'x' })).toMatchObject({
+      code: 2,
+      stderr:
+        'pushloss: configuration error: TIM_SDKAPPID: no app is configured; set TIM_SDKAPPID and TIM_SECRET_KEY, or PUSHLOSS_APPS_FILE (note: TIM_SDKAPID is not a pushloss variable and is ignored; did you mean TIM_SDKAPPID?)\n',
+    });
+  });
+
   it('backfills into the embedded database with a line per bucket, prints status, and keeps secrets out of everything', async () => {
     const backfill = await runCli(['backfill', '--from', day(-2), '--to', day(-1)], env({ LOG_LEVEL: 'info' }));
     expect(backfill.stderr).toBe('');

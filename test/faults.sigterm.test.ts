@@ -1,12 +1,13 @@
 /**
  * SIGTERM during each phase of a real daemon's life (`pushloss daemon` as a child process, the
- * simulator on 127.0.0.1, PostgreSQL): start-up migrations, waiting for an app's rate slot, an HTTP
- * call in flight, a load transaction, idle between passes, and a call that will not end (the
- * 9.5 s hard exit). Each phase is held open on purpose (a lock the test holds, a reserved rate
+ * simulator on 127.0.0.1, PostgreSQL): still loading, start-up migrations, waiting for an app's
+ * rate slot, an HTTP call in flight, a load transaction, idle between passes, and a call that
+ * will not end (the 9.5 s hard exit). Each phase is held open on purpose (a lock the test holds, a reserved rate
  * slot, a slow or hanging answer), never by timing luck. After each: the exit code and time the
  * README promises, no call started after the signal, nothing half-written, the leases released
  * (or, after a hard exit, taken over at once), and a restart right after heals every bucket.
  */
+import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
@@ -195,6 +196,18 @@ async function expectRestartHeals(db: Kysely<Database>, e: Record<string, string
 }
 
 describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () => {
+  it('while pushloss is still loading (a container stopped as it starts): exit 0 before any pass, no call', async () => {
+    // The process sends itself the SIGTERM from a module-loading hook, so it lands while pushloss
+    // loads every time. It used to find no handler yet: death by signal, exit 143.
+    const preload = fileURLToPath(new URL('./helpers/signalWhileLoading.ts', import.meta.url));
+    const proc = await daemon({ ...env(t.url!), NODE_OPTIONS: `--import=${preload}` });
+    expect(await proc.exited).toBe(0);
+    expect(proc.stderr()).toBe('');
+    expect(proc.stdout()).toContain('"signal":"SIGTERM","msg":"stopping: finishing the call in flight"');
+    expect(proc.stdout()).toContain('daemon stopped before its first pass');
+    expect(sim.calls).toHaveLength(0);
+  }, 60_000);
+
   it('during start-up migrations: the migration in progress commits, no pass starts, exit 0', async () => {
     const fresh = await createTestDatabase({ migrate: false });
     try {

@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import { parseSdkAppId } from '../config/apps.ts';
 import type { AppConfig, Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 
@@ -40,10 +41,11 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
 /** `--app`: an SDKAppID, or undefined when the option was not given. */
 export function parseAppOption(value: OptionValues[string]): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+  const sdkappid = typeof value === 'string' ? parseSdkAppId(value) : undefined;
+  if (sdkappid === undefined) {
     throw new UsageError(`--app: "${String(value)}" is not an SDKAppID; pass the app's number, e.g. --app 1400000001`);
   }
-  return Number(value);
+  return sdkappid;
 }
 
 /** `--app` among the configured apps: that one, or all of them when the option was not given. */

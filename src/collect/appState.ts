@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { AppState, AppStateTableName, Database } from '../db/database.ts';
+import { storableText } from '../tencent/limits.ts';
 
 /**
  * Per app and bucket size (per API: loss in `app_state`, statistics in `stats_app_state`): where planning starts (the watermark) and how the last pass went,
@@ -60,8 +61,8 @@ export async function recordAppPass(
       ...(outcome.error
         ? {
             last_error_at: at,
-            last_error_code: outcome.error.code,
-            last_error: outcome.error.message,
+            last_error_code: storableText(outcome.error.code),
+            last_error: storableText(outcome.error.message),
             fatal_at: outcome.error.fatal ? at : null,
           }
         : { fatal_at: null }),

@@ -36,8 +36,22 @@ export function planBackfill(
   nowMs: number,
   feed: Feed = 'loss',
 ): BackfillPlan {
-  const all = bucketsOverlapping(fromMs, toMs, config.bucketSize, config.bucketTz);
   const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+  // A range ending further ahead than the API reaches back is a typo (--to 9999-12-31), not a plan.
+  if (toMs > nowMs + horizonSeconds * 1000) {
+    throw new RangeRefusedError(
+      `the range ends ${isoSeconds(toMs / 1000)}, more than ${horizonSeconds / 86_400} days from now, and only buckets that have begun can be fetched; end it today or earlier`,
+    );
+  }
+  let all: Window[];
+  try {
+    all = bucketsOverlapping(fromMs, toMs, config.bucketSize, config.bucketTz);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new RangeRefusedError(
+      `${error.message}; narrow the range to the ${horizonSeconds / 86_400} days the API still answers`,
+    );
+  }
   const reachable = firstReachableBucket(nowMs, horizonSeconds, config.bucketSize, config.bucketTz);
   const tooOld = all.filter((bucket) => bucket.start < reachable.start);
   if (tooOld.length > 0) {

@@ -1,11 +1,13 @@
 /**
  * The apps to collect: one from TIM_* variables, or several from the JSON file PUSHLOSS_APPS_FILE.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Secret } from '../secret.ts';
 import { REGION_NAMES, isLoopbackUrl, regionBaseUrls, type Region } from '../tencent/regions.ts';
-import { CONFIG_DEFAULTS, fail, read, secretFrom, type Env } from './env.ts';
+import { CONFIG_DEFAULTS, ConfigError, fail, read, readBoundedFile, secretFrom, type Env } from './env.ts';
+
+/** 10,000 apps take about 2 MB; reading stops past this, so a wrong path cannot hang or fill memory. */
+const MAX_APPS_FILE_BYTES = 32 * 1024 * 1024;
 
 export interface AppConfig {
   sdkappid: number;
@@ -30,8 +32,23 @@ export function loopbackApp(sdkappid: number, secretKey: string, baseUrls: strin
   };
 }
 
+/**
+ * SDKAppIDs are unsigned 32-bit numbers (1400000001, 20000xxxxx). A longer text is a typo, and
+ * past 2^53 JavaScript would silently read another number (9999999999999999 as 10^16).
+ */
+export const MAX_SDKAPPID = 4_294_967_295;
+
+/** The SDKAppID a text spells, or undefined when it is not one. */
+export function parseSdkAppId(text: string): number | undefined {
+  if (!/^[1-9]\d{0,9}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= MAX_SDKAPPID ? value : undefined;
+}
+
 const appEntrySchema = z.strictObject({
-  sdkappid: z.number().int().positive(),
+  sdkappid: z.number().refine((value) => Number.isInteger(value) && value >= 1 && value <= MAX_SDKAPPID, {
+    message: `not an SDKAppID (a whole number from 1 to ${MAX_SDKAPPID})`,
+  }),
   secretKey: z.string().min(1).optional(),
   secretKeyFile: z.string().min(1).optional(),
   identifier: z.string().min(1).optional(),
@@ -53,8 +70,13 @@ export function loadApps(env: Env): AppConfig[] {
   }
   const sdkappidText = read(env, 'TIM_SDKAPPID');
   if (sdkappidText === undefined) return [];
-  if (!/^[1-9]\d{0,15}$/.test(sdkappidText))
-    fail('TIM_SDKAPPID', `"${sdkappidText}" is not an SDKAppID`, 'copy the numeric SDKAppID from the Chat console');
+  const sdkappid = parseSdkAppId(sdkappidText);
+  if (sdkappid === undefined)
+    fail(
+      'TIM_SDKAPPID',
+      `"${sdkappidText}" is not an SDKAppID (a whole number from 1 to ${MAX_SDKAPPID})`,
+      'copy the numeric SDKAppID from the Chat console',
+    );
 
   const regionText = read(env, 'TIM_REGION') ?? CONFIG_DEFAULTS.TIM_REGION;
   if (!(REGION_NAMES as string[]).includes(regionText))
@@ -63,7 +85,7 @@ export function loadApps(env: Env): AppConfig[] {
 
   return [
     buildApp({
-      sdkappid: Number(sdkappidText),
+      sdkappid,
       secretKey: secretFrom(
         read(env, 'TIM_SECRET_KEY'),
         read(env, 'TIM_SECRET_KEY_FILE'),
@@ -82,8 +104,16 @@ function loadAppsFile(path: string): AppConfig[] {
   let parsed: unknown;
   try {
     // A UTF-8 byte order mark (Windows editors add one) is not part of the JSON.
-    parsed = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
+    const read = readBoundedFile(path, MAX_APPS_FILE_BYTES);
+    if ('tooLarge' in read)
+      fail(
+        'PUSHLOSS_APPS_FILE',
+        `${path} is larger than ${MAX_APPS_FILE_BYTES} bytes`,
+        'point it at the JSON array of apps',
+      );
+    parsed = JSON.parse(read.text.replace(/^\uFEFF/, ''));
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     // Never echo the parser's message: it quotes the file's text, which holds secret keys.
     const position = /position (\d+)/.exec((error as Error).message)?.[1];
     const why =

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { validate as validateCron } from 'node-cron';
 import { isValidTimeZone, type BucketSize } from '../buckets.ts';
 import { Secret } from '../secret.ts';
@@ -51,15 +52,23 @@ export interface Config {
     cron: string;
     settleAfterMs: number;
     httpPort: number;
+    /** The address `/healthz` and `/metrics` listen on. */
+    httpHost: string;
   };
   migrateOnStart: boolean;
 }
 
 /** 1 s plus the 50 ms a start may be late (rateSlots.ts) plus 50 ms of network jitter. */
 const MIN_REMOTE_INTERVAL_MS = 1100;
-/** The documented limit of both the horizon and one window's span: 7 days. */
-const API_LIMIT_MS = 7 * 86_400_000;
-const API_LIMIT_FIX = 'the API answers at most 7 days back and 7 days per call: use 7d or less (e.g. 7d, 36h)';
+/**
+ * What each API is documented to answer, as both its horizon and one window's longest span:
+ * longer settings would ask for windows it refuses (90100) on every pass.
+ */
+const DOCUMENTED_DAYS: Readonly<Record<Feed, number>> = { loss: 7, statistics: 30 };
+const limitMs = (feed: Feed) => DOCUMENTED_DAYS[feed] * 86_400_000;
+const limitFix = (feed: Feed, api: string) =>
+  `the ${api} answers at most ${DOCUMENTED_DAYS[feed]} days back and ${DOCUMENTED_DAYS[feed]} days per call: ` +
+  `use ${DOCUMENTED_DAYS[feed]}d or less (e.g. ${DOCUMENTED_DAYS[feed]}d, 36h)`;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Validates the environment (and the apps file it names) into a frozen Config. */
 export function loadConfig(env: Env): Config {
@@ -141,6 +150,14 @@ export function loadConfig(env: Env): Config {
   if (ownRateSlot !== 'true' && ownRateSlot !== 'false')
     fail('STATS_OWN_RATE_SLOT', `"${ownRateSlot}" is not a boolean`, 'use true or false');
 
+  const httpHost = get('HTTP_HOST');
+  if (isIP(httpHost) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(httpHost))
+    fail(
+      'HTTP_HOST',
+      `"${httpHost}" is not an address`,
+      'use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or an IP of this host',
+    );
+
   const apps = loadApps(env);
   const minIntervalMs = duration('MIN_CALL_INTERVAL');
   if (minIntervalMs < MIN_REMOTE_INTERVAL_MS) {
@@ -162,23 +179,25 @@ export function loadConfig(env: Env): Config {
     bucketSize,
     bucketTz,
     api: {
-      // Longer than the API allows would ask for windows it refuses (90100) on every pass.
-      horizonSeconds: duration('API_HORIZON', 1000, API_LIMIT_MS, API_LIMIT_FIX) / 1000,
-      maxSpanSeconds: duration('API_MAX_SPAN', 1000, API_LIMIT_MS, API_LIMIT_FIX) / 1000,
+      horizonSeconds: duration('API_HORIZON', 1000, limitMs('loss'), limitFix('loss', 'loss API')) / 1000,
+      maxSpanSeconds: duration('API_MAX_SPAN', 1000, limitMs('loss'), limitFix('loss', 'loss API')) / 1000,
       minIntervalMs,
       timeoutMs: duration('REQUEST_TIMEOUT', 3001, 8000),
       maxAttempts: integer('MAX_ATTEMPTS', 1, 20),
     },
     feeds: FEEDS.filter((feed) => feeds.includes(feed)),
     statistics: {
-      horizonSeconds: duration('STATS_HORIZON', 1000) / 1000,
-      maxSpanSeconds: duration('STATS_MAX_SPAN', 1000) / 1000,
+      horizonSeconds:
+        duration('STATS_HORIZON', 1000, limitMs('statistics'), limitFix('statistics', 'statistics API')) / 1000,
+      maxSpanSeconds:
+        duration('STATS_MAX_SPAN', 1000, limitMs('statistics'), limitFix('statistics', 'statistics API')) / 1000,
       ownRateSlot: ownRateSlot === 'true',
     },
     daemon: {
       cron,
       settleAfterMs: duration('SETTLE_AFTER', 0),
       httpPort: integer('HTTP_PORT', 0, 65535),
+      httpHost,
     },
     migrateOnStart: migrateOnStart === 'true',
   };

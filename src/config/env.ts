@@ -2,7 +2,7 @@
  * The environment variables pushloss reads, their defaults, and how a bad one is reported: a
  * ConfigError whose one-line message names the variable (or apps-file entry) and the fix.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Secret } from '../secret.ts';
 
 /** Every variable with a default; the value is the default, as `.env.example` shows it. */
@@ -33,6 +33,8 @@ export const CONFIG_DEFAULTS = {
   COLLECT_CRON: '*/30 * * * *',
   SETTLE_AFTER: '48h',
   HTTP_PORT: '9464',
+  // Only this machine may ask, unless told otherwise: the image sets 0.0.0.0 for its probe.
+  HTTP_HOST: '127.0.0.1',
   MIGRATE_ON_START: 'true',
 } as const;
 
@@ -88,6 +90,43 @@ export function parseDuration(text: string): number | undefined {
   return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : undefined;
 }
 
+/**
+ * What a secret file (`*_FILE`) may hold: a secret key is 64 characters and a database URL a few
+ * hundred, so 4 KiB is generous; reading stops there, so `/dev/zero` or a log file given by
+ * mistake is refused at once instead of hanging or filling memory.
+ */
+export const MAX_SECRET_FILE_BYTES = 4096;
+
+/**
+ * The file's text, read as UTF-8 up to `maxBytes`; a longer file is refused with `tooLarge`.
+ * Throws the file system's error (ENOENT, EACCES...).
+ */
+export function readBoundedFile(path: string, maxBytes: number): { text: string } | { tooLarge: true } {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let read; length < buffer.length && (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0;)
+      length += read;
+    return length > maxBytes ? { tooLarge: true } : { text: buffer.toString('utf8', 0, length) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A secret file's text, trimmed; stops the program with one line if unreadable or too large. */
+function readSecretFile(path: string, name: string, fix: string): string {
+  let read;
+  try {
+    read = readBoundedFile(path, MAX_SECRET_FILE_BYTES);
+  } catch (error) {
+    fail(name, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, fix);
+  }
+  if ('tooLarge' in read)
+    fail(name, `${path} holds more than ${MAX_SECRET_FILE_BYTES} bytes, too many for a secret`, fix);
+  return read.text.trim();
+}
+
 /** The secret key from a variable or from the file another variable names; exactly one of the two. */
 export function secretFrom(
   value: string | undefined,
@@ -98,16 +137,7 @@ export function secretFrom(
   if (nonEmpty(value) !== undefined && nonEmpty(file) !== undefined)
     fail(valueName, `is set together with ${fileName}`, 'set only one of them');
   if (nonEmpty(file) !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file!, 'utf8').trim();
-    } catch (error) {
-      fail(
-        fileName,
-        `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        'point it at a readable file holding the secret key',
-      );
-    }
+    const text = readSecretFile(file!, fileName, 'point it at a readable file holding the secret key');
     if (text === '') fail(fileName, `${file} is empty`, "put the app's secret key from the Chat console in it");
     return new Secret(text);
   }
@@ -119,17 +149,8 @@ export function secretFrom(
 /** The trimmed contents of the file a `*_FILE` variable names (Docker / Kubernetes secrets). */
 export function readOptionalFile(path: string | undefined, name: string): string | undefined {
   if (nonEmpty(path) === undefined) return undefined;
-  try {
-    return (
-      nonEmpty(readFileSync(path!, 'utf8')) ??
-      fail(name, `${path} is empty`, 'put the value in the file or unset the variable')
-    );
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    fail(
-      name,
-      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      'point it at a readable file',
-    );
-  }
+  return (
+    nonEmpty(readSecretFile(path!, name, 'point it at a readable file holding only the value')) ??
+    fail(name, `${path} is empty`, 'put the value in the file or unset the variable')
+  );
 }

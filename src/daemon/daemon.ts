@@ -181,7 +181,11 @@ export async function startDaemon({
     return { ok: true, reason: 'ok' };
   }
 
-  const server: Server = await startHttpServer(config.daemon.httpPort, health, metrics.registry);
+  const server: Server = await startHttpServer(
+    { port: config.daemon.httpPort, host: config.daemon.httpHost },
+    health,
+    metrics.registry,
+  );
   const port = (server.address() as { port: number }).port;
   const task = (schedule ?? cronSchedule(config.daemon.cron, logger))(() => runOnce('schedule'));
   logger.info(

@@ -1,15 +1,24 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
-/** HTTP_PORT cannot be listened on: a configuration problem (exit code 2). */
+/** HTTP_PORT / HTTP_HOST cannot be listened on: a configuration problem (exit code 2). */
 export class HttpPortError extends Error {
   readonly exitCode = 2;
-  constructor(port: number, code: string) {
+  constructor(port: number, host: string, code: string) {
     super(
-      `HTTP_PORT: port ${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}; set HTTP_PORT to a free port (or 0 for any)`,
+      code === 'EADDRNOTAVAIL'
+        ? `HTTP_HOST: ${host} is not an address of this machine; set HTTP_HOST to one of its addresses, 127.0.0.1 or 0.0.0.0`
+        : `HTTP_PORT: port ${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}; set HTTP_PORT to a free port (or 0 for any)`,
     );
   }
 }
+
+/**
+ * Open connections the server keeps at once: a probe, a scraper and a few curious humans need a
+ * handful; past this, new connections are dropped, so a flood of idle sockets cannot take the
+ * daemon's file descriptors and memory.
+ */
+export const MAX_HTTP_CONNECTIONS = 32;
 
 export interface Health {
   ok: boolean;
@@ -17,15 +26,17 @@ export interface Health {
 }
 
 /**
- * `/healthz` (200 or 503 with the reason as text) and `/metrics` (Prometheus text format).
- * Listens on all interfaces: it is the container's probe and scrape endpoint.
+ * `/healthz` (200 or 503 with the reason as text) and `/metrics` (Prometheus text format), on
+ * `host` (HTTP_HOST: 127.0.0.1 by default, 0.0.0.0 in the container, whose probe and scraper
+ * come from outside it).
  */
 export async function startHttpServer(
-  port: number,
+  { port, host }: { port: number; host: string },
   health: () => Promise<Health>,
   registry: Registry,
 ): Promise<Server> {
   const server = createServer((req, res) => void answer(req, res));
+  server.maxConnections = MAX_HTTP_CONNECTIONS;
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -48,9 +59,13 @@ export async function startHttpServer(
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new HttpPortError(port, error.code) : error),
+      reject(
+        error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
+          ? new HttpPortError(port, host, error.code)
+          : error,
+      ),
     );
-    server.listen(port, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
 }

@@ -21,7 +21,7 @@ import { ANSWER_LIMITS, archivedBody, readLimitedBody, truncateDescription, type
 import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
 import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
 import { UserSigSource } from './usersig.ts';
-import { windowProblem, type WindowLimits } from './window.ts';
+import { describeWindowLimits, windowProblem, type WindowLimits } from './window.ts';
 
 /**
  * One line for a failed exchange: the error's code and first line only (axios errors carry the
@@ -88,7 +88,10 @@ export type TimApi = 'normal_push_loss' | 'normal_push_statistics';
 interface ApiSpec<T> {
   name: TimApi;
   path: string;
-  parse(body: string): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
+  parse(
+    body: string,
+    secrets: readonly string[],
+  ): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
   limits: WindowLimits;
   gate: CallGate;
   /** A short summary of a success for the log line. */
@@ -239,14 +242,14 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         call.outcome = rule.failure;
         return { ok: false, call, ...rule, reason: `HTTP ${response.status}`, network: false };
       }
-      const parsed = api.parse(archived.text);
+      const parsed = api.parse(archived.text, secrets);
       Object.assign(call, parsed.envelope);
       if (parsed.kind === 'ok') {
         call.outcome = 'ok';
         return { ok: true, value: parsed.value, call };
       }
       if (parsed.kind === 'api_error') {
-        const rule = classifyTencentCode(parsed.envelope.errorCode);
+        const rule = classifyTencentCode(parsed.envelope.errorCode, api.limits);
         call.outcome = rule.failure;
         return {
           ok: false,
@@ -285,7 +288,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         sdkappid: app.sdkappid,
         window,
         attempt: 0,
-        advice: `the API only answers windows of at most ${api.limits.maxSpanSeconds / 86_400} days within the last ${api.limits.horizonSeconds / 86_400} days`,
+        advice: `the API only answers windows ${describeWindowLimits(api.limits)}`,
       });
     }
     let hostIndex = 0;
@@ -337,8 +340,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const lossApi: ApiSpec<LossEntry[]> = {
     name: 'normal_push_loss',
     path: NORMAL_PUSH_LOSS_PATH,
-    parse(body) {
-      const parsed = parsePushLossBody(body, limits);
+    parse(body, secrets) {
+      const parsed = parsePushLossBody(body, limits, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
     limits: deps.api,
@@ -348,8 +351,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   const statisticsApi: ApiSpec<PushStatistics> = {
     name: 'normal_push_statistics',
     path: NORMAL_PUSH_STATISTICS_PATH,
-    parse(body) {
-      const parsed = parseStatisticsBody(body);
+    parse(body, secrets) {
+      const parsed = parseStatisticsBody(body, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
     limits: deps.statistics ?? STATISTICS_LIMITS,

@@ -1,4 +1,5 @@
 import type { CallOutcome, Window } from './loss.ts';
+import { describeWindowLimits, type WindowLimits } from './window.ts';
 
 /**
  * The ONE table that decides what a failed call means. Everything that is not listed is fatal for
@@ -16,7 +17,10 @@ const retry = (advice = 'transient; retried with backoff'): Rule => ({ failure: 
 const rateLimited = (advice = 'over the 1 call/second cap; backing off'): Rule => ({ failure: 'rate_limited', advice });
 const fatal = (advice: string): Rule => ({ failure: 'fatal', advice });
 
-const TENCENT_CODES: Readonly<Record<number, Rule>> = {
+/** A rule, or one whose advice names the limits of the API that was called. */
+type RuleFor = Rule | ((limits: WindowLimits) => Rule);
+
+const TENCENT_CODES: Readonly<Record<number, RuleFor>> = {
   60002: fatal('malformed URL: a pushloss bug, please report it'),
   60003: fatal('request JSON rejected: a pushloss bug, please report it'),
   60004: fatal('account or signature error in the URL: check the identifier and secret key'),
@@ -50,15 +54,17 @@ const TENCENT_CODES: Readonly<Record<number, Rule>> = {
   70050: rateLimited('signature verification failed too often, locked for about a minute'),
   90009: fatal('no permission: call as an App administrator (set the identifier)'),
   90045: fatal('Push service not enabled: enable Push for this app in the Chat console'),
-  90100: fatal('invalid request parameters: check the window (at most 7 days, within the last 7 days)'),
+  // Each API has its own horizon (loss 7 days, statistics 30): the advice names the called one's.
+  90100: (limits) => fatal(`invalid request parameters: check the window (${describeWindowLimits(limits)})`),
   90102: retry(),
   90103: fatal('failed to switch accounts: check that the identifier is a valid UserID'),
   91000: retry(),
 };
 
-/** Classifies a Tencent ErrorCode (non-zero). */
-export function classifyTencentCode(code: number): Rule {
-  return TENCENT_CODES[code] ?? fatal(`unknown error code ${code}: see the Tencent Chat error code list`);
+/** Classifies a Tencent ErrorCode (non-zero) of a call to the API with these window `limits`. */
+export function classifyTencentCode(code: number, limits: WindowLimits): Rule {
+  const rule = TENCENT_CODES[code] ?? fatal(`unknown error code ${code}: see the Tencent Chat error code list`);
+  return typeof rule === 'function' ? rule(limits) : rule;
 }
 
 /** Classifies an HTTP status other than 200 (gateway failures are transient). */

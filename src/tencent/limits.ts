@@ -99,6 +99,11 @@ export function jsonNestsDeeperThan(text: string, maxDepth: number): boolean {
   return false;
 }
 
+/** A text PostgreSQL can store: U+0000 shown as U+FFFD. Every text from outside goes through it. */
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
 /** `text` cut to `max` characters, with a marker saying how long it was. */
 export function truncateDescription(text: string, max: number = ANSWER_LIMITS.maxDescriptionChars): string {
   if (text.length <= max) return text;
@@ -133,12 +138,12 @@ export function archivedBody(read: ReadBody, secrets: readonly string[]): Archiv
     text = read.bytes.toString('utf8');
   }
   text = redactText(text, secrets);
-  const hasNul = text.includes('\u0000');
+  const body = storableText(text);
   return {
     text,
-    body: hasNul ? text.replaceAll('\u0000', '\uFFFD') : text,
+    body,
     // latin1 maps bytes to characters one to one, so the ASCII secrets can be replaced in place.
-    bodyRaw: exact && !hasNul ? null : Buffer.from(redactText(read.bytes.toString('latin1'), secrets), 'latin1'),
+    bodyRaw: exact && body === text ? null : Buffer.from(redactText(read.bytes.toString('latin1'), secrets), 'latin1'),
     bodyBytes: read.receivedBytes,
     bodyTruncated: read.truncated,
   };

@@ -1,4 +1,5 @@
-import { ANSWER_LIMITS, jsonNestsDeeperThan, type AnswerLimits } from './limits.ts';
+import { decodeAnswerJson } from './answerJson.ts';
+import { ANSWER_LIMITS, type AnswerLimits } from './limits.ts';
 import { LOSS_ARRAYS, type LossEntry } from './loss.ts';
 
 /**
@@ -23,22 +24,15 @@ export const EMPTY_ENVELOPE: Envelope = { actionStatus: null, errorCode: null, e
 
 type EntryLimits = Pick<AnswerLimits, 'maxEntries' | 'maxJsonDepth'>;
 
-/** Parses a response body text. Never throws. */
-export function parsePushLossBody(text: string, limits: EntryLimits = ANSWER_LIMITS): ParsedBody {
-  if (jsonNestsDeeperThan(text, limits.maxJsonDepth)) {
-    return {
-      kind: 'invalid',
-      envelope: EMPTY_ENVELOPE,
-      reason: `JSON nested deeper than ${limits.maxJsonDepth} levels`,
-    };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not JSON' };
-  }
-  return parsePushLossJson(json, limits);
+/** Parses a response body text; `secrets` are scrubbed from every decoded string. Never throws. */
+export function parsePushLossBody(
+  text: string,
+  limits: EntryLimits = ANSWER_LIMITS,
+  secrets: readonly string[] = [],
+): ParsedBody {
+  const decoded = decodeAnswerJson(text, limits.maxJsonDepth, secrets);
+  if ('reason' in decoded) return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: decoded.reason };
+  return parsePushLossJson(decoded.json, limits);
 }
 
 /** Parses an already decoded JSON value. Never throws. */

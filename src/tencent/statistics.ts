@@ -7,7 +7,8 @@
  * never invents, drops or rounds one. Anything else is `invalid` with a reason, and the caller
  * keeps the raw body in the archive.
  */
-import { ANSWER_LIMITS, jsonNestsDeeperThan } from './limits.ts';
+import { decodeAnswerJson } from './answerJson.ts';
+import { ANSWER_LIMITS } from './limits.ts';
 import { EMPTY_ENVELOPE, isRecord, readEnvelope, type Envelope } from './response.ts';
 
 /** The four counts of one scope; null when the answer did not give it (unknown, not 0). */
@@ -39,20 +40,12 @@ const COUNT_FIELDS = [
 /** `platform` is a smallint column. */
 const MAX_PLATFORM = 32_767;
 
-/** Parses a response body text. Never throws. */
-export function parseStatisticsBody(text: string): ParsedStatsBody {
-  // The same bound as loss answers: a deeply nested answer must not exhaust the stack.
-  if (jsonNestsDeeperThan(text, ANSWER_LIMITS.maxJsonDepth)) {
-    const reason = `JSON nested deeper than ${ANSWER_LIMITS.maxJsonDepth} levels`;
-    return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not JSON' };
-  }
-  return parseStatisticsJson(json);
+/** Parses a response body text; `secrets` are scrubbed from every decoded string. Never throws. */
+export function parseStatisticsBody(text: string, secrets: readonly string[] = []): ParsedStatsBody {
+  // The same bound as loss answers.
+  const decoded = decodeAnswerJson(text, ANSWER_LIMITS.maxJsonDepth, secrets);
+  if ('reason' in decoded) return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: decoded.reason };
+  return parseStatisticsJson(decoded.json);
 }
 
 /** Parses an already decoded JSON value. Never throws. */

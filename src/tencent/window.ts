@@ -6,6 +6,12 @@ export interface WindowLimits {
   maxSpanSeconds: number;
 }
 
+/** The limits in words, for advice: `at most 30 days per call, within the last 30 days`. */
+export function describeWindowLimits(limits: WindowLimits): string {
+  const days = (seconds: number) => `${+(seconds / 86_400).toFixed(2)} days`;
+  return `at most ${days(limits.maxSpanSeconds)} per call, within the last ${days(limits.horizonSeconds)}`;
+}
+
 /**
  * Why the API cannot answer this window, or null when it can. Checked before calling: a window
  * the API refuses would only burn one of the app's calls per second.

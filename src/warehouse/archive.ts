@@ -4,9 +4,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { CallTableName, Database, NewTimCall } from '../db/database.ts';
-import { truncateDescription } from '../tencent/limits.ts';
+import { storableText, truncateDescription } from '../tencent/limits.ts';
 import type { CallRecord } from '../tencent/loss.ts';
-import { storableText } from './normalize.ts';
 
 /** A text field of the envelope, storable (no U+0000) and of bounded length. */
 const envelopeText = (text: string | null) => (text === null ? null : truncateDescription(storableText(text)));

@@ -9,7 +9,7 @@
  * U+FFFD, and a description longer than ANSWER_LIMITS.maxDescriptionChars is cut and marked. The
  * answer itself is archived exactly (`tim_call.body`, `body_raw`), so nothing is lost.
  */
-import { truncateDescription } from '../tencent/limits.ts';
+import { storableText, truncateDescription } from '../tencent/limits.ts';
 import type { LossEntry, LossStage } from '../tencent/loss.ts';
 import { OVERALL_PLATFORM } from '../db/database.ts';
 import type { LossScope } from '../db/database.ts';
@@ -30,11 +30,6 @@ const STAGES: ReadonlySet<string> = new Set<LossStage>(['ready_to_send', 'post_s
 const MAX_PLATFORM = 32_767;
 /** `err_code` is part of the primary key, whose index entries must stay small. */
 const MAX_ERR_CODE_CHARS = 100;
-
-/** A text PostgreSQL can store: U+0000 shown as U+FFFD. */
-export function storableText(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-}
 
 /**
  * Groups entries by (scope, stage, platform, errCode), summing counts. Output order is the order

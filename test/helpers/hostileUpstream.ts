@@ -27,7 +27,12 @@ export type HostileAnswer =
   /** A Tencent FAIL with this code whose ErrorInfo quotes the request URL (with its UserSig). */
   | { kind: 'echo_error'; code: number }
   /** A gateway error page (this status) that quotes the request URL. */
-  | { kind: 'echo_page'; status: number };
+  | { kind: 'echo_page'; status: number }
+  /**
+   * The request's UserSig and `secret` quoted back with every third character a JSON `\u`
+   * escape: in an ErrorInfo with this code (a FAIL), or, with code 0, in a valid loss answer's ErrInfo.
+   */
+  | { kind: 'echo_escaped'; code: number; secret: string };
 
 export interface HostileUpstream {
   readonly url: string;
@@ -65,6 +70,15 @@ function drained(stream: NodeJS.EventEmitter, res: NodeJS.EventEmitter = stream)
 }
 
 const OK_HEAD = '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"hostile",';
+
+/** `text` as JSON string content, every third character written as a `\uXXXX` escape. */
+function escapeEveryThird(text: string): string {
+  return [...text]
+    .map((char, index) =>
+      index % 3 === 0 ? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}` : JSON.stringify(char).slice(1, -1),
+    )
+    .join('');
+}
 
 async function respond(answer: HostileAnswer, req: IncomingMessage, res: ServerResponse): Promise<void> {
   switch (answer.kind) {
@@ -129,6 +143,17 @@ async function respond(answer: HostileAnswer, req: IncomingMessage, res: ServerR
       res.writeHead(200, { 'content-type': 'application/json' });
       const info = `bad request ${req.url ?? ''}`;
       res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorCode: answer.code, ErrorInfo: info }));
+      return;
+    }
+    case 'echo_escaped': {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const usersig = new URL(req.url ?? '', 'http://upstream').searchParams.get('usersig') ?? '';
+      const info = `signed ${escapeEveryThird(usersig)} with ${escapeEveryThird(answer.secret)}`;
+      res.end(
+        answer.code === 0
+          ? `${OK_HEAD}"ReadyToSendLoss":[{"ErrCode":20001,"ErrCount":3,"ErrInfo":"${info}"}]}`
+          : `{"ActionStatus":"FAIL","ErrorCode":${answer.code},"ErrorInfo":"${info}"}`,
+      );
       return;
     }
     case 'echo_page': {

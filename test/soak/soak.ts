@@ -210,7 +210,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           timeoutMs: REQUEST_TIMEOUT_REAL_MS,
           maxAttempts: 5,
         },
-        daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
+        daemon: {
+          cron: '30 */2 * * *',
+          settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS,
+          httpPort: 0,
+          httpHost: '127.0.0.1',
+        },
         migrateOnStart: false,
         // The soak checks loss against the simulator's truth; statistics have their own tests.
         feeds: ['loss'],

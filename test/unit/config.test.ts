@@ -50,7 +50,12 @@ describe('loadConfig', () => {
       timeoutMs: 8000,
       maxAttempts: 5,
     });
-    expect(config.daemon).toEqual({ cron: '*/30 * * * *', settleAfterMs: 48 * 3600_000, httpPort: 9464 });
+    expect(config.daemon).toEqual({
+      cron: '*/30 * * * *',
+      settleAfterMs: 48 * 3600_000,
+      httpPort: 9464,
+      httpHost: '127.0.0.1',
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.apps[0])).toBe(true);
     expect(() => {
@@ -89,6 +94,18 @@ describe('loadConfig', () => {
   it.each([
     [{ ...base, TIM_REGION: 'mars' }, /^TIM_REGION: "mars" is not a region; use one of china\|singapore/],
     [{ ...base, TIM_SDKAPPID: 'abc' }, /^TIM_SDKAPPID: "abc" is not an SDKAppID/],
+    // Past 2^53 it used to be read as another number (10000000000000000).
+    [
+      { ...base, TIM_SDKAPPID: '9999999999999999' },
+      /^TIM_SDKAPPID: "9999999999999999" is not an SDKAppID \(a whole number from 1 to 4294967295\); copy/,
+    ],
+    [{ ...base, TIM_SDKAPPID: '4294967296' }, /^TIM_SDKAPPID: "4294967296" is not an SDKAppID/],
+    // A device or a huge file used to hang the start (or fill memory); reading stops at 4 KiB.
+    [
+      { TIM_SDKAPPID: '1', TIM_SECRET_KEY_FILE: '/dev/zero' },
+      /^TIM_SECRET_KEY_FILE: \/dev\/zero holds more than 4096 bytes, too many for a secret; point it at/,
+    ],
+    [{ ...base, DATABASE_URL_FILE: '/dev/zero' }, /^DATABASE_URL_FILE: \/dev\/zero holds more than 4096 bytes/],
     [{ TIM_SDKAPPID: '1' }, /^TIM_SECRET_KEY: is not set; set it \(or TIM_SECRET_KEY_FILE\)/],
     [{ ...base, TIM_SECRET_KEY_FILE: '/x' }, /^TIM_SECRET_KEY: is set together with TIM_SECRET_KEY_FILE/],
     [
@@ -111,8 +128,14 @@ describe('loadConfig', () => {
     [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com?' }, /has a query/],
     [
       { ...base, API_HORIZON: '30d' },
-      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the API answers at most 7 days/,
+      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the loss API answers at most 7 days back and 7 days per call: use 7d or less/,
     ],
+    // The statistics API answers 30 days: 60d used to be accepted, and the first call got 90100.
+    [
+      { ...base, STATS_HORIZON: '60d' },
+      /^STATS_HORIZON: "60d" is not a duration from 1000 to 2592000000 ms; the statistics API answers at most 30 days back and 30 days per call: use 30d or less/,
+    ],
+    [{ ...base, STATS_MAX_SPAN: '31d' }, /^STATS_MAX_SPAN: "31d" is not a duration from 1000 to 2592000000 ms/],
     [{ ...base, API_MAX_SPAN: '8d' }, /^API_MAX_SPAN: "8d" is not a duration from 1000 to 604800000 ms/],
     [
       { ...base, MIN_CALL_INTERVAL: '1050ms' },
@@ -160,6 +183,16 @@ describe('loadConfig', () => {
   it('accepts an apps file that starts with a UTF-8 byte order mark', () => {
     const path = file('bom.json', '\uFEFF' + JSON.stringify([{ sdkappid: 7, secretKey: 'a', region: 'china' }]));
     expect(loadConfig({ PUSHLOSS_APPS_FILE: path }).apps.map((app) => app.sdkappid)).toEqual([7]);
+  });
+
+  it('refuses an apps-file sdkappid outside the SDKAppID range, and a file that never ends', () => {
+    const path = file('big.json', '[{"sdkappid": 9999999999999999, "secretKey": "a", "region": "china"}]');
+    expect(configError({ PUSHLOSS_APPS_FILE: path })).toMatch(
+      new RegExp(`^PUSHLOSS_APPS_FILE ${path} entry 0: sdkappid: .*4294967295`),
+    );
+    expect(configError({ PUSHLOSS_APPS_FILE: '/dev/zero' })).toMatch(
+      /^PUSHLOSS_APPS_FILE: \/dev\/zero is larger than 33554432 bytes; point it at the JSON array of apps$/,
+    );
   });
 
   it('names the apps file entry that is wrong', () => {

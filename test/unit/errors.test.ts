@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { STATISTICS_LIMITS } from '../../src/tencent/client.ts';
 import { backoffMs, classifyHttpStatus, classifyTencentCode } from '../../src/tencent/errors.ts';
+
+const LOSS_LIMITS = { horizonSeconds: 7 * 86_400, maxSpanSeconds: 7 * 86_400 };
 
 describe('failure classification', () => {
   it.each([
@@ -11,12 +14,21 @@ describe('failure classification', () => {
       'fatal',
     ],
   ])('%j are %s', (codes, failure) => {
-    for (const code of codes) expect(classifyTencentCode(code).failure, String(code)).toBe(failure);
+    for (const code of codes) expect(classifyTencentCode(code, LOSS_LIMITS).failure, String(code)).toBe(failure);
   });
 
   it('tells the operator what to do', () => {
-    expect(classifyTencentCode(90045).advice).toMatch(/enable Push/);
-    expect(classifyTencentCode(99999).advice).toMatch(/unknown error code 99999/);
+    expect(classifyTencentCode(90045, LOSS_LIMITS).advice).toMatch(/enable Push/);
+    expect(classifyTencentCode(99999, LOSS_LIMITS).advice).toMatch(/unknown error code 99999/);
+  });
+
+  it("names the called API's own window limits when a window is refused (90100)", () => {
+    expect(classifyTencentCode(90100, LOSS_LIMITS).advice).toBe(
+      'invalid request parameters: check the window (at most 7 days per call, within the last 7 days)',
+    );
+    expect(classifyTencentCode(90100, STATISTICS_LIMITS).advice).toBe(
+      'invalid request parameters: check the window (at most 30 days per call, within the last 30 days)',
+    );
   });
 
   it('treats gateway failures as transient and other HTTP statuses as fatal', () => {

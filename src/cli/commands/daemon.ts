@@ -22,15 +22,14 @@ bucket commits, exit 0.`,
     // Armed by the signal whenever it comes: during start-up too (opening the database, a
     // migration waiting for another process's lock), not only once the daemon runs. Nothing is
     // ever half-written (each bucket and each migration is one transaction), so a hard exit is safe.
-    signal.addEventListener(
-      'abort',
-      () =>
-        setTimeout(() => {
-          logger.error('shutdown took too long; exiting');
-          process.exit(1);
-        }, HARD_EXIT_MS).unref(),
-      { once: true },
-    );
+    // Already aborted: the signal came while pushloss was still loading (main.ts).
+    const armHardExit = () =>
+      setTimeout(() => {
+        logger.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, HARD_EXIT_MS).unref();
+    if (signal.aborted) armHardExit();
+    else signal.addEventListener('abort', armHardExit, { once: true });
     return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
       if (signal.aborted) {
         // Stopped while migrating: the migrations finished, no pass starts.
