@@ -65,11 +65,10 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  return command.run(
-    { config, logger, out: (line) => console.log(scrubKnownSecrets(line)), signal: controller.signal },
-    parsed.values,
-    parsed.positionals,
-  );
+  const out = command.printsCredential
+    ? (line: string) => console.log(line)
+    : (line: string) => console.log(scrubKnownSecrets(line));
+  return command.run({ config, logger, out, signal: controller.signal }, parsed.values, parsed.positionals);
 }
 
 main(process.argv.slice(2)).then(
