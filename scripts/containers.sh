@@ -4,6 +4,7 @@
 #   bash scripts/containers.sh                the preparation below, then the container checks
 #   bash scripts/containers.sh CMD [ARG...]   the preparation, then CMD instead of the checks,
 #                                             e.g. `bash scripts/containers.sh npm test`
+#                                             (then the whole fast suite through testcontainers)
 #
 # Preparation:
 #   1. Debian's docker.io and docker-compose (and mmdebstrap when a stand-in is to be built),
@@ -20,8 +21,11 @@
 #   4. `docker build` of the Dockerfile (--network host: all traffic stays on this machine).
 #   5. test/container.image.test.ts: the image against the local PostgreSQL and the simulator;
 #      test/container.compose.test.ts: docker-compose.yml up with the PostgreSQL stand-in.
-#   6. The test suite through testcontainers (TEST_DB=postgres on the PostgreSQL stand-in), and
-#      the harness falling back to PGlite with a one-line reason when its container cannot start.
+#   6. The fast suite's tests that need a database (the files that call createTestDatabase or
+#      read the harness's database plan) through testcontainers (TEST_DB=postgres on the
+#      PostgreSQL stand-in): the harness's container path, not the whole suite a third time (CI
+#      runs both suites on the local server already); and the harness falling back to PGlite
+#      with a one-line reason when its container cannot start.
 #
 # Environment: TEST_DATABASE_URL (server for the image check, default
 # postgres://postgres@127.0.0.1:5432/test), PUSHLOSS_IMAGE (tag to build, default pushloss:check).
@@ -206,9 +210,13 @@ PUSHLOSS_IMAGE="$IMAGE" TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postg
   npx vitest run --no-file-parallelism test/container.image.test.ts test/container.compose.test.ts
 
 # --- 6. testcontainers ------------------------------------------------------------------------
-step "test suite through testcontainers ($POSTGRES_TAG)"
-# TEST_DB=postgres: the container is required, no quiet fallback to PGlite.
-env -u TEST_DATABASE_URL TEST_DB=postgres npm test
+step "the database tests through testcontainers ($POSTGRES_TAG)"
+mapfile -t database_tests < <(grep -l -e 'createTestDatabase' -e "inject('pushlossTestDb')" test/*.test.ts)
+[ "${#database_tests[@]}" -gt 0 ] || die "no test file uses the test database"
+echo "containers: ${#database_tests[@]} files: ${database_tests[*]}"
+# TEST_DB=postgres: the container is required, no quiet fallback to PGlite. --project fast: the
+# system tests among them (processes, faults, soak) ran on the local server already.
+env -u TEST_DATABASE_URL TEST_DB=postgres npx vitest run --project fast "${database_tests[@]}"
 
 step "a container that cannot start"
 absent=pushloss-stand-in/absent:never-built

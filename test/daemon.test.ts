@@ -66,6 +66,18 @@ describe('the daemon', () => {
     expect(text).toMatch(new RegExp(`pushloss_buckets_at_risk\\{app="${APPS[1]}"\\} 1`));
   });
 
+  it("serves the process metrics every Node exporter has, under prom-client's standard names", async () => {
+    const { text } = await get('/metrics');
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
+    expect(value('process_start_time_seconds')).toBeGreaterThan(1_700_000_000);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(value('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('nodejs_active_handles_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/^nodejs_version_info\{version="v\d+\.\d+\.\d+"/m);
+  });
+
   it('logs the fatal app clearly and goes on with the others', () => {
     const fatal = log.lines().find((l) => l.level === 50 && l.app === APPS[1]);
     expect(fatal?.msg).toMatch(

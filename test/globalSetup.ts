@@ -3,10 +3,19 @@
  * which one it is, and hand the plan to every test file through `inject('pushlossTestDb')`.
  *
  * On a server, one template database is migrated here so each test file's database is a cheap
- * `CREATE DATABASE ... TEMPLATE` copy instead of a migration run.
+ * `CREATE DATABASE ... TEMPLATE` copy instead of a migration run. On PGlite, the same idea: an
+ * empty and a migrated in-memory database are dumped here once, and each file's database loads
+ * one of the snapshots instead of running initdb (and the migrations) again.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect } from 'kysely';
 import type { TestProject } from 'vitest/node';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
+import type { Database } from '../src/db/database.ts';
+import { pgliteParsers } from '../src/db/int8.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import {
   createDatabaseOnServer,
@@ -16,7 +25,7 @@ import {
   uniqueName,
   urlWithDatabase,
 } from './helpers/database.ts';
-import type { TestDatabasePlan } from './helpers/database.ts';
+import type { PgliteSnapshots, TestDatabasePlan } from './helpers/database.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cleanups: Array<() => Promise<void>> = [];
@@ -55,6 +64,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
         label: `${plan.label}, one database per test file copied from migrated template ${template}`,
       };
     }
+    if (plan.mode === 'pglite') {
+      const dir = await mkdtemp(join(tmpdir(), 'pushloss-pglite-snapshots-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      plan = { ...plan, snapshots: await pgliteSnapshots(dir), label: `${plan.label}, each loaded from a snapshot` };
+    }
     console.log(`[pushloss tests] database: ${plan.label}`);
     project.provide('pushlossTestDb', plan);
     return teardown;
@@ -62,4 +76,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await teardown();
     throw error;
   }
+}
+
+/** Dumps an empty and a migrated in-memory PGlite into `dir`, opened as openDatabase opens one. */
+async function pgliteSnapshots(dir: string): Promise<PgliteSnapshots> {
+  const snapshots = { empty: join(dir, 'empty.tar'), migrated: join(dir, 'migrated.tar') };
+  const pglite = await PGlite.create({ parsers: pgliteParsers });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  const dump = async (file: string) =>
+    writeFile(file, Buffer.from(await (await pglite.dumpDataDir('none')).arrayBuffer()));
+  try {
+    await dump(snapshots.empty);
+    await migrateToLatest(db);
+    await dump(snapshots.migrated);
+  } finally {
+    await db.destroy();
+  }
+  return snapshots;
 }

@@ -123,7 +123,8 @@ describe('options', () => {
     [{ days: '1.5' }, '--days: "1.5" is not a whole number from 1 to 3660'],
     [{ days: '3661' }, '--days: "3661" is not a whole number from 1 to 3660'],
     [{ days: '' }, '--days: "" is not a whole number from 1 to 3660'],
-    [{ format: 'xml' }, '--format: "xml" is not a format; use table, csv, json'],
+    [{ format: 'xml' }, '--format: "xml" is not a format; use table, csv, json, html'],
+    [{ out: '' }, '--out: give the file to write, e.g. --out report.html'],
   ])('rejects %j with one line', (values, message) => {
     expect(() => parseReportOptions(values)).toThrow(new UsageError(message));
     try {
@@ -147,8 +148,11 @@ describe('options', () => {
       app: { type: 'string' },
       days: { type: 'string' },
       format: { type: 'string' },
+      out: { type: 'string' },
     });
-    expect(reportCommand.usage).toMatch(/--app <sdkappid>[\s\S]*--days <n>[\s\S]*--format table\|csv\|json/);
+    expect(reportCommand.usage).toMatch(
+      /--app <sdkappid>[\s\S]*--days <n>[\s\S]*--format table\|csv\|json\|html[\s\S]*--out <file>/,
+    );
   });
 });
 

@@ -21,6 +21,11 @@ export interface Command {
   /** Usage line and option help, printed by `pushloss <command> --help`. */
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /**
+   * Its output is a credential the user asked for (`usersig`): printed as it is, where every other
+   * command's output goes through the last-line secret scrub. Errors and logs are scrubbed anyway.
+   */
+  printsCredential?: boolean;
   /** Takes positional arguments (`migrate down`); any other command refuses them. */
   positionals?: boolean;
   /** Resolves to the process exit code. */

@@ -73,11 +73,10 @@ async function main(argv: string[], stop: AbortSignal): Promise<number> {
     logger.info({ signal: (stop.reason as { signal?: string }).signal }, 'stopping: finishing the call in flight');
   if (stop.aborted) logStop();
   else stop.addEventListener('abort', logStop, { once: true });
-  return command.run(
-    { config, logger, out: (line) => console.log(scrubKnownSecrets(line)), signal: stop },
-    parsed.values,
-    parsed.positionals,
-  );
+  const out = command.printsCredential
+    ? (line: string) => console.log(line)
+    : (line: string) => console.log(scrubKnownSecrets(line));
+  return command.run({ config, logger, out, signal: stop }, parsed.values, parsed.positionals);
 }
 
 /** Runs the command line; `stop` is aborted by SIGTERM or SIGINT (handlers installed by main.ts). */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppPassResult, CollectObserver } from '../collect/collector.ts';
 import type { BucketCondition, BucketReport } from '../collect/bucketStatus.ts';
 import type { Feed } from '../config/config.ts';
@@ -99,6 +99,9 @@ export class Metrics implements CollectObserver {
   /** `now`: the clock success times are read from (the daemon's, so tests can move it). */
   constructor(now: () => number = Date.now) {
     this.#now = now;
+    // CPU, memory, event-loop lag, open handles, GC: what every Node exporter offers, under
+    // prom-client's standard names (process_*, nodejs_*), so stock Node dashboards work as they are.
+    collectDefaultMetrics({ register: this.registry });
   }
 
   call(call: CallRecord, feed: Feed = 'loss'): void {

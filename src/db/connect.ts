@@ -28,6 +28,12 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   /** Pool size for PostgreSQL (default 10). */
   maxConnections?: number;
+  /**
+   * In memory only: start as a copy of this `PGlite.dumpDataDir()` snapshot instead of from an
+   * empty cluster. Tests start each file's database from one migrated once per run: about 1 s
+   * instead of the 6 s of a fresh cluster (initdb) and its migrations.
+   */
+  snapshot?: Blob | undefined;
   /** Errors of idle pooled connections (server restart...). Default: ignored, the pool reconnects. */
   onPoolError?: (error: Error) => void;
 }
@@ -64,7 +70,7 @@ export class DatabaseUnreachableError extends Error {
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenedDatabase> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options);
-  return openPglite(options.dataDir);
+  return openPglite(options.dataDir, options.snapshot);
 }
 
 async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<OpenedDatabase> {
@@ -118,7 +124,8 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   };
 }
 
-async function openPglite(dataDir: string): Promise<OpenedDatabase> {
+async function openPglite(dataDir: string, snapshot: Blob | undefined): Promise<OpenedDatabase> {
+  if (snapshot && dataDir !== MEMORY_DATA_DIR) throw new Error('a snapshot starts in-memory databases only');
   // Loaded lazily: processes using PostgreSQL never load the WebAssembly build, and a refused
   // lock is reported before the multi-second PGlite start.
   let lock: DataDirLock | null = null;
@@ -138,7 +145,7 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
             parsers: pgliteParsers,
             startParams: durableStartParams(PGlite.defaultStartParams),
           })
-        : await PGlite.create({ parsers: pgliteParsers });
+        : await PGlite.create({ parsers: pgliteParsers, ...(snapshot ? { loadDataDir: snapshot } : {}) });
     } catch (error) {
       throw await embeddedOpenError(dataDir, error);
     }

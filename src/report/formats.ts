@@ -3,10 +3,11 @@
  * scripts. Pure: the same report always gives the same bytes, which is what the tests pin.
  */
 import { csvDocument } from './csv.ts';
+import { formatHtml } from './html.ts';
 import type { LossReport } from './lossReport.ts';
 import { textTable } from './textTable.ts';
 
-export const REPORT_FORMATS = ['table', 'csv', 'json'] as const;
+export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export const REPORT_SECTIONS = ['stages', 'channels', 'topCodes', 'rates'] as const;
@@ -29,6 +30,8 @@ export function formatReport(report: LossReport, format: ReportFormat, options: 
       return formatCsv(report, options);
     case 'json':
       return formatJson(report);
+    case 'html':
+      return formatHtml(report);
   }
 }
 

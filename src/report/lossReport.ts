@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LossStage } from '../tencent/loss.ts';
+import { dailyLoss, type DailyLoss } from './dailyLoss.ts';
 import { rateLines, type RateLine } from './rates.ts';
 
 export type { RateLine } from './rates.ts';
@@ -24,6 +25,8 @@ export interface LossReportOptions {
   timeZone?: string | undefined;
   /** Error codes listed per stage and channel (default 5). */
   top?: number;
+  /** Also the loss per day (the HTML report's charts over time). */
+  daily?: boolean;
 }
 
 /** Loss of one stage over the period, from the overall arrays. */
@@ -80,6 +83,8 @@ export interface LossReport {
   topCodes: TopCode[];
   /** Per app, channel (overall first) and stage, the loss rates (only where statistics exist). */
   rates: RateLine[];
+  /** Per app, stage and channel (overall first), the loss of each day; only when asked for. */
+  daily?: DailyLoss[];
 }
 
 /**
@@ -102,7 +107,7 @@ export async function lossReport(db: Kysely<any>, options: LossReportOptions): P
   const run = async (trx: Kysely<any>): Promise<LossReport> => {
     const previousZone = options.timeZone === undefined ? undefined : await setDayZone(trx, options.timeZone);
     try {
-      return await buildReport(trx, { sdkappid, days, nowMs, top });
+      return await buildReport(trx, { sdkappid, days, nowMs, top, daily: options.daily ?? false });
     } finally {
       // If a query failed, the transaction is aborted and its rollback restores the setting:
       // never hide that query's error behind this one's.
@@ -126,7 +131,13 @@ async function setDayZone(db: Kysely<any>, zone: string): Promise<string> {
 
 async function buildReport(
   db: Kysely<any>,
-  { sdkappid, days, nowMs, top }: { sdkappid: number | undefined; days: number; nowMs: number; top: number },
+  {
+    sdkappid,
+    days,
+    nowMs,
+    top,
+    daily,
+  }: { sdkappid: number | undefined; days: number; nowMs: number; top: number; daily: boolean },
 ): Promise<LossReport> {
   const period = await sql<{ time_zone: string; from: string; to: string }>`
     with today as (select (to_timestamp(${nowMs}::float8 / 1000) at time zone push_loss_day_zone())::date as day)
@@ -198,6 +209,7 @@ async function buildReport(
      order by sdkappid, sort_order, platform nulls first, rank`.execute(db);
 
   const rates = await rateLines(db, inPeriod, app);
+  const perDay = daily ? { daily: await dailyLoss(db, inPeriod, app) } : {};
 
   return {
     sdkappid: sdkappid ?? null,
@@ -233,5 +245,6 @@ async function buildReport(
       errCount: r.err_count,
     })),
     rates,
+    ...perDay,
   };
 }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../helpers/clock.ts';
+import { runCli } from '../helpers/process.ts';
 import { Secret } from '../../src/secret.ts';
 import { USERSIG_LIFETIME_SECONDS, UserSigSource, generateUserSig } from '../../src/tencent/usersig.ts';
 
@@ -70,5 +71,30 @@ describe('UserSig', () => {
     clock.advance(5_000);
     source.renew();
     expect(decode(source.current())['TLS.time']).toBe(1_800_000_005);
+  });
+
+  it('is printed by the usersig command, whole, and verifies with the app key', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const result = await runCli(['usersig'], { TIM_SDKAPPID: '1400000099', TIM_SECRET_KEY: key, LOG_LEVEL: 'silent' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const sig = result.stdout.trimEnd();
+    expect(sig).not.toContain('[redacted]');
+    const doc = decode(sig);
+    expect(doc).toMatchObject({
+      'TLS.ver': '2.0',
+      'TLS.identifier': 'administrator',
+      'TLS.sdkappid': 1400000099,
+      'TLS.expire': USERSIG_LIFETIME_SECONDS,
+    });
+    const time = doc['TLS.time'] as number;
+    expect(time).toBeGreaterThanOrEqual(before);
+    expect(time).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    const hmac = createHmac('sha256', key)
+      .update(
+        `TLS.identifier:administrator\nTLS.sdkappid:1400000099\nTLS.time:${time}\nTLS.expire:${USERSIG_LIFETIME_SECONDS}\n`,
+      )
+      .digest('base64');
+    expect(doc['TLS.sig']).toBe(hmac);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isoSeconds, systemClock } from '../../clock.ts';
 import { createCollector } from '../../collect/collector.ts';
@@ -20,7 +21,8 @@ export const demoCommand: Command = {
 Starts the API simulator on 127.0.0.1 for a demo app (${DEMO_APP}, random key), runs one
 collection pass into the embedded database under PUSHLOSS_DATA_DIR/demo (at the real 1 call per
 second, loss and statistics of the last week, so about twenty seconds), and prints the top error
-codes per stage and channel and the loss rates.
+codes per stage and channel and the loss rates; writes the same as a page with charts to
+PUSHLOSS_DATA_DIR/demo/report.html and prints its path.
 Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
   options: {},
   async run({ config, out, signal }) {
@@ -57,9 +59,15 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
         const pass = await collector.runPass(signal);
         const result = pass.apps.get(DEMO_APP);
         out(`collected in ${(pass.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(result)}`);
-        const report = await lossReport(db, { days: 7, nowMs: systemClock.now(), timeZone: demo.bucketTz, top: 2 });
+        const nowMs = systemClock.now();
+        const report = await lossReport(db, { days: 7, nowMs, timeZone: demo.bucketTz, top: 2 });
         out('');
         out(formatReport(report, 'table', { sections: ['stages', 'topCodes', 'rates'] }).trimEnd());
+        const page = join(demo.dataDir, 'report.html');
+        const full = await lossReport(db, { days: 7, nowMs, timeZone: demo.bucketTz, daily: true });
+        await writeFile(page, formatReport(full, 'html'));
+        out('');
+        out(`the same with charts: ${page} (open it in a browser)`);
         return result?.status === 'collected' && result.failed === 0 ? 0 : 1;
       });
     } finally {

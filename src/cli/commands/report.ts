@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { systemClock } from '../../clock.ts';
 import { migrationStatus } from '../../db/migrate.ts';
 import { formatReport, REPORT_FORMATS } from '../../report/formats.ts';
@@ -22,6 +23,8 @@ export interface ReportCommandOptions {
   sdkappid: number | undefined;
   days: number;
   format: ReportFormat;
+  /** File to write the report to, instead of printing it. */
+  out: string | undefined;
 }
 
 /** Validates the command line; every problem is one UsageError line naming the option. */
@@ -38,7 +41,10 @@ export function parseReportOptions(values: OptionValues, positionals: readonly s
   if (typeof format !== 'string' || !(REPORT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format: "${String(format)}" is not a format; use ${REPORT_FORMATS.join(', ')}`);
   }
-  return { sdkappid, days, format: format as ReportFormat };
+  const out = values.out;
+  if (out !== undefined && (typeof out !== 'string' || out === ''))
+    throw new UsageError('--out: give the file to write, e.g. --out report.html');
+  return { sdkappid, days, format: format as ReportFormat, out };
 }
 
 /**
@@ -49,16 +55,20 @@ export function parseReportOptions(values: OptionValues, positionals: readonly s
  */
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'print loss per stage and channel, and the top error codes (table, csv or json)',
-  usage: `pushloss report [--app <sdkappid>] [--days <n>] [--format table|csv|json]
+  summary: 'print loss per stage and channel, and the top error codes (table, csv, json or an html page)',
+  usage: `pushloss report [--app <sdkappid>] [--days <n>] [--format table|csv|json|html] [--out <file>]
 
 Loss per stage, per stage and channel, and the top 5 error codes per stage and channel, over the
 last <n> days ending today (local days in BUCKET_TZ). Reads the BI views only and never migrates:
 run pushloss migrate first.
   --app <sdkappid>          one app (default: every app with loss in the period)
   --days <n>                1 to ${MAX_REPORT_DAYS} days, today included (default 7)
-  --format table|csv|json   aligned text (default), RFC 4180 CSV, or JSON`,
-  options: { app: { type: 'string' }, days: { type: 'string' }, format: { type: 'string' } },
+  --format table|csv|json|html
+                            aligned text (default), RFC 4180 CSV, JSON, or one self-contained
+                            HTML page with charts (loss per stage and channel over time, top
+                            codes, rates), which needs no network and prints well
+  --out <file>              write the report to <file> instead of printing it`,
+  options: { app: { type: 'string' }, days: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } },
   async run({ config, logger, out }, values, positionals) {
     const options = parseReportOptions(values, positionals);
     return withDatabase(
@@ -72,9 +82,15 @@ run pushloss migrate first.
           days: options.days,
           nowMs: systemClock.now(),
           timeZone: config.bucketTz,
+          daily: options.format === 'html',
         });
-        // out() adds the line break the text already ends with (for CSV: the LF of its CRLF).
         const text = formatReport(report, options.format);
+        if (options.out !== undefined) {
+          await writeFile(options.out, text);
+          out(`wrote ${options.out}`);
+          return 0;
+        }
+        // out() adds the line break the text already ends with (for CSV: the LF of its CRLF).
         out(text.endsWith('\n') ? text.slice(0, -1) : text);
         return 0;
       },

@@ -13,6 +13,8 @@ Prints a freshly generated UserSig for the app's administrator identifier, valid
 It is a credential: do not paste it into tickets or chats.
   --app <sdkappid>   which app (default: the only configured one)`,
   options: { app: { type: 'string' } },
+  // Printing the signature is this command's whole point; the scrub would print [redacted].
+  printsCredential: true,
   async run({ config, out }, values) {
     const apps = requireApps(config);
     const selected = selectApps(apps, values.app);
