@@ -27,7 +27,7 @@ const MIN_BASELINE_DAYS = 5;
 /** A rate is judged only on at least this many pushes (the day's denominator). */
 const MIN_PUSHES = 1000;
 /** Spikes and new codes need at least this many lost pushes. */
-const MIN_LOST = 50;
+const MIN_LOST = 100;
 /** Spike: above the baseline median by K scaled MADs (1.4826 × MAD estimates one sigma) ... */
 const K = 6;
 /** ... and by at least 5 percentage points (rates) or the median itself (counts: at least double). */
