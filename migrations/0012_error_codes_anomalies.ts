@@ -195,10 +195,12 @@ const up_statements = [
             e.source_url,
             e.err_code is not null
        from (select 1) one
+       -- Through the view, not the table: pushloss_reader reads views only, and a view reads its
+       -- table with its owner's rights, so this function needs no grant of its own.
        left join lateral (
-         select * from error_code c
-          where c.err_code = p_err_code and c.channel in (coalesce(p_platform, -1), -1)
-          order by c.channel desc limit 1) e on true
+         select * from push_error_codes c
+          where c.err_code = p_err_code and (c.platform = p_platform or c.platform is null)
+          order by c.platform nulls last limit 1) e on true
    $fn$`,
   `comment on function push_error_explain(smallint, text) is
    'The catalogue entry of an error code on a channel (platform NULL: overall rows, Tencent codes only): the channel''s own entry, else Tencent''s, else title ''unknown code'' and catalogued = false.'`,
@@ -214,7 +216,7 @@ const up_statements = [
   `create view push_loss_anomalies as select * from push_loss_anomalies_at(now())`,
   `comment on view push_loss_anomalies is
    'What an operator must know now, per app, stage and channel: kind failing_channel (nearly every push lost), spike (today''s or yesterday''s loss far above the baseline), new_code (a code never seen in the baseline carrying a real share of the loss), with the numbers and the dominant code''s title and fix.'`,
-  'grant select on error_code, push_error_codes, push_loss_explained, push_loss_anomalies to pushloss_reader',
+  'grant select on push_error_codes, push_loss_explained, push_loss_anomalies to pushloss_reader',
 ];
 
 const down_statements = [
