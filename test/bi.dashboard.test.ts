@@ -178,6 +178,7 @@ describe('the dashboard file', () => {
       'push_loss_codes_all_apps',
       'push_loss_wow',
       'collection_status',
+      'push_error_explain',
       'stage',
       'platform',
     ]);
@@ -264,6 +265,8 @@ describe('panels on known data', () => {
   });
 
   it('top error codes: ranked over the whole range per stage and channel, with descriptions', async () => {
+    // The catalogue's title and fix beside each code: only Tencent's -1 is catalogued on these
+    // channels (410 and 1001 are not theirs, 20001 is nobody's); unknown codes stay, as unknown.
     const row = (Stage: string, Channel: string, rank: number, code: string, Description: string, Lost: number) => ({
       Stage,
       Channel,
@@ -271,6 +274,8 @@ describe('panels on known data', () => {
       'Error code': code,
       Description,
       Lost,
+      Title: code === '-1' ? 'Certificate ID not set' : 'unknown code',
+      Fix: expect.stringMatching(code === '-1' ? /^Upload the vendor certificate/ : /^Look the code up/) as unknown,
     });
     expect(await runPanel('Top error codes', MARCH, ONLY_A)).toEqual([
       row('Ready to send', 'All channels', 1, '-1', 'unknown error', 33),
@@ -290,7 +295,8 @@ describe('panels on known data', () => {
   it('top error codes: whole weeks plus edge days give what summing every day gives, for any range', async () => {
     // The day-by-day definition (the panel before push_loss_code_periods), as the reference.
     const byDays = `SELECT s.name AS "Stage", coalesce(t.platform_name, 'All channels') AS "Channel", t.rank AS "#",
-        t.err_code AS "Error code", t.err_info AS "Description", t.err_count AS "Lost"
+        t.err_code AS "Error code", t.err_info AS "Description", t.err_count AS "Lost",
+        x.title AS "Title", x.fix AS "Fix"
       FROM (SELECT stage, platform, platform_name, err_code, sum(err_count)::int8 AS err_count,
                    (array_agg(err_info ORDER BY err_count DESC, day DESC))[1] AS err_info,
                    row_number() OVER (PARTITION BY stage, platform ORDER BY sum(err_count) DESC, err_code) AS rank
@@ -298,6 +304,7 @@ describe('panels on known data', () => {
              WHERE $__timeFilter(day_start) AND sdkappid IN ($sdkappid) AND stage IN ($stage)
              GROUP BY stage, platform, platform_name, err_code) t
       JOIN stage s ON s.stage = t.stage
+      CROSS JOIN push_error_explain(t.platform, t.err_code) x
      WHERE t.rank <= 10
      ORDER BY s.sort_order, t.platform NULLS FIRST, t.rank`;
     // A and B are every app: that selection reads the days summed over all apps, first as loads

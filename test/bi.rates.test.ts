@@ -262,6 +262,8 @@ describe('the rates dashboard (grafana/dashboards/pushloss-rates.json)', () => {
       Description: 'x',
       Lost: 30,
       'Share of sent': 30 / 979,
+      Title: 'Certificate ID not set',
+      Fix: expect.stringMatching(/^Upload the vendor certificate/) as unknown,
     });
     expect(codes).toContainEqual(expect.objectContaining({ Channel: 'platform 9', Lost: 2, 'Share of sent': null }));
   });

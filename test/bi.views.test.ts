@@ -3,6 +3,7 @@
  * bucket wins, otherwise hours are summed; the zone setting), and the read-only role.
  */
 import { randomBytes } from 'node:crypto';
+import { ERROR_CODES } from '../src/errorCodes/catalogue.ts';
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -463,12 +464,15 @@ describe('the pushloss_reader role', () => {
   const READABLE = [
     'collection_status',
     'platform',
+    'push_error_codes',
     'push_loss',
+    'push_loss_anomalies',
     'push_loss_apps',
     'push_loss_bucket_share',
     'push_loss_code_periods',
     'push_loss_codes_all_apps',
     'push_loss_daily',
+    'push_loss_explained',
     'push_loss_rate',
     'push_loss_reconciliation',
     'push_loss_top_codes',
@@ -587,6 +591,10 @@ describe('the pushloss_reader role', () => {
       push_stats_daily: 0,
       push_loss_rate: 14,
       push_loss_reconciliation: 14,
+      // 0012's: the catalogue, push_loss with it, and no anomaly in these few days.
+      push_error_codes: ERROR_CODES.length,
+      push_loss_explained: 21,
+      push_loss_anomalies: 0,
     });
     const [back] = await rows<{ user: string }>(t.db, sql`select current_user as user`);
     expect(back!.user).not.toBe('pushloss_reader');
@@ -653,7 +661,7 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(15); // 0003's 8, 0004's push_loss_apps, 0005's 4, 0007's push_loss_code_periods, 0010's push_loss_codes_all_apps
+      expect(before).toHaveLength(18); // 0003's 8, 0004's push_loss_apps, 0005's 4, 0007's push_loss_code_periods, 0010's push_loss_codes_all_apps, 0012's 3
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
@@ -713,7 +721,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(15); // as above
+        expect(readable).toHaveLength(18); // as above
       }
     } finally {
       await second?.close();

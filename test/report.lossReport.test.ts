@@ -48,6 +48,11 @@ const about = (sdkappid: number, s: LossStage) => ({
 });
 const stage = (sdkappid: number, s: LossStage, errCount: number) => ({ ...about(sdkappid, s), errCount });
 
+const CERTIFICATE_FIX =
+  'Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).';
+const UNKNOWN_FIX =
+  'Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").';
+
 describe('lossReport', () => {
   it('covers the days ending today in the zone, one app, every stage', async () => {
     const report = await lossReport(t.db, { sdkappid: A, days: 7, nowMs: NOW });
@@ -134,6 +139,9 @@ describe('formats of the report of app A, last 7 days', () => {
       [
         'Push loss report: app 1400000001, 2025-03-06 to 2025-03-12 (7 days, Asia/Shanghai)',
         '',
+        'Anomalies now (push_loss_anomalies)',
+        '(none)',
+        '',
         'Loss per stage (all channels)',
         'app         stage                lost',
         '----------  -------------------  ----',
@@ -148,15 +156,15 @@ describe('formats of the report of app A, last 7 days', () => {
         '1400000001  Sent, not delivered  Huawei      4  100.0%',
         '',
         'Top 5 error codes per stage and channel',
-        'app         stage                channel       #  code  lost  description',
-        '----------  -------------------  ------------  -  ----  ----  ----------------------------',
-        '1400000001  Ready to send        all channels  1  -1      32  unknown error',
-        '1400000001  Ready to send        all channels  2  410      5  token invalid, "re-register"',
-        '1400000001  Ready to send        Xiaomi        1  -1      10  unknown error',
-        '1400000001  Ready to send        Xiaomi        2  410      5  token invalid, "re-register"',
-        '1400000001  Ready to send        Huawei        1  -1      20  unknown error',
-        '1400000001  Sent, not delivered  all channels  1  1001     4  设备离线',
-        '1400000001  Sent, not delivered  Huawei        1  1001     4  设备离线',
+        'app         stage                channel       #  code  lost  description                   title                   fix',
+        '----------  -------------------  ------------  -  ----  ----  ----------------------------  ----------------------  -------------------------------------------------------------------------------------------------------------------------------',
+        '1400000001  Ready to send        all channels  1  -1      32  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
+        '1400000001  Ready to send        all channels  2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Ready to send        Xiaomi        1  -1      10  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
+        '1400000001  Ready to send        Xiaomi        2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Ready to send        Huawei        1  -1      20  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
+        '1400000001  Sent, not delivered  all channels  1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Sent, not delivered  Huawei        1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
         '',
         'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
         '(no statistics collected)',
@@ -203,6 +211,10 @@ describe('formats of the report of app A, last 7 days', () => {
       errCode,
       errInfo,
       errCount,
+      // Only Tencent's -1 is catalogued on every channel; 410 and 1001 mean nothing on these.
+      ...(errCode === '-1'
+        ? { title: 'Certificate ID not set', fix: CERTIFICATE_FIX }
+        : { title: 'unknown code', fix: UNKNOWN_FIX }),
     });
     const expected = {
       sdkappid: A,
@@ -211,6 +223,7 @@ describe('formats of the report of app A, last 7 days', () => {
       to: '2025-03-12',
       days: 7,
       top: 5,
+      anomalies: [],
       stages: [stage(A, R, 37), stage(A, P, 4)],
       channels: [
         { ...about(A, R), platform: 3, platformName: 'Huawei', errCount: 20, share: 20 / 35 },

@@ -14,6 +14,7 @@ import { FEED_TABLES, type Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { startHttpServer, type Health } from './http.ts';
 import { Metrics } from './metrics.ts';
+import { currentAnomalies, latestLossRates } from '../report/anomalies.ts';
 
 /**
  * The long-lived process: a pass at start-up, then one on every COLLECT_CRON tick (never two at
@@ -122,6 +123,16 @@ export async function startDaemon({
     }
   }
 
+  /** The anomaly and loss-rate gauges; a failing query is logged and leaves the last values. */
+  async function refreshDetection(log: Logger) {
+    try {
+      const nowMs = clock.now();
+      metrics.detection(await currentAnomalies(db, nowMs), await latestLossRates(db, nowMs));
+    } catch (error) {
+      log.error({ err: error }, 'anomaly detection failed');
+    }
+  }
+
   async function pass(trigger: string) {
     const log = logger.child({ trigger });
     const began = performance.now();
@@ -134,6 +145,7 @@ export async function startDaemon({
       // The bucket gauges first: whoever acts on "pass finished" (the log line, or
       // pushloss_passes_total going up) reads gauges that already describe this pass.
       await refreshBucketMetrics();
+      await refreshDetection(log);
       metrics.passFinished(result.durationMs, 'ok');
       const counts: Record<string, number> = {};
       for (const r of result.apps.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;

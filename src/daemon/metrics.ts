@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { AppPassResult, CollectObserver } from '../collect/collector.ts';
 import type { BucketCondition, BucketReport } from '../collect/bucketStatus.ts';
 import type { Feed } from '../config/config.ts';
+import type { Anomaly } from '../report/anomalies.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 
 /**
@@ -96,6 +97,33 @@ export class Metrics implements CollectObserver {
     registers: [this.registry],
   });
 
+  // Detection (issue 20). Label `sdkappid` like the alerts, not `app`: these series are new, and
+  // the alerts' labels are the contract. Cardinality: loss rates apps × 2 stages × channels
+  // (10 in practice); anomalies only while one is active, one series per anomaly.
+  readonly #lossRate = new Gauge({
+    name: 'pushloss_loss_rate',
+    help: "Today's loss rate so far (loss / pushes) per app, stage and channel, where statistics exist",
+    labelNames: ['sdkappid', 'stage', 'platform_name'],
+    registers: [this.registry],
+  });
+  readonly #anomaly = new Gauge({
+    name: 'pushloss_anomaly',
+    help: 'A current anomaly of push_loss_anomalies: its measured value (a loss rate, or lost pushes when measure="count")',
+    labelNames: ['sdkappid', 'stage', 'platform_name', 'kind', 'err_code', 'measure', 'title', 'fix'],
+    registers: [this.registry],
+  });
+  readonly #anomalies = new Gauge({
+    name: 'pushloss_anomalies',
+    help: 'Number of current anomalies by kind (failing_channel, spike, new_code)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly #lastDetection = new Gauge({
+    name: 'pushloss_detection_timestamp_seconds',
+    help: 'When the anomaly and loss-rate gauges were last computed',
+    registers: [this.registry],
+  });
+
   /** `now`: the clock success times are read from (the daemon's, so tests can move it). */
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -141,4 +169,38 @@ export class Metrics implements CollectObserver {
     }
     atRisk.set({ app: sdkappid }, buckets.filter((b) => b.atRisk).length);
   }
+
+  /** Replaces the detection gauges: what is not listed any more is gone from /metrics. */
+  detection(anomalies: readonly Anomaly[], rates: readonly LossRateLine[]): void {
+    this.#anomaly.reset();
+    this.#lossRate.reset();
+    for (const kind of ['failing_channel', 'spike', 'new_code'] as const)
+      this.#anomalies.set({ kind }, anomalies.filter((a) => a.kind === kind).length);
+    for (const a of anomalies) {
+      this.#anomaly.set(
+        {
+          sdkappid: a.sdkappid,
+          stage: a.stage,
+          platform_name: a.platformName,
+          kind: a.kind,
+          err_code: a.errCode ?? '',
+          measure: a.measure,
+          title: a.title,
+          fix: a.fix,
+        },
+        a.value,
+      );
+    }
+    for (const r of rates)
+      this.#lossRate.set({ sdkappid: r.sdkappid, stage: r.stage, platform_name: r.platformName }, r.lossRate);
+    this.#lastDetection.set(this.#now() / 1000);
+  }
+}
+
+/** The latest loss rate of one app, stage and channel (see `latestLossRates`). */
+export interface LossRateLine {
+  sdkappid: number;
+  stage: string;
+  platformName: string;
+  lossRate: number;
 }

@@ -199,6 +199,18 @@ export interface PushStatsView {
 }
 
 /** Every table and view, for `Kysely<Database>`. */
+/** The error-code catalogue (migration 0012), rewritten from `src/errorCodes/catalogue.ts` at every migrate. */
+export interface ErrorCodeTable {
+  /** PushPlatform, or -1 for Tencent's codes valid on every channel. */
+  channel: number;
+  err_code: string;
+  title: string;
+  meaning: string;
+  fix: string;
+  token_invalid: boolean;
+  source_url: string;
+}
+
 export interface Database {
   tim_call: TimCallTable;
   loss_fact: LossFactTable;
@@ -217,6 +229,7 @@ export interface Database {
   stats_app_state: AppStateTable;
   stats_rate_slot: RateSlotTable;
   push_stats: PushStatsView;
+  error_code: ErrorCodeTable;
 }
 
 /** The tables that differ per API (loss first, statistics second); their columns are the same. */

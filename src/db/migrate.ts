@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import type { MigrationResult, MigrationResultSet } from 'kysely/migration';
+import { syncErrorCodes } from '../errorCodes/sync.ts';
 
 /**
  * The migrations folder, relative to this module: `<root>/migrations/` from `src/db/`, and
@@ -50,9 +51,14 @@ export function createMigrator(db: Kysely<any>, migrationFolder = MIGRATIONS_FOL
   return new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) });
 }
 
-/** Applies every pending migration. Throws {@link MigrationError} on failure. */
+/**
+ * Applies every pending migration, then writes the error-code catalogue (data, not schema: see
+ * `errorCodes/sync.ts`). Throws {@link MigrationError} on failure.
+ */
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationReport> {
-  return report('Up', await createMigrator(db).migrateToLatest());
+  const done = report('Up', await createMigrator(db).migrateToLatest());
+  await syncErrorCodes(db);
+  return done;
 }
 
 /** Reverts the most recent migration (one step). Throws {@link MigrationError} on failure. */

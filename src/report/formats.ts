@@ -2,6 +2,7 @@
  * The loss report as text: an aligned table for a terminal, CSV for spreadsheets, JSON for
  * scripts. Pure: the same report always gives the same bytes, which is what the tests pin.
  */
+import { describeAnomaly } from './anomalies.ts';
 import { csvDocument } from './csv.ts';
 import { formatHtml } from './html.ts';
 import type { LossReport } from './lossReport.ts';
@@ -10,7 +11,7 @@ import { textTable } from './textTable.ts';
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export const REPORT_SECTIONS = ['stages', 'channels', 'topCodes', 'rates'] as const;
+export const REPORT_SECTIONS = ['anomalies', 'stages', 'channels', 'topCodes', 'rates'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export interface FormatOptions {
@@ -48,6 +49,13 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
     lines.push('', title, ...(table ?? ['(no loss recorded)']));
   };
 
+  if (sections.includes('anomalies')) {
+    lines.push(
+      '',
+      'Anomalies now (push_loss_anomalies)',
+      ...(report.anomalies.length === 0 ? ['(none)'] : report.anomalies.map(describeAnomaly)),
+    );
+  }
   if (sections.includes('stages')) {
     section(
       'Loss per stage (all channels)',
@@ -96,6 +104,8 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
               { header: 'code' },
               { header: 'lost', align: 'right' },
               { header: 'description' },
+              { header: 'title' },
+              { header: 'fix' },
             ],
             report.topCodes.map((r) => [
               String(r.sdkappid),
@@ -105,6 +115,8 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
               r.errCode,
               String(r.errCount),
               r.errInfo,
+              r.title,
+              r.fix,
             ]),
           ),
     );

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LossStage } from '../tencent/loss.ts';
 import { dailyLoss, type DailyLoss } from './dailyLoss.ts';
+import { currentAnomalies, type Anomaly } from './anomalies.ts';
 import { rateLines, type RateLine } from './rates.ts';
 
 export type { RateLine } from './rates.ts';
@@ -62,6 +63,10 @@ export interface TopCode {
   /** The description the API gave with the code on the day it counted the most. */
   errInfo: string;
   errCount: number;
+  /** The catalogue's title for the code on its channel ('unknown code' when not catalogued). */
+  title: string;
+  /** What to do about it, from the catalogue. */
+  fix: string;
 }
 
 export interface LossReport {
@@ -75,6 +80,8 @@ export interface LossReport {
   to: string;
   days: number;
   top: number;
+  /** What push_loss_anomalies finds now: failing channels, spikes, new codes (listed first). */
+  anomalies: Anomaly[];
   /** Per app, every stage (0 when nothing was lost), in the stages' order. */
   stages: StageTotal[];
   /** Per app and stage, the channels that lost pushes, most first. */
@@ -194,8 +201,10 @@ async function buildReport(
     err_code: string;
     err_info: string;
     err_count: number;
+    title: string;
+    fix: string;
   }>`
-    select sdkappid, stage, stage_name, platform, platform_name, rank, err_code, err_info, err_count
+    select sdkappid, stage, stage_name, platform, platform_name, rank, err_code, err_info, err_count, x.title, x.fix
       from (select t.sdkappid, t.stage, s.name as stage_name, s.sort_order, t.platform, t.platform_name, t.err_code,
                    (array_agg(t.err_info order by t.err_count desc, t.day desc))[1] as err_info,
                    sum(t.err_count)::int8 as err_count,
@@ -205,11 +214,13 @@ async function buildReport(
               join stage s on s.stage = t.stage
              where ${inPeriod} and ${app}
              group by t.sdkappid, t.stage, s.name, s.sort_order, t.platform, t.platform_name, t.err_code) ranked
+     cross join lateral push_error_explain(ranked.platform, ranked.err_code) x
      where rank <= ${top}
      order by sdkappid, sort_order, platform nulls first, rank`.execute(db);
 
   const rates = await rateLines(db, inPeriod, app);
   const perDay = daily ? { daily: await dailyLoss(db, inPeriod, app) } : {};
+  const anomalies = await currentAnomalies(db, nowMs, sdkappid);
 
   return {
     sdkappid: sdkappid ?? null,
@@ -218,6 +229,7 @@ async function buildReport(
     to,
     days,
     top,
+    anomalies,
     stages: stages.rows.map((r) => ({
       sdkappid: r.sdkappid,
       stage: r.stage,
@@ -243,6 +255,8 @@ async function buildReport(
       errCode: r.err_code,
       errInfo: r.err_info,
       errCount: r.err_count,
+      title: r.title,
+      fix: r.fix,
     })),
     rates,
     ...perDay,

@@ -33,10 +33,10 @@ const ERR_INFO: Readonly<Record<string, string>> = {
 };
 
 /** Losses before handing to a vendor do not depend on the vendor. */
-const READY_CODES = ['-1', '-2', '-3', '-4'] as const;
+export const READY_CODES = ['-1', '-2', '-3', '-4'] as const;
 
 /** Vendor answers after sending, per PushPlatform (0 = unknown, 9 = a vendor newer than the docs). */
-const POST_CODES: Readonly<Record<number, readonly string[]>> = {
+export const POST_CODES: Readonly<Record<number, readonly string[]>> = {
   0: ['1'],
   1: ['400', '410', '403'],
   2: ['1'],

@@ -1,5 +1,5 @@
 import { requireApps } from '../../config/config.ts';
-import { startSimulator } from '../../simulator/index.ts';
+import { parseAnomaly, startSimulator, withAnomalies, type InjectedAnomaly } from '../../simulator/index.ts';
 import { UsageError, untilAborted, type Command } from '../command.ts';
 
 /**
@@ -9,13 +9,17 @@ import { UsageError, untilAborted, type Command } from '../command.ts';
 export const simulatorCommand: Command = {
   name: 'simulator',
   summary: 'serve a local simulator of the Tencent API for the configured apps (testing)',
-  usage: `pushloss simulator [--port <port>]
+  usage: `pushloss simulator [--port <port>] [--inject <anomaly>]...
 
 Serves v4/timpush/normal_push_loss on http://127.0.0.1:<port> for the configured apps, checking
 UserSig, random, body, window and the 1 call/second cap as documented, with deterministic loss
 data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on SIGTERM / SIGINT.
-  --port   default 8089`,
-  options: { port: { type: 'string' } },
+  --port     default 8089
+  --inject   add an anomaly to the data, from an instant on (repeatable):
+             kind=spike|new_code|failing,app=<sdkappid>,stage=ready_to_send|post_send_delivered,
+             platform=<PushPlatform>[,from=<ISO instant, default now>][,code=<ErrCode>][,rate=<0..1>]
+             e.g. kind=spike,app=1400000001,stage=ready_to_send,platform=1 (APNs, 30 % lost from now)`,
+  options: { port: { type: 'string' }, inject: { type: 'string', multiple: true } },
   async run({ config, out, signal }, values) {
     const port = Number(values.port ?? '8089');
     if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -25,7 +29,19 @@ data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on S
       secretKey: app.secretKey.reveal(),
       identifier: app.identifier,
     }));
-    const sim = await startSimulator({ apps, port });
+    const anomalies: InjectedAnomaly[] = [];
+    for (const text of (values.inject as string[] | undefined) ?? []) {
+      try {
+        anomalies.push(parseAnomaly(text, Math.floor(Date.now() / 1000)));
+      } catch (error) {
+        throw new UsageError(`simulator: ${(error as Error).message}`);
+      }
+    }
+    const sim = await startSimulator({ apps, port, ...withAnomalies(anomalies) });
+    for (const a of anomalies)
+      out(
+        `injecting ${a.kind} for app ${a.sdkappid}, ${a.stage}, platform ${a.platform}, from ${new Date(a.from * 1000).toISOString()}`,
+      );
     out(`simulator listening on ${sim.url} for app(s) ${apps.map((a) => a.sdkappid).join(', ')}`);
     await untilAborted(signal);
     await sim.close();

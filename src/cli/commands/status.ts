@@ -4,6 +4,7 @@ import { holderIsGone } from '../../collect/leases.ts';
 import { recentBuckets, STATS_STATUS_DAYS, STATUS_DAYS, type BucketReport } from '../../collect/bucketStatus.ts';
 
 import { formatLocalDate, formatLocalMinute } from '../../buckets.ts';
+import { currentAnomalies, describeAnomaly } from '../../report/anomalies.ts';
 import { textTable, type TextColumn } from '../../report/textTable.ts';
 import type { Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
@@ -20,7 +21,8 @@ export const statusCommand: Command = {
   summary: 'what is collected, missing, lost, and about to fall out of reach',
   usage: `pushloss status [--json]
 
-For each configured app (and any app collected into this database before), the last
+First the current anomalies (push_loss_anomalies: failing channels, loss spikes, new error codes,
+each with the code's title and fix). Then, for each configured app (and any app collected into this database before), the last
 ${STATUS_DAYS} days' buckets: final (collected for good), pending (collected, may still change),
 missing (not collected yet, still reachable) or lost (the API's horizon passed it before it was
 final); the last error; and a WARNING line for every bucket that leaves the API's horizon within
@@ -115,16 +117,26 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
           ),
       );
 
+      // What went wrong with the pushes comes first: that is what an operator acts on.
+      const anomalies = await currentAnomalies(db, nowMs);
       if (values.json) {
         out(
           JSON.stringify(
-            { now: new Date(nowMs), bucketSize: config.bucketSize, timeZone: config.bucketTz, apps, warnings },
+            {
+              now: new Date(nowMs),
+              bucketSize: config.bucketSize,
+              timeZone: config.bucketTz,
+              anomalies,
+              apps,
+              warnings,
+            },
             null,
             2,
           ),
         );
         return 0;
       }
+      for (const anomaly of anomalies) out(describeAnomaly(anomaly));
       for (const app of apps) {
         out(
           `app ${app.sdkappid}  (${config.bucketSize} buckets, ${config.bucketTz})  last success: ${app.lastSuccessAt ? isoMs(app.lastSuccessAt.getTime()) : 'never'}`,
