@@ -64,6 +64,7 @@ const downTo = (name: string) =>
 const migrate = (...args: string[]) => runCli(['migrate', ...args], { ...env, LOG_LEVEL: 'silent' });
 
 it('reverts a step that drops only derived data (the all-apps rollup)', async () => {
+  await downTo('0010_all_apps');
   expect(await migrate('down')).toMatchObject({ code: 0, stdout: 'reverted 0010_all_apps\n', stderr: '' });
 }, 60_000);
 

@@ -51,7 +51,7 @@ const stage = (sdkappid: number, s: LossStage, errCount: number) => ({ ...about(
 const CERTIFICATE_FIX =
   'Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).';
 const UNKNOWN_FIX =
-  'Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").';
+  'Look the code up in the channel\'s documents and add it to the catalogue (docs/bi.md, "Error-code catalogue").';
 
 describe('lossReport', () => {
   it('covers the days ending today in the zone, one app, every stage', async () => {
@@ -159,12 +159,12 @@ describe('formats of the report of app A, last 7 days', () => {
         'app         stage                channel       #  code  lost  description                   title                   fix',
         '----------  -------------------  ------------  -  ----  ----  ----------------------------  ----------------------  -------------------------------------------------------------------------------------------------------------------------------',
         '1400000001  Ready to send        all channels  1  -1      32  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
-        '1400000001  Ready to send        all channels  2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Ready to send        all channels  2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (docs/bi.md, "Error-code catalogue").',
         '1400000001  Ready to send        Xiaomi        1  -1      10  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
-        '1400000001  Ready to send        Xiaomi        2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Ready to send        Xiaomi        2  410      5  token invalid, "re-register"  unknown code            Look the code up in the channel\'s documents and add it to the catalogue (docs/bi.md, "Error-code catalogue").',
         '1400000001  Ready to send        Huawei        1  -1      20  unknown error                 Certificate ID not set  Upload the vendor certificate in the Tencent console and set its certificate ID in the client SDK (offline push configuration).',
-        '1400000001  Sent, not delivered  all channels  1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
-        '1400000001  Sent, not delivered  Huawei        1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (README, "Error-code catalogue").',
+        '1400000001  Sent, not delivered  all channels  1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (docs/bi.md, "Error-code catalogue").',
+        '1400000001  Sent, not delivered  Huawei        1  1001     4  设备离线                      unknown code            Look the code up in the channel\'s documents and add it to the catalogue (docs/bi.md, "Error-code catalogue").',
         '',
         'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
         '(no statistics collected)',
