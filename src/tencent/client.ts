@@ -349,7 +349,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     name: 'normal_push_statistics',
     path: NORMAL_PUSH_STATISTICS_PATH,
     parse(body) {
-      const parsed = parseStatisticsBody(body);
+      const parsed = parseStatisticsBody(body, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
     limits: deps.statistics ?? STATISTICS_LIMITS,

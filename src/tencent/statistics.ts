@@ -7,7 +7,7 @@
  * never invents, drops or rounds one. Anything else is `invalid` with a reason, and the caller
  * keeps the raw body in the archive.
  */
-import { ANSWER_LIMITS, jsonNestsDeeperThan } from './limits.ts';
+import { ANSWER_LIMITS, jsonNestsDeeperThan, type AnswerLimits } from './limits.ts';
 import { EMPTY_ENVELOPE, isRecord, readEnvelope, type Envelope } from './response.ts';
 
 /** The four counts of one scope; null when the answer did not give it (unknown, not 0). */
@@ -40,7 +40,10 @@ const COUNT_FIELDS = [
 const MAX_PLATFORM = 32_767;
 
 /** Parses a response body text. Never throws. */
-export function parseStatisticsBody(text: string): ParsedStatsBody {
+export function parseStatisticsBody(
+  text: string,
+  limits: Pick<AnswerLimits, 'maxEntries'> = ANSWER_LIMITS,
+): ParsedStatsBody {
   // The same bound as loss answers: a deeply nested answer must not exhaust the stack.
   if (jsonNestsDeeperThan(text, ANSWER_LIMITS.maxJsonDepth)) {
     const reason = `JSON nested deeper than ${ANSWER_LIMITS.maxJsonDepth} levels`;
@@ -52,11 +55,14 @@ export function parseStatisticsBody(text: string): ParsedStatsBody {
   } catch {
     return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: 'body is not JSON' };
   }
-  return parseStatisticsJson(json);
+  return parseStatisticsJson(json, limits);
 }
 
 /** Parses an already decoded JSON value. Never throws. */
-export function parseStatisticsJson(json: unknown): ParsedStatsBody {
+export function parseStatisticsJson(
+  json: unknown,
+  limits: Pick<AnswerLimits, 'maxEntries'> = ANSWER_LIMITS,
+): ParsedStatsBody {
   const checked = readEnvelope(json);
   if (checked.kind !== 'ok') return checked;
   const { envelope } = checked;
@@ -70,6 +76,11 @@ export function parseStatisticsJson(json: unknown): ParsedStatsBody {
   const platforms = new Map<number, PushCounts & { platform: number }>();
   if (list !== undefined && list !== null) {
     if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: 'PlatformStatistics is not an array' };
+    // The loss answers' cap on entries, counted before any is read: each channel is a row loaded.
+    if (list.length > limits.maxEntries) {
+      const reason = `the answer lists ${list.length} channels, more than the ${limits.maxEntries} pushloss accepts`;
+      return { kind: 'invalid', envelope, reason };
+    }
     for (const [index, item] of list.entries()) {
       const where = `PlatformStatistics[${index}]`;
       if (!isRecord(item)) return { kind: 'invalid', envelope, reason: `${where}: not an object` };
