@@ -239,4 +239,3 @@ export type NewTimCall = Insertable<TimCallTable>;
 export type LossFact = Selectable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;
 export type AppState = Selectable<AppStateTable>;
-export type NewStatsFact = Insertable<StatsFactTable>;
