@@ -19,6 +19,10 @@
  * the rollups and in the `*_by_fact` views alike; switched back to 1d, the next 1d fetch wins.
  * The rollups are rebuilt, as their rule changed.
  *
+ * A call that reaches the network late moves the app's shared rate slot with it (break 1):
+ * `late_sent_at` on `rate_slot` and `stats_rate_slot` is the latest such send, which a caller
+ * waiting for its slot checks when it wakes (see src/collect/rateSlots.ts).
+ *
  * The functions' bodies are edited in place (each edit must match exactly once), not copied: what
  * changes is a few lines of bodies a hundred lines long. Frozen in time: never import app code.
  */
@@ -216,6 +220,10 @@ const STATS_CHOSEN = `${hourDays('stats_bucket_state')}
                  else f.bucket_size = '1d' or not ${STATS_HAS_1D} end
    )`;
 
+const RATE_SLOTS = ['rate_slot', 'stats_rate_slot'] as const;
+const LATE_SENT_COMMENT =
+  'When the latest call that reached the network later than its slot was sent (database clock): the next call waits a full interval from it.';
+
 const REBUILD = [
   'select push_loss_rollup_rebuild((select zone from loss_rollup_zone))',
   'select push_stats_rollup_rebuild((select zone from stats_rollup_zone))',
@@ -239,6 +247,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     end
     $$`.execute(db);
   for (const [signature, edits] of EDITS) await editFunction(db, signature, edits);
+  for (const table of RATE_SLOTS) {
+    await sql`alter table ${sql.table(table)} add column late_sent_at timestamptz`.execute(db);
+    await sql`comment on column ${sql.raw(table)}.late_sent_at is ${sql.lit(LATE_SENT_COMMENT)}`.execute(db);
+  }
   await sql.raw(lossByFact(LOSS_CHOSEN)).execute(db);
   await sql.raw(statsByFact(STATS_CHOSEN)).execute(db);
   for (const statement of REBUILD) await sql.raw(statement).execute(db);
@@ -253,6 +265,7 @@ export async function down(db: Kysely<any>): Promise<void> {
     );
   await sql.raw(lossByFact(LOSS_CHOSEN_0003)).execute(db);
   await sql.raw(statsByFact(STATS_CHOSEN_0005)).execute(db);
+  for (const table of RATE_SLOTS) await sql`alter table ${sql.table(table)} drop column late_sent_at`.execute(db);
   await sql`drop function coordination_lock(text[])`.execute(db);
   await sql`drop table coordination_lock`.execute(db);
   for (const statement of REBUILD) await sql.raw(statement).execute(db);
