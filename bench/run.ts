@@ -9,7 +9,8 @@
  *
  * With BENCH_DATABASE_URL a scratch database is created on that server and dropped afterwards.
  * `npm run bench -- bi` times the BI views and the dashboard (bench/bi.ts), `npm run bench -- load`
- * the load path and renormalize (bench/load.ts).
+ * the load path and renormalize (bench/load.ts), `npm run bench -- rate` the rate cap across
+ * processes under load (bench/rateGap.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -122,8 +123,9 @@ async function main() {
   }
 }
 
-// `npm run bench -- bi` and `npm run bench -- load` are the BI and load-path benchmarks.
+// `npm run bench -- bi`, `-- load` and `-- rate` are the BI, load-path and cross-process rate benchmarks.
 const part = process.argv[2];
 if (part === 'bi') await import('./bi.ts');
 else if (part === 'load') await import('./load.ts');
+else if (part === 'rate') await import('./rateGap.ts');
 else await main();

@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
 import type { LossStage, Window } from '../src/tencent/loss.ts';
+import { refreshAllApps } from '../src/warehouse/rollup.ts';
 import { markBucketFinal, markBucketLost } from '../src/warehouse/state.ts';
 import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
-import { dayBucket, hourBucket, load, loss } from './helpers/fixtures.ts';
+import { dayBucket, hourBucket, load, loadStats, loss } from './helpers/fixtures.ts';
 
 const A = 1400000001;
 const B = 1400000002;
@@ -510,6 +511,7 @@ describe('the pushloss_reader role', () => {
     'push_stats_daily_by_fact',
     'loss_all_day',
     'loss_all_stale',
+    'coordination_lock',
   ];
 
   it('cannot log in and has no password', async () => {
@@ -637,6 +639,57 @@ describe('the pushloss_reader role', () => {
     const [facts] = await rows<{ n: number }>(t.db, sql`select count(*)::int8 as n from loss_fact`);
     expect(facts!.n).toBe(21);
   });
+});
+
+describe('the pushloss_reader role and the loads', () => {
+  it('cannot stall a load: it may hold the advisory keys loads once took, not the row and table locks they take', async (ctx) => {
+    const own = await createTestDatabase();
+    const second = await openSecondConnection(own);
+    try {
+      if (!second) return ctx.skip(); // PGlite: one connection, nothing can hold a lock meanwhile
+      const app = 1400000099;
+      const oldKeys = ['pushloss rollup zone', 'pushloss stats rollup zone', 'pushloss all apps'];
+      oldKeys.push(`pushloss rollup ${app}`, `pushloss stats rollup ${app}`);
+      await second.db.connection().execute(async (reader) => {
+        await sql`set role pushloss_reader`.execute(reader);
+        try {
+          for (const key of oldKeys) await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(reader);
+          await sql`select pg_advisory_lock(8103509996856111987)`.execute(reader); // loss_fact partitions
+          // A one-bucket load in a month with no partition yet, a statistics load and the pass's
+          // sum over all apps, while it holds every one of those keys.
+          const loaded = (async () => {
+            await load(own.db, app, dayBucket('2024-01-10'), '1d', [loss(R, null, '-1', 3, 'x')]);
+            await loadStats(own.db, app, dayBucket('2024-01-10'), '1d', [9, 8, 7, 1]);
+            await refreshAllApps(own.db);
+            return 'loaded';
+          })();
+          let timer: NodeJS.Timeout | undefined;
+          const stalled = new Promise((resolve) => (timer = setTimeout(resolve, 15_000, 'stalled')));
+          expect(await Promise.race([loaded, stalled])).toBe('loaded');
+          clearTimeout(timer);
+          // Nor can it take the locks loads take now.
+          expect(await sqlState(sql`select coordination_lock(array['all apps'])`.execute(reader))).toBe('42501');
+          expect(
+            await sqlState(sql`do $$ begin lock table loss_rollup_zone in exclusive mode; end $$`.execute(reader)),
+          ).toBe('42501');
+          expect(
+            await sqlState(sql`do $$ begin lock table stats_rollup_zone in exclusive mode; end $$`.execute(reader)),
+          ).toBe('42501');
+        } finally {
+          await sql`select pg_advisory_unlock_all()`.execute(reader);
+          await sql`reset role`.execute(reader);
+        }
+      });
+      const [daily] = await rows<{ err_count: number }>(
+        own.db,
+        sql`select err_count from push_loss_daily where sdkappid = ${app} and platform is null`,
+      );
+      expect(daily).toEqual({ err_count: 3 });
+    } finally {
+      await second?.close();
+      await own.close();
+    }
+  }, 60_000);
 });
 
 /** Migrates down until 0003 is undone (later migrations hold views over 0003's); 0003's step. */

@@ -4,12 +4,14 @@
  * statistics-only backfill reaches 20 days back where loss is refused; renormalize rebuilds
  * statistics from the archive.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from './helpers/clock.ts';
 import { planBackfill, RangeRefusedError, runBackfill } from '../src/collect/backfill.ts';
 import { createCollector } from '../src/collect/collector.ts';
 import type { Config } from '../src/config/config.ts';
 import type { Window } from '../src/tencent/loss.ts';
+import { isDataRefusal } from '../src/warehouse/archive.ts';
 import { renormalizeStatistics } from '../src/warehouse/statsLoad.ts';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { defaultStatsData, finishedPart } from './helpers/simulator.ts';
@@ -226,6 +228,69 @@ describe('collecting statistics', () => {
     expect(report).toMatchObject({ buckets: 30, rebuilt: 30, failed: [], skipped: 0 });
     expect(await view(APPS[0]!)).toEqual(before);
     expect(sim.calls.length).toBe(calls);
+  });
+});
+
+describe('an answer listing many channels', () => {
+  /** Statistics whose answer for `bucket` of APPS[0] lists `count` channels; the truth elsewhere. */
+  const manyChannels = (bucket: Window, count: number) =>
+    sim.setStatsData((sdkappid, window) =>
+      sdkappid === APPS[0] && window.start === bucket.start
+        ? {
+            overall: { total: count, sent: count, delivered: count, click: 0 },
+            platforms: Array.from({ length: count }, (_, platform) => ({
+              platform,
+              total: 1,
+              sent: 1,
+              delivered: 1,
+              click: 0,
+            })),
+          }
+        : defaultStatsData(sdkappid, window),
+    );
+
+  it('loads every channel of a valid answer (6,000 channels: 66,000 bind parameters as rows)', async () => {
+    const bucket = beijingDay(-1);
+    manyChannels(bucket, 6_000);
+    const result = await collector().collectBucket(config.apps[0]!, bucket, undefined, 'statistics');
+    expect(result.facts).toBe(6_001);
+    const rows = (await view(APPS[0]!)).filter((r) => r.start === bucket.start);
+    expect(rows).toHaveLength(6_001);
+    expect(rows.filter((r) => r.platform !== null).reduce((sum, r) => sum + r.sent!, 0)).toBe(6_000);
+  });
+
+  it("a statement over the protocol's 65,535 bind parameters (SQLSTATE 08P01) counts as a refused answer", async () => {
+    const values = Array.from({ length: 70_000 }, (_, i) => sql`${i}`);
+    const error: unknown = await sql`select array[${sql.join(values)}]`
+      .execute(t.db)
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: '08P01' });
+    expect(isDataRefusal(error)).toBe(true);
+  });
+
+  it('refuses more channels than the cap: archived, last_error set, the other buckets loaded', async () => {
+    const bucket = beijingDay(-1);
+    manyChannels(bucket, 20_001);
+    const pass = await collector().runPass();
+    expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', failed: 1 });
+    const refused = await t.db
+      .selectFrom('stats_call')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .where('outcome', '=', 'invalid_response')
+      .execute();
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.window_start).toEqual(new Date(bucket.start * 1000));
+    const state = await t.db
+      .selectFrom('stats_app_state')
+      .selectAll()
+      .where('sdkappid', '=', APPS[0]!)
+      .executeTakeFirstOrThrow();
+    expect(state.last_error).toMatch(/lists 20001 channels, more than the 20000 pushloss accepts/);
+    expect(state.fatal_at).toBeNull();
+    const loaded = new Set((await view(APPS[0]!)).map((r) => r.start));
+    expect(loaded.size).toBe(29);
+    expect(loaded.has(bucket.start)).toBe(false);
   });
 });
 

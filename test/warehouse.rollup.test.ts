@@ -177,6 +177,35 @@ describe('the rollup equals its facts', () => {
     await expectRollupExact(t.db);
   });
 
+  it('a bucket-size switch: the freshest answers covering the day win, 1d to 1h and back (issue 17)', async () => {
+    const D = 1400000704;
+    const day = '2025-07-01';
+    const at = (time: string) => Date.parse(`${day}T${time}+08:00`);
+    const daily = async () =>
+      (
+        await sql<{ err_count: number; bucket_size: string }>`
+          select err_count, bucket_size from push_loss_daily
+           where sdkappid = ${D} and day = ${day} and stage = ${R} and platform is null`.execute(t.db)
+      ).rows;
+    // BUCKET_SIZE=1d: the day's bucket, fetched at noon, holds the morning.
+    await load(t.db, D, dayBucket(day), '1d', [loss(R, null, '-1', 395, 'day')], { startedAt: at('12:00:00') });
+    expect(await daily()).toEqual([{ err_count: 395, bucket_size: '1d' }]);
+    // BUCKET_SIZE=1h from 13:30: the hours come one by one. Until they cover what the day bucket
+    // did (midnight to its noon fetch), it stays; then the fresher hours are the day.
+    for (let hour = 0; hour <= 13; hour++) {
+      await load(t.db, D, hourBucket(day, hour), '1h', [loss(R, null, '-1', 30, `hour ${hour}`)], {
+        startedAt: at('13:30:00') + hour * 1000,
+      });
+      if (hour < 12) expect(await daily()).toEqual([{ err_count: 395, bucket_size: '1d' }]);
+    }
+    expect(await daily()).toEqual([{ err_count: 420, bucket_size: '1h' }]);
+    await expectRollupExact(t.db);
+    // Back to BUCKET_SIZE=1d: its next fetch is the freshest.
+    await load(t.db, D, dayBucket(day), '1d', [loss(R, null, '-1', 450, 'day')], { startedAt: at('15:00:00') });
+    expect(await daily()).toEqual([{ err_count: 450, bucket_size: '1d' }]);
+    await expectRollupExact(t.db);
+  });
+
   it('day buckets are their own rollup; those of another zone are summed into the days they start in', async () => {
     const C = 1400000703;
     await load(t.db, C, dayBucket('2025-05-05'), '1d', [
@@ -401,18 +430,19 @@ describe('kill -9 in the middle of a load', () => {
     const before = await sql`select * from loss_fact where sdkappid = ${APP} order by 2, 4, 5, 6, 7`.execute(t.db);
 
     sim.setLossData((_, window) => [loss(R, null, '-1', window.start % 1000, 'newer answer')]);
-    // Hold the app's rollup lock: the collector's first load writes its facts, then waits in
-    // push_loss_rollup_refresh, inside its transaction, until we kill it there.
+    // Hold the app's rollup lock (its coordination_lock row): the collector's first load writes its
+    // facts, then waits in push_loss_rollup_refresh, inside its transaction, until we kill it there.
     await t.db.connection().execute(async (conn) => {
-      await sql`select pg_advisory_lock(hashtextextended(${`pushloss rollup ${APP}`}, 0))`.execute(conn);
+      await sql`begin`.execute(conn);
+      await sql`select coordination_lock(array[${`loss rollup ${APP}`}])`.execute(conn);
       const child = spawnCli(['collect'], env);
       try {
         await eventually(
           async () => {
             const { rows } = await sql`
             select 1 from pg_stat_activity
-             where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'
-               and query like '%push_loss_rollup_refresh%'`.execute(conn);
+             where datname = current_database() and wait_event_type = 'Lock'
+               and query like '%push_loss_rollup_refresh%'`.execute(t.db); // not conn: its transaction sees a snapshot
             return rows.length > 0 ? true : undefined;
           },
           30_000,
@@ -421,7 +451,7 @@ describe('kill -9 in the middle of a load', () => {
         child.child.kill('SIGKILL');
         expect(await child.exited).toBe('SIGKILL');
       } finally {
-        await sql`select pg_advisory_unlock(hashtextextended(${`pushloss rollup ${APP}`}, 0))`.execute(conn);
+        await sql`rollback`.execute(conn);
       }
     });
     // The server rolls the dead client's transaction back once its backend notices.

@@ -96,15 +96,51 @@ describe('stats_day equals its facts', () => {
        where sdkappid = ${B} and day = '2025-04-09' and platform is null`.execute(t.db);
     expect(hours.rows).toEqual([{ total_count: 12, click_count: null, bucket_size: '1h' }]);
 
-    await loadStats(t.db, B, dayBucket('2025-04-09'), '1d', [50, 40, 30, 20]);
+    // Fetched the next morning, when the day was over.
+    const nextMorning = Date.parse('2025-04-10T09:00:00+08:00');
+    await loadStats(t.db, B, dayBucket('2025-04-09'), '1d', [50, 40, 30, 20], {}, { startedAt: nextMorning });
     await expectStatsRollupExact(t.db);
-    // Hours keep coming for the day (BUCKET_SIZE back to 1h): the day bucket still wins.
-    await loadStats(t.db, B, hourBucket('2025-04-09', 2), '1h', [9, 9, 9, 9]);
+    // Hours keep coming for the day (BUCKET_SIZE back to 1h), fresher but not covering the whole
+    // day as the day bucket does: the day bucket still wins.
+    await loadStats(t.db, B, hourBucket('2025-04-09', 2), '1h', [9, 9, 9, 9], {}, { startedAt: nextMorning + 60_000 });
     await expectStatsRollupExact(t.db);
     const day = await sql`
       select total_count, bucket_size from push_stats_daily
        where sdkappid = ${B} and day = '2025-04-09' and platform is null`.execute(t.db);
     expect(day.rows).toEqual([{ total_count: 50, bucket_size: '1d' }]);
+  });
+
+  it('a bucket-size switch: the freshest answers covering the day win, 1d to 1h and back (issue 17)', async () => {
+    const D = 1400000704;
+    const day = '2025-07-01';
+    const at = (time: string) => Date.parse(`${day}T${time}+08:00`);
+    const daily = async () =>
+      (
+        await sql<{ sent_count: number; bucket_size: string }>`
+          select sent_count, bucket_size from push_stats_daily
+           where sdkappid = ${D} and day = ${day} and platform is null`.execute(t.db)
+      ).rows;
+    await loadStats(t.db, D, dayBucket(day), '1d', [395, 395, 395, 0], {}, { startedAt: at('12:00:00') });
+    expect(await daily()).toEqual([{ sent_count: 395, bucket_size: '1d' }]);
+    for (let hour = 0; hour <= 13; hour++) {
+      await loadStats(
+        t.db,
+        D,
+        hourBucket(day, hour),
+        '1h',
+        [30, 30, 30, 0],
+        {},
+        {
+          startedAt: at('13:30:00') + hour * 1000,
+        },
+      );
+      if (hour < 12) expect(await daily()).toEqual([{ sent_count: 395, bucket_size: '1d' }]);
+    }
+    expect(await daily()).toEqual([{ sent_count: 420, bucket_size: '1h' }]);
+    await expectStatsRollupExact(t.db);
+    await loadStats(t.db, D, dayBucket(day), '1d', [450, 450, 450, 0], {}, { startedAt: at('15:00:00') });
+    expect(await daily()).toEqual([{ sent_count: 450, bucket_size: '1d' }]);
+    await expectStatsRollupExact(t.db);
   });
 
   it('when an older answer arrives late (kept facts, kept rollup)', async () => {

@@ -124,6 +124,8 @@ export interface StageTable {
 export interface RateSlotTable {
   sdkappid: number;
   next_at: Timestamp;
+  /** The latest call sent later than its slot (migration 0011); null until one is. */
+  late_sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 /** Which process collects an app in the current pass, until when. */
@@ -252,4 +254,3 @@ export type NewTimCall = Insertable<TimCallTable>;
 export type LossFact = Selectable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;
 export type AppState = Selectable<AppStateTable>;
-export type NewStatsFact = Insertable<StatsFactTable>;

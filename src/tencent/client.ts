@@ -352,7 +352,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     name: 'normal_push_statistics',
     path: NORMAL_PUSH_STATISTICS_PATH,
     parse(body, secrets) {
-      const parsed = parseStatisticsBody(body, secrets);
+      const parsed = parseStatisticsBody(body, secrets, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
     limits: deps.statistics ?? STATISTICS_LIMITS,

@@ -8,7 +8,7 @@
  * keeps the raw body in the archive.
  */
 import { decodeAnswerJson } from './answerJson.ts';
-import { ANSWER_LIMITS } from './limits.ts';
+import { ANSWER_LIMITS, type AnswerLimits } from './limits.ts';
 import { EMPTY_ENVELOPE, isRecord, readEnvelope, type Envelope } from './response.ts';
 
 /** The four counts of one scope; null when the answer did not give it (unknown, not 0). */
@@ -41,15 +41,22 @@ const COUNT_FIELDS = [
 const MAX_PLATFORM = 32_767;
 
 /** Parses a response body text; `secrets` are scrubbed from every decoded string. Never throws. */
-export function parseStatisticsBody(text: string, secrets: readonly string[] = []): ParsedStatsBody {
+export function parseStatisticsBody(
+  text: string,
+  secrets: readonly string[] = [],
+  limits: Pick<AnswerLimits, 'maxEntries'> = ANSWER_LIMITS,
+): ParsedStatsBody {
   // The same bound as loss answers.
   const decoded = decodeAnswerJson(text, ANSWER_LIMITS.maxJsonDepth, secrets);
   if ('reason' in decoded) return { kind: 'invalid', envelope: EMPTY_ENVELOPE, reason: decoded.reason };
-  return parseStatisticsJson(decoded.json);
+  return parseStatisticsJson(decoded.json, limits);
 }
 
 /** Parses an already decoded JSON value. Never throws. */
-export function parseStatisticsJson(json: unknown): ParsedStatsBody {
+export function parseStatisticsJson(
+  json: unknown,
+  limits: Pick<AnswerLimits, 'maxEntries'> = ANSWER_LIMITS,
+): ParsedStatsBody {
   const checked = readEnvelope(json);
   if (checked.kind !== 'ok') return checked;
   const { envelope } = checked;
@@ -63,6 +70,11 @@ export function parseStatisticsJson(json: unknown): ParsedStatsBody {
   const platforms = new Map<number, PushCounts & { platform: number }>();
   if (list !== undefined && list !== null) {
     if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: 'PlatformStatistics is not an array' };
+    // The loss answers' cap on entries, counted before any is read: each channel is a row loaded.
+    if (list.length > limits.maxEntries) {
+      const reason = `the answer lists ${list.length} channels, more than the ${limits.maxEntries} pushloss accepts`;
+      return { kind: 'invalid', envelope, reason };
+    }
     for (const [index, item] of list.entries()) {
       const where = `PlatformStatistics[${index}]`;
       if (!isRecord(item)) return { kind: 'invalid', envelope, reason: `${where}: not an object` };

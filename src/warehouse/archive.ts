@@ -49,12 +49,13 @@ export async function archiveCall(
 
 /**
  * A statement refused for the data it carried (SQLSTATE class 22, data exception, e.g. a text
- * PostgreSQL cannot hold; class 54, a value over a limit): this answer cannot be loaded, but the
+ * PostgreSQL cannot hold; class 54, a value over a limit; 08P01, a statement the protocol cannot
+ * carry, such as one over 65,535 bind parameters): this answer cannot be loaded, but the
  * database is fine, so the app goes on with its other buckets.
  */
 export function isDataRefusal(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && (/^(22|54)[0-9A-Z]{3}$/.test(code) || code === '08P01');
 }
 
 /**

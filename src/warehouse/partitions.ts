@@ -10,9 +10,6 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
 
-/** Advisory lock key serializing partition creation ('pushloss' as 8 ASCII bytes). */
-const PARTITION_LOCK_KEY = '8103509996856111987';
-
 /** One month's partition: its table name and bounds (`from` inclusive, `to` exclusive). */
 export interface MonthPartition {
   name: string;
@@ -36,14 +33,15 @@ export function lossFactPartitionFor(bucketStart: number): MonthPartition {
  * Makes sure the partition for `bucketStart` exists; returns true if this call created it.
  *
  * Call it BEFORE touching `loss_fact` in the transaction. Creating a partition locks the parent
- * table exclusively; two transactions creating partitions at once are serialized by a transaction
- * advisory lock (plain `IF NOT EXISTS` can still fail on a race), and doing it first means a
+ * table exclusively; two transactions creating partitions at once are serialized by a row lock of
+ * `coordination_lock` (plain `IF NOT EXISTS` can still fail on a race; not an advisory lock, which
+ * any login, the BI reader too, could take and hold), and doing it first means a
  * transaction never waits for that lock while holding locks on `loss_fact` (no deadlock).
  */
 export async function ensureLossFactPartition(db: Kysely<Database>, bucketStart: number): Promise<boolean> {
   const partition = lossFactPartitionFor(bucketStart);
   if (await partitionExists(db, partition.name)) return false;
-  await sql`select pg_advisory_xact_lock(${sql.lit(PARTITION_LOCK_KEY)}::bigint)`.execute(db);
+  await sql`select coordination_lock(array['loss_fact partitions'])`.execute(db);
   if (await partitionExists(db, partition.name)) return false;
   await sql`create table if not exists ${sql.id(partition.name)} partition of loss_fact
     for values from (${sql.lit(partition.from.toISOString())}) to (${sql.lit(partition.to.toISOString())})`.execute(db);

@@ -9,7 +9,8 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import { OVERALL_PLATFORM, type Database, type NewStatsFact } from '../db/database.ts';
+import { arrayLiteral } from '../db/arrayLiteral.ts';
+import { OVERALL_PLATFORM, type Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { CallRecord, Window } from '../tencent/loss.ts';
 import { parseStatisticsBody, type PushCounts, type PushStatistics } from '../tencent/statistics.ts';
@@ -126,20 +127,22 @@ async function replaceStatsFacts(
     .where('bucket_start', '=', bucketStart)
     .where('bucket_size', '=', bucketSize)
     .execute();
-  const rows: NewStatsFact[] = args.rows.map((row) => ({
-    sdkappid,
-    bucket_start: bucketStart,
-    bucket_size: bucketSize,
-    platform: row.platform,
-    bucket_end: new Date(bucket.end * 1000),
-    total_count: row.total,
-    sent_count: row.sent,
-    delivered_count: row.delivered,
-    click_count: row.click,
-    fetched_at: fetchedAt,
-    call_id: callId,
-  }));
-  await trx.insertInto('stats_fact').values(rows).execute(); // at most a few dozen channels
+  // One statement for any number of channels: the columns go as array literals, a handful of
+  // parameters whatever the count (a bind parameter per value overflowed 65,535 at 5,957 channels).
+  const { rows } = args;
+  await sql`
+    insert into stats_fact (sdkappid, bucket_start, bucket_size, platform, bucket_end, total_count, sent_count,
+                            delivered_count, click_count, fetched_at, call_id)
+    select ${sdkappid}::int8, ${bucketStart}::timestamptz, ${bucketSize}::text, r.platform,
+           ${new Date(bucket.end * 1000)}::timestamptz, r.total_count, r.sent_count, r.delivered_count,
+           r.click_count, ${fetchedAt}::timestamptz, ${callId}::int8
+      from unnest(
+        ${arrayLiteral(rows.map((row) => row.platform))}::int2[],
+        ${arrayLiteral(rows.map((row) => row.total))}::int8[],
+        ${arrayLiteral(rows.map((row) => row.sent))}::int8[],
+        ${arrayLiteral(rows.map((row) => row.delivered))}::int8[],
+        ${arrayLiteral(rows.map((row) => row.click))}::int8[]
+      ) as r(platform, total_count, sent_count, delivered_count, click_count)`.execute(trx);
   // The day's rollup follows in the same transaction (a 1d bucket also hides its day's hours).
   await refreshStatsRollup(trx, [{ sdkappid, bucketStart }]);
   return rows.length;

@@ -81,7 +81,7 @@ export type Counts = [number | null, number | null, number | null, number | null
 
 /**
  * Loads one statistics bucket with {@link loadStatsBucket}: `overall` the top-level counts,
- * `platforms` one line per channel.
+ * `platforms` one line per channel (`call` overrides as for {@link load}).
  */
 export async function loadStats(
   db: Kysely<Database>,
@@ -90,13 +90,14 @@ export async function loadStats(
   bucketSize: BucketSize,
   overall: Counts,
   platforms: Record<number, Counts> = {},
+  call: Partial<CallRecord> = {},
 ): Promise<void> {
   const counts = ([total, sent, delivered, click]: Counts) => ({ total, sent, delivered, click });
   await loadStatsBucket(db, {
     sdkappid,
     bucket,
     bucketSize,
-    call: okCall(sdkappid, bucket),
+    call: okCall(sdkappid, bucket, call),
     stats: {
       overall: counts(overall),
       platforms: Object.entries(platforms).map(([platform, c]) => ({ platform: Number(platform), ...counts(c) })),
