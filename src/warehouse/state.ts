@@ -1,7 +1,7 @@
 /**
  * Reading and marking bucket bookkeeping (`bucket_state`) and a bucket's stored facts.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { BucketState, BucketStateTableName, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
@@ -85,9 +85,10 @@ export async function markBucketLost(
       lost_at: args.at,
     })
     .onConflict((conflict) =>
-      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet((eb) => ({
-        lost_at: eb.fn.coalesce('bucket_state.lost_at', 'excluded.lost_at'),
-      })),
+      // Qualified by the real table's name: `bucket_state.lost_at` failed on stats_bucket_state.
+      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet({
+        lost_at: sql<Date>`coalesce(${sql.ref(`${stateTable(args.table)}.lost_at`)}, excluded.lost_at)`,
+      }),
     )
     .execute();
 }

@@ -18,6 +18,7 @@
 import { sql, type Kysely } from 'kysely';
 import { bucketsOverlapping, firstReachableBucket, type BucketSize } from '../../src/buckets.ts';
 import { recentBuckets, STATUS_DAYS } from '../../src/collect/bucketStatus.ts';
+import { finalFetchFromMs, type SettlePolicy } from '../../src/collect/planner.ts';
 import type { AppPassResult } from '../../src/collect/collector.ts';
 import type { Database, LossFact } from '../../src/db/database.ts';
 import type { SimCall, Simulator } from '../../src/simulator/index.ts';
@@ -83,7 +84,7 @@ export interface SoakWorld {
   logLines: string[];
   appsEver: Record<BucketSize, number[]>;
   horizonMs: number;
-  settleMs: Record<BucketSize, number>;
+  settle: SettlePolicy;
   timeZone: string;
   metricsOf(size: BucketSize): Promise<{ text: string; apps: number[] } | null>;
   hostNowMs(): number;
@@ -339,7 +340,6 @@ async function checkApp(
     factsByStart.set(start, [...(factsByStart.get(start) ?? []), fact]);
   }
 
-  const settle = world.settleMs[size];
   for (const bucket of buckets) {
     if (bucket.start * 1000 >= trueNow) continue;
     const row = byStart.get(bucket.start);
@@ -358,7 +358,8 @@ async function checkApp(
       if (canAnswer) answerable = true;
       if (canAnswer && clean) {
         cleanOffer = true;
-        if (bucket.end * 1000 + settle <= pass.hostStartMs) cleanFinalOffer ||= pass;
+        if (pass.hostStartMs >= finalFetchFromMs(bucket, world.horizonMs / 1000, world.settle))
+          cleanFinalOffer ||= pass;
       }
       if (
         !pass.error &&
@@ -471,6 +472,7 @@ async function checkStatusAndMetrics(
       horizonSeconds: world.horizonMs / 1000,
       bucketSize: size,
       timeZone: world.timeZone,
+      settle: world.settle,
     };
     const buckets = await recentBuckets(world.db, app, { ...input, nowMs: hostNow });
     const view = await sql<{ bucket_start: Date; state: string; last_fetched_at: Date | null }>`
@@ -488,8 +490,10 @@ async function checkStatusAndMetrics(
           : 'lost'
         : v.state === 'final'
           ? 'final'
-          : v.state === 'lost' || !reachable
-            ? 'lost'
+          : v.state === 'lost' || v.state === 'settled early' || !reachable
+            ? v.last_fetched_at
+              ? 'settled_early'
+              : 'lost'
             : v.last_fetched_at
               ? 'pending'
               : 'missing';
@@ -505,7 +509,7 @@ async function checkStatusAndMetrics(
     // /metrics was refreshed at the end of the last pass, if that pass succeeded.
     if (!lastPass || lastPass.error || lastPass.hostEndMs === undefined) continue;
     const atPass = await recentBuckets(world.db, app, { ...input, nowMs: lastPass.hostEndMs });
-    for (const condition of ['final', 'pending', 'missing', 'lost']) {
+    for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost']) {
       const match = new RegExp(`^pushloss_buckets\\{app="${app}",condition="${condition}"\\} (\\d+)$`, 'm').exec(
         metrics.text,
       );

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import type { AppPassResult } from '../../src/collect/collector.ts';
+import type { SettlePolicy } from '../../src/collect/planner.ts';
 import { loopbackApp, type AppConfig, type Config } from '../../src/config/config.ts';
 import { openDatabase, MEMORY_DATA_DIR, type OpenedDatabase } from '../../src/db/connect.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -44,6 +45,8 @@ export interface SoakOptions {
   faultRate?: number;
   /** Plugins on the daemons' database handle: the seam through which a test breaks a guarantee. */
   sabotage?: KyselyPlugin[];
+  /** The daemons' settle policy; default {@link SOAK_SETTLE}. */
+  settle?: SettlePolicy;
   /** Changes the daemons' configuration (a test breaking a guarantee, e.g. the planner's horizon). */
   reconfigure?: (config: Config) => Config;
   /** Extra log lines the daemons write (a test proving the secret check). */
@@ -76,6 +79,15 @@ export interface SoakReport {
   violations: Violation[];
   wallSeconds: number;
 }
+
+/**
+ * The daemons' settle policy: the default schedule, and a final window of 6 h, so at least two
+ * of the 2-hourly passes fall in it.
+ */
+const SOAK_SETTLE: SettlePolicy = {
+  scheduleMs: [1, 6, 24, 48, 72, 120, 240, 480].map((hours) => hours * HOUR_MS),
+  finalWindowMs: 6 * HOUR_MS,
+};
 
 /** Simulated milliseconds per real millisecond. */
 const WARP = 50;
@@ -210,7 +222,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           timeoutMs: REQUEST_TIMEOUT_REAL_MS,
           maxAttempts: 5,
         },
-        daemon: { cron: '30 */2 * * *', settleAfterMs: size === '1d' ? 48 * HOUR_MS : 6 * HOUR_MS, httpPort: 0 },
+        daemon: { cron: '30 */2 * * *', settle: options.settle ?? SOAK_SETTLE, httpPort: 0 },
         migrateOnStart: false,
         // The soak checks loss against the simulator's truth; statistics have their own tests.
         feeds: ['loss'],
@@ -465,7 +477,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       logLines,
       appsEver: { '1d': [...DAY_APPS, ADDED_APP], '1h': [...HOUR_APPS] },
       horizonMs: 7 * DAY_MS,
-      settleMs: { '1d': 48 * HOUR_MS, '1h': 6 * HOUR_MS },
+      settle: options.settle ?? SOAK_SETTLE,
       timeZone: 'Asia/Shanghai',
       metricsOf: async (size) => {
         const slot = slots.find((s) => s.size === size)!;
