@@ -1,5 +1,5 @@
 import { requireApps } from '../../config/config.ts';
-import { startSimulator } from '../../simulator/index.ts';
+import { SETTLED_AT_ONCE, SETTLING_OVER_DAYS, startSimulator } from '../../simulator/index.ts';
 import { UsageError, untilAborted, type Command } from '../command.ts';
 
 /**
@@ -9,13 +9,15 @@ import { UsageError, untilAborted, type Command } from '../command.ts';
 export const simulatorCommand: Command = {
   name: 'simulator',
   summary: 'serve a local simulator of the Tencent API for the configured apps (testing)',
-  usage: `pushloss simulator [--port <port>]
+  usage: `pushloss simulator [--port <port>] [--settling]
 
 Serves v4/timpush/normal_push_loss on http://127.0.0.1:<port> for the configured apps, checking
 UserSig, random, body, window and the 1 call/second cap as documented, with deterministic loss
 data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on SIGTERM / SIGINT.
-  --port   default 8089`,
-  options: { port: { type: 'string' } },
+  --port       default 8089
+  --settling   counts keep growing after their hour ends, as vendors report late: post-send
+               loss and delivery settle over 5 days, clicks over 10 (default: complete at once)`,
+  options: { port: { type: 'string' }, settling: { type: 'boolean' } },
   async run({ config, out, signal }, values) {
     const port = Number(values.port ?? '8089');
     if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -25,7 +27,7 @@ data. Point pushloss at it with TIM_BASE_URL=http://127.0.0.1:<port>. Stops on S
       secretKey: app.secretKey.reveal(),
       identifier: app.identifier,
     }));
-    const sim = await startSimulator({ apps, port });
+    const sim = await startSimulator({ apps, port, settle: values.settling ? SETTLING_OVER_DAYS : SETTLED_AT_ONCE });
     out(`simulator listening on ${sim.url} for app(s) ${apps.map((a) => a.sdkappid).join(', ')}`);
     await untilAborted(signal);
     await sim.close();
