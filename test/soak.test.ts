@@ -4,6 +4,7 @@ import { runSoak, type SoakOptions } from './soak/soak.ts';
 import {
   LOST_SINK_DDL,
   VIEW_FETCHED_IS_FINAL_DDL,
+  finalAfter48h,
   loadDoesNotReplace,
   lostNotRecorded,
   plannerHorizonOf,
@@ -33,6 +34,12 @@ describe.skipIf(!serverUrl)('soak invariants catch a broken guarantee', () => {
     // Replayable: every violation names the seed and the day, and the bucket when it is about one.
     const finalViolation = violations.find((v) => v.invariant === 'final when answerable')!;
     expect(finalViolation).toMatchObject({ seed: 11, day: expect.any(Number), bucket: expect.any(String) });
+  }, 240_000);
+
+  it('the old settle rule (final 48 h after the end) against counts that settle over 5 days: final differs from the truth at the horizon', async () => {
+    const violations = await soakViolations({ days: 4, reconfigure: finalAfter48h });
+    const found = violations.find((v) => v.invariant === 'final equals truth');
+    expect(found).toMatchObject({ seed: 11, day: expect.any(Number), bucket: expect.any(String) });
   }, 240_000);
 
   it('a load that does not replace: the stored answer is not the latest, facts of two answers', async () => {

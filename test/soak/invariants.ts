@@ -24,6 +24,7 @@ import type { Database, LossFact } from '../../src/db/database.ts';
 import type { SimCall, Simulator } from '../../src/simulator/index.ts';
 import type { Window } from '../../src/tencent/loss.ts';
 import { normalizeLoss } from '../../src/warehouse/normalize.ts';
+import type { SettleModel } from '../../src/simulator/index.ts';
 import { defaultLossData, finishedPart } from '../helpers/simulator.ts';
 import type { SoakSchedule } from './schedule.ts';
 
@@ -68,6 +69,8 @@ export interface SoakTally {
   lost: number;
   /** Lost buckets no pass of the daemon ever saw answerable (downtime made them unreachable). */
   lostUnreachable: number;
+  /** Lost buckets that keep an earlier answer: the horizon passed them before their final fetch. */
+  settledEarly: number;
   missing: number;
   /** Bucket fetches that failed only because the client timed out on a slow machine. */
   slowFailures: number;
@@ -84,7 +87,10 @@ export interface SoakWorld {
   logLines: string[];
   appsEver: Record<BucketSize, number[]>;
   horizonMs: number;
+  /** The daemons' settle policy, as it should be (a sabotage may configure another). */
   settle: SettlePolicy;
+  /** How the simulator's counts grow with age: the truth of an answer depends on when it came. */
+  settling: SettleModel;
   timeZone: string;
   metricsOf(size: BucketSize): Promise<{ text: string; apps: number[] } | null>;
   hostNowMs(): number;
@@ -371,7 +377,7 @@ async function checkApp(
 
     const answers = state.answers.get(key(app, bucket.start)) ?? [];
     if (row?.final) {
-      const diff = compareFacts(stored, truthLines(app, bucket));
+      const diff = compareFacts(stored, truthLines(world, app, bucket));
       if (diff) report({ invariant: 'final equals truth', ...where, detail: diff });
     } else if (cleanFinalOffer) {
       report({
@@ -392,7 +398,15 @@ async function checkApp(
       const candidates = answers.filter((a) => a.call.receivedAt >= latestOk);
       const matches = candidates.some(
         (a) =>
-          compareFacts(stored, normalizeLoss(defaultLossData(app, finishedPart(a.window, a.call.receivedAt)))) === null,
+          compareFacts(
+            stored,
+            normalizeLoss(
+              defaultLossData(app, finishedPart(a.window, a.call.receivedAt), {
+                nowMs: a.call.receivedAt,
+                model: world.settling,
+              }),
+            ),
+          ) === null,
       );
       if (!matches)
         report({
@@ -432,6 +446,7 @@ async function checkApp(
       if (row?.final) tally.final++;
       else if (row?.lost_at) {
         tally.lost++;
+        if (row.last_fetched_at) tally.settledEarly++;
         if (!answerable) tally.lostUnreachable++;
       } else if (fetched) tally.pending++;
       else tally.missing++;
@@ -440,10 +455,12 @@ async function checkApp(
 }
 
 const truthCache = new Map<string, ReturnType<typeof normalizeLoss>>();
-function truthLines(app: number, bucket: Window) {
+/** The simulator's final answer for a bucket: its answer at the bucket's horizon, when counts have settled. */
+function truthLines(world: SoakWorld, app: number, bucket: Window) {
   const k = `${app}:${bucket.start}:${bucket.end}`;
   let lines = truthCache.get(k);
-  if (!lines) truthCache.set(k, (lines = normalizeLoss(defaultLossData(app, bucket))));
+  const atHorizon = { nowMs: bucket.start * 1000 + world.horizonMs, model: world.settling };
+  if (!lines) truthCache.set(k, (lines = normalizeLoss(defaultLossData(app, bucket, atHorizon))));
   return lines;
 }
 
