@@ -4,10 +4,13 @@
  * schedule gives back the simulator's curve, computed here by the simulator's own functions at
  * the instants its calls arrived.
  */
+import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from './helpers/clock.ts';
 import { createCollector } from '../src/collect/collector.ts';
+import { formatReport } from '../src/report/formats.ts';
+import { lossReport } from '../src/report/lossReport.ts';
 import { SETTLING_OVER_DAYS, startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { defaultLossData, defaultStatsData, startTimeOf } from './helpers/simulator.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
@@ -139,5 +142,35 @@ describe('push_loss_revisions', () => {
     expect(Number(click.share_20d)).toBe(1);
     expect(Number(click.changed_after_48h)).toBeGreaterThan(0);
     expect(Number(overall(rows, 'statistics', 'total').changed_after_48h)).toBe(0);
+  });
+
+  it('the Grafana panel shows them, with stage and channel names', async () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../grafana/dashboards/pushloss.json', import.meta.url), 'utf8'),
+    ) as { panels: Array<{ title: string; targets: Array<{ rawSql: string }> }> };
+    const panel = dashboard.panels.find((p) => p.title.startsWith('How counts settle'))!;
+    const { rows } = await sql.raw<Record<string, unknown>>(panel.targets[0]!.rawSql).execute(t.db);
+    const post = overall(await revisions(), 'loss', 'post_send_delivered');
+    const line = rows.find((r) => r.API === 'loss' && r.Channel === 'all channels' && r.Stage !== 'Ready to send')!;
+    expect(Number(line['1 d'])).toBe(Number(post.share_1d));
+    expect(Number(line['Changed after 48 h'])).toBe(Number(post.changed_after_48h));
+    expect(rows.some((r) => r.API === 'statistics' && r.Channel === 'Huawei')).toBe(true);
+  });
+
+  it('the report prints them: a line per API, stage and channel, a share per age', async () => {
+    const report = await lossReport(t.db, { days: 1, nowMs: clock.now(), timeZone: 'Asia/Shanghai' });
+    const post = overall(await revisions(), 'loss', 'post_send_delivered');
+    const line = report.revisions.find(
+      (r) => r.feed === 'loss' && r.stage === 'post_send_delivered' && r.platform === null,
+    );
+    expect(line).toMatchObject({ buckets: Number(post.buckets), changedAfter48h: Number(post.changed_after_48h) });
+    expect(line!.shares['1d']).toBe(Number(post.share_1d));
+    const text = formatReport(report, 'table', { sections: ['revisions'] });
+    const percent = (share: string | null) => `${(Number(share) * 100).toFixed(1)}%`;
+    expect(text).toMatch(
+      new RegExp(
+        `loss +post_send_delivered +all channels +${post.buckets} +${percent(post.share_6h)} +${percent(post.share_1d)} .* ${post.changed_after_48h}\n`,
+      ),
+    );
   });
 });

@@ -7,8 +7,10 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LossStage } from '../tencent/loss.ts';
 import { rateLines, type RateLine } from './rates.ts';
+import { revisionLines, type RevisionLine } from './revisions.ts';
 
 export type { RateLine } from './rates.ts';
+export type { RevisionLine } from './revisions.ts';
 
 export interface LossReportOptions {
   /** One app; all apps found in the period when omitted. */
@@ -80,6 +82,8 @@ export interface LossReport {
   topCodes: TopCode[];
   /** Per app, channel (overall first) and stage, the loss rates (only where statistics exist). */
   rates: RateLine[];
+  /** How counts settled with age (all apps, all time; `push_loss_revisions`). */
+  revisions: RevisionLine[];
 }
 
 /**
@@ -198,6 +202,7 @@ async function buildReport(
      order by sdkappid, sort_order, platform nulls first, rank`.execute(db);
 
   const rates = await rateLines(db, inPeriod, app);
+  const revisions = await revisionLines(db);
 
   return {
     sdkappid: sdkappid ?? null,
@@ -233,5 +238,6 @@ async function buildReport(
       errCount: r.err_count,
     })),
     rates,
+    revisions,
   };
 }
