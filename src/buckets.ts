@@ -192,14 +192,6 @@ function floorTo(value: number, unit: number): number {
   return Math.floor(value / unit) * unit;
 }
 
-/**
- * Whether a bucket that is not final yet leaves the API's horizon within 24 h: the one rule behind
- * the planner's warning, `status`, the metrics and the health check, so they always agree.
- */
-export function isAtRisk(bucket: Window, horizonMs: number): boolean {
-  return bucket.start * SECOND >= horizonMs && bucket.start * SECOND < horizonMs + DAY;
-}
-
 /** The first bucket the API can still answer in full: it starts at or after the horizon. */
 export function firstReachableBucket(
   nowMs: number,

@@ -47,8 +47,8 @@ describe.runIf(IMAGE)(`the image ${IMAGE}`, () => {
     '--env=MIN_CALL_INTERVAL=150ms',
     // These checks count loss calls and buckets; statistics have tests of their own.
     '--env=COLLECT_APIS=loss',
-    // Nothing settles and a pass starts every 5 s: there is always a next call to stop in.
-    '--env=SETTLE_AFTER=30d',
+    // Every pending bucket is due every pass and a pass starts every 5 s: there is always a next call to stop in.
+    '--env=SETTLE_SCHEDULE=every-pass',
     '--env=COLLECT_CRON=*/5 * * * * *',
     ...(store === 'server'
       ? ['--env=DATABASE_URL_FILE=/run/secrets/pushloss/database_url']

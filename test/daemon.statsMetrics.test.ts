@@ -1,3 +1,5 @@
+import { firstReachableBucket } from '../src/buckets.ts';
+import { inFinalWindow } from '../src/collect/planner.ts';
 /**
  * The statistics API's Prometheus metrics (`pushloss_stats_*`) beside the loss ones, which keep
  * their names, labels and meaning: loss calls and rows only, so existing alerts do not change.
@@ -81,7 +83,7 @@ describe('statistics metrics', () => {
   });
 
   it('give statistics bucket gauges over their own 31 days; the loss gauges keep their 8', () => {
-    const conditions = ['final', 'pending', 'missing', 'lost'];
+    const conditions = ['final', 'pending', 'missing', 'settled_early', 'lost'];
     const sum = (name: string, app: number) =>
       conditions.reduce((total, c) => total + (metric(name, `app="${app}",condition="${c}"`) ?? NaN), 0);
     for (const app of [A, B]) {
@@ -96,6 +98,10 @@ describe('statistics metrics', () => {
     expect(metric('pushloss_stats_buckets', `app="${B}",condition="pending"`)).toBe(0);
     expect(metric('pushloss_stats_buckets', `app="${B}",condition="missing"`)).toBeGreaterThanOrEqual(30);
     expect(metric('pushloss_buckets', `app="${B}",condition="missing"`)).toBe(0);
-    expect(metric('pushloss_stats_buckets_at_risk', `app="${B}"`)).toBeGreaterThanOrEqual(1);
+    // At risk: the oldest, missing, once inside its final window (from 18:00 Beijing time on).
+    const nowMs = Date.now();
+    const oldest = firstReachableBucket(nowMs, 30 * 86_400, '1d', 'Asia/Shanghai');
+    const late = inFinalWindow(oldest, nowMs, 30 * 86_400, { scheduleMs: [], finalWindowMs: 6 * 3_600_000 });
+    expect(metric('pushloss_stats_buckets_at_risk', `app="${B}"`)).toBe(late ? 1 : 0);
   });
 });

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateDown, migrateToLatest, migrationStatus, MIGRATIONS_FOLDER } from '../src/db/migrate.ts';
+import { createMigrator, migrateDown, migrateToLatest, migrationStatus, MIGRATIONS_FOLDER } from '../src/db/migrate.ts';
 import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
 
@@ -116,6 +116,74 @@ describe('concurrent migrators on a fresh database', () => {
         await second?.close();
         await t.close();
       }
+    }
+  });
+});
+
+describe('0013: final only at the horizon', () => {
+  it('reopens the buckets the 48 h rule made final inside their horizon, moves the watermark back; down restores', async () => {
+    const t = await createTestDatabase({ migrate: false });
+    try {
+      const migrator = createMigrator(t.db);
+      const names = (await migrator.getMigrations()).map((m) => m.name);
+      const before = names[names.indexOf('0013_settle_until_horizon') - 1]!;
+      await migrator.migrateTo(before);
+      const DAY = 86_400_000;
+      const now = Date.now();
+      const midnight = Math.floor(now / DAY) * DAY;
+      // Day k: started k days ago; fetched 50 h after its end (final by the old rule), except day 1.
+      const day = (k: number) => ({ start: new Date(midnight - k * DAY), end: new Date(midnight - (k - 1) * DAY) });
+      for (const [table, call] of [
+        ['bucket_state', 'tim_call'],
+        ['stats_bucket_state', 'stats_call'],
+      ] as const) {
+        for (const k of [1, 3, 5, 12, 40]) {
+          const { start, end } = day(k);
+          const fetched = new Date(Math.min(now, end.getTime() + (k === 1 ? 3_600_000 : 50 * 3_600_000)));
+          const { rows } = await sql<{ id: string }>`
+            insert into ${sql.table(call)} (sdkappid, window_start, window_end, started_at, duration_ms, attempt, host, outcome)
+            values (1, ${start}, ${end}, ${fetched}, 5, 1, 'h', 'ok') returning id`.execute(t.db);
+          await sql`
+            insert into ${sql.table(table)} (sdkappid, bucket_start, bucket_size, bucket_end, first_fetched_at,
+                                             last_fetched_at, fetch_count, last_call_id, final)
+            values (1, ${start}, '1d', ${end}, ${fetched}, ${fetched}, 1, ${rows[0]!.id}, ${k !== 1})`.execute(t.db);
+        }
+        const appTable = table === 'bucket_state' ? 'app_state' : 'stats_app_state';
+        await sql`insert into ${sql.table(appTable)} (sdkappid, bucket_size, covered_from, first_seen_at)
+                  values (1, '1d', ${day(1).start}, ${new Date(now)})`.execute(t.db);
+      }
+      const finals = async (table: string) =>
+        (
+          await sql<{ k: number }>`
+            select round(extract(epoch from (${new Date(midnight)}::timestamptz - bucket_start)) / 86400)::int as k
+              from ${sql.table(table)} where final order by 1`.execute(t.db)
+        ).rows.map((r) => r.k);
+      const covered = async (table: string) =>
+        (await sql<{ c: Date }>`select covered_from as c from ${sql.table(table)}`.execute(t.db)).rows[0]!.c;
+      expect(await finals('bucket_state')).toEqual([3, 5, 12, 40]);
+
+      await migrateToLatest(t.db);
+      // Loss: days 3 and 5 are inside the 7-day horizon, pending again; 12 and 40 stay final.
+      expect(await finals('bucket_state')).toEqual([12, 40]);
+      expect(await covered('app_state')).toEqual(day(5).start);
+      // Statistics: 3, 5 and 12 are inside the 30-day horizon.
+      expect(await finals('stats_bucket_state')).toEqual([40]);
+      expect(await covered('stats_app_state')).toEqual(day(12).start);
+      // A bucket the horizon passed with an answer reads "settled early", without one "lost".
+      await sql`update bucket_state set lost_at = now() where bucket_start = ${day(5).start}`.execute(t.db);
+      await sql`insert into bucket_state (sdkappid, bucket_start, bucket_size, bucket_end, lost_at)
+                values (1, ${day(8).start}, '1d', ${day(8).end}, now())`.execute(t.db);
+      const states = await sql<{ state: string }>`
+        select state from collection_status where bucket_start in (${day(5).start}, ${day(8).start}) order by bucket_start`.execute(
+        t.db,
+      );
+      expect(states.rows.map((r) => r.state)).toEqual(['lost', 'settled early']);
+
+      await migrator.migrateTo(before);
+      expect(await finals('bucket_state')).toEqual([3, 5, 12, 40]);
+      expect(await finals('stats_bucket_state')).toEqual([3, 5, 12, 40]);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -53,7 +53,7 @@ describe('PostgreSQL stopped in the middle of a pass', () => {
       ...simulatorEnv(sim.url, APPS, {
         MIN_CALL_INTERVAL: '300ms',
         LOG_LEVEL: 'info',
-        SETTLE_AFTER: '30d',
+        SETTLE_SCHEDULE: 'every-pass',
         COLLECT_CRON: '*/10 * * * * *',
       }),
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/pushloss`,

@@ -31,9 +31,9 @@ function env(): Record<string, string> {
   const db: Record<string, string> = t.url
     ? { DATABASE_URL: t.url }
     : { PUSHLOSS_DATA_DIR: mkdtempSync(join(tmpdir(), 'pushloss-restart-')) };
-  // Nothing settles, so every pass fetches all 7 days of both apps: there is a pass to cut short.
+  // Every pending bucket is due every pass (SETTLE_SCHEDULE=every-pass), so every pass fetches all 7 days of both apps: there is a pass to cut short.
   return {
-    ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info', SETTLE_AFTER: '30d' }),
+    ...simulatorEnv(sim.url, APPS, { MIN_CALL_INTERVAL: '150ms', LOG_LEVEL: 'info', SETTLE_SCHEDULE: 'every-pass' }),
     ...db,
   };
 }

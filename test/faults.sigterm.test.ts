@@ -49,8 +49,8 @@ function env(url: string, extra: Record<string, string> = {}): Record<string, st
     ...simulatorEnv(sim.url, [APP], {
       MIN_CALL_INTERVAL: '150ms',
       LOG_LEVEL: 'info',
-      // Nothing settles, so every pass fetches all 7 days; one pass at start-up, then none.
-      SETTLE_AFTER: '30d',
+      // Every pending bucket is due every pass (SETTLE_SCHEDULE=every-pass), so every pass fetches all 7 days; one pass at start-up, then none.
+      SETTLE_SCHEDULE: 'every-pass',
       COLLECT_CRON: '0 0 1 1 *',
       COLLECT_APIS: 'loss',
       ...extra,

@@ -144,12 +144,12 @@ describe('SIGTERM in the middle of a pass', () => {
 
   it('exits 0 within 10 s, and leaves every bucket fully old or fully new', async () => {
     await clearCollected(t.db);
-    // Nothing settles, so the daemon's pass re-fetches all 7 days: there is a pass to cut short.
+    // Every pending bucket is due every pass (SETTLE_SCHEDULE=every-pass), so the daemon's pass re-fetches all 7 days: there is a pass to cut short.
     const env = {
       ...simulatorEnv(sim.url, [APP], {
         MIN_CALL_INTERVAL: '150ms',
         LOG_LEVEL: 'info',
-        SETTLE_AFTER: '30d',
+        SETTLE_SCHEDULE: 'every-pass',
         COLLECT_APIS: 'loss', // about loss's buckets; statistics go through the same loader rules
       }),
       ...databaseEnv(),

@@ -193,6 +193,9 @@ describe('on a migrated database', () => {
         'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
         '(no statistics collected)',
         '',
+        'How counts settled: share of the final value by age after the bucket end (all apps, final buckets)',
+        '(no final bucket with archived answers yet)',
+        '',
       ].join('\n'),
     );
   });

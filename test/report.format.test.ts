@@ -20,6 +20,7 @@ const empty: LossReport = {
   channels: [],
   topCodes: [],
   rates: [],
+  revisions: [],
 };
 
 const small: LossReport = {
@@ -119,6 +120,9 @@ describe('formatReport', () => {
         '',
         'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
         '(no statistics collected)',
+        '',
+        'How counts settled: share of the final value by age after the bucket end (all apps, final buckets)',
+        '(no final bucket with archived answers yet)',
         '',
       ].join('\n'),
     );

@@ -169,6 +169,9 @@ describe('formats of the report of app A, last 7 days', () => {
         'Loss rate per stage and channel (loss / pushes that could be sent, or were sent)',
         '(no statistics collected)',
         '',
+        'How counts settled: share of the final value by age after the bucket end (all apps, final buckets)',
+        '(no final bucket with archived answers yet)',
+        '',
       ].join('\n'),
     );
   });
@@ -240,6 +243,7 @@ describe('formats of the report of app A, last 7 days', () => {
         top(P, 3, 'Huawei', 1, '1001', OFFLINE, 4),
       ],
       rates: [], // no statistics were collected for these days
+      revisions: [], // no bucket is final yet
     };
     const text = formatReport(report, 'json');
     expect(text).toBe(JSON.stringify(expected, null, 2) + '\n');

@@ -117,33 +117,47 @@ describe('collecting statistics', () => {
     expect(sim.calls.every((c) => c.errorCode === 0)).toBe(true);
   });
 
-  it('partial data is replaced by the final data; final buckets are not fetched again', async () => {
+  it('partial data is replaced by the complete data; final only in the final window before the 30-day horizon', async () => {
     await collector().runPass();
     const today = beijingDay(0);
     const partial = (await view(APPS[0]!)).filter((r) => r.start === today.start);
     expect(partial).toEqual(truth(APPS[0]!, [today], NOW));
+    const stateOf = () =>
+      t.db
+        .selectFrom('stats_bucket_state')
+        .selectAll()
+        .where('sdkappid', '=', APPS[0]!)
+        .where('bucket_start', '=', new Date(today.start * 1000))
+        .executeTakeFirstOrThrow();
 
-    // Three days later: today's bucket has all its hours and is settled (SETTLE_AFTER 48 h).
+    // Three days later: today's bucket has all its hours, and is still pending (counts may move).
     const later = NOW + 3 * DAY * 1000;
     clock.set(later);
     sim.reset();
     const pass = await collector().runPass();
     expect(pass.apps.get(APPS[0]!)).toMatchObject({ status: 'collected', failed: 0 });
-    const final = (await view(APPS[0]!)).filter((r) => r.start === today.start);
-    expect(final).toEqual(truth(APPS[0]!, [today], later));
-    expect(final).not.toEqual(partial);
-    const state = await t.db
-      .selectFrom('stats_bucket_state')
-      .selectAll()
-      .where('sdkappid', '=', APPS[0]!)
-      .where('bucket_start', '=', new Date(today.start * 1000))
-      .executeTakeFirstOrThrow();
-    expect(state).toMatchObject({ final: true, fetch_count: 2 });
-    // The statistics pass asked only for buckets not final: days -2 .. +3, never the settled past.
-    const asked = sim.calls
-      .filter((c) => c.sdkappid === APPS[0] && c.path.endsWith('/normal_push_statistics'))
-      .map((c) => (JSON.parse(c.body) as { StartTime: number }).StartTime);
-    expect(Math.min(...asked)).toBeGreaterThanOrEqual(beijingDay(-2).start);
+    const complete = (await view(APPS[0]!)).filter((r) => r.start === today.start);
+    expect(complete).toEqual(truth(APPS[0]!, [today], later));
+    expect(complete).not.toEqual(partial);
+    expect(await stateOf()).toMatchObject({ final: false, fetch_count: 2 });
+    // Only buckets due on the schedule were asked: day -12 (ages 5 d and 20 d fall outside these
+    // three days) was not, day -9 (10 d old at midnight on day 3) was.
+    const asked = () =>
+      sim.calls
+        .filter((c) => c.sdkappid === APPS[0] && c.path.endsWith('/normal_push_statistics'))
+        .map((c) => (JSON.parse(c.body) as { StartTime: number }).StartTime);
+    expect(asked()).not.toContain(beijingDay(-12).start);
+    expect(asked()).toContain(beijingDay(-9).start);
+
+    // In its final window (the last 6 h before the 30-day horizon): fetched once more, final.
+    clock.set((today.start + 30 * DAY) * 1000 - 3 * 3_600_000);
+    sim.reset();
+    await collector().runPass();
+    expect(asked()).toContain(today.start);
+    expect(await stateOf()).toMatchObject({ final: true, fetch_count: 3 });
+    sim.reset();
+    await collector().runPass();
+    expect(asked()).not.toContain(today.start);
   });
 
   it('faults: a gateway error is retried, an unreadable answer is archived and the bucket fetched next pass', async () => {
@@ -306,7 +320,7 @@ describe('backfilling statistics', () => {
     expect(plan.buckets).toEqual(days(-20, -18));
     const lines: string[] = [];
     const summary = await runBackfill(collector(), [config.apps[0]!], plan, (line) => lines.push(line));
-    expect(summary).toMatchObject({ loaded: 3, final: 3, failed: 0 });
+    expect(summary).toMatchObject({ loaded: 3, final: 0, failed: 0 }); // final only near the 30-day horizon
     expect(lines[0]).toMatch(/^statistics app 1400000501 bucket 1\/3 /);
     expect(await view(APPS[0]!)).toEqual(truth(APPS[0]!, days(-20, -18), NOW));
     // Only the statistics API was called.

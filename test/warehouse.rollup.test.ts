@@ -422,7 +422,7 @@ describe('kill -9 in the middle of a load', () => {
   it('leaves the facts and the rollup of the previous version, exact; the next pass makes them new', async (ctx) => {
     if (!t.url) ctx.skip(); // the process and the test share the database: needs a server
     const env = {
-      ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '60ms', SETTLE_AFTER: '30d' }),
+      ...simulatorEnv(sim.url, [APP], { MIN_CALL_INTERVAL: '60ms', SETTLE_SCHEDULE: 'every-pass' }),
       DATABASE_URL: t.url!,
     };
     expect((await runCli(['collect'], env)).code).toBe(0);

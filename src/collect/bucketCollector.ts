@@ -16,7 +16,7 @@ import { createLoadBatcher, loadSlotsFor } from '../warehouse/loadBatcher.ts';
 import { markBucketFinal } from '../warehouse/state.ts';
 import { loadStatsBucket } from '../warehouse/statsLoad.ts';
 import type { CollectorDeps } from './collector.ts';
-import { isSettled } from './planner.ts';
+import { isFinalFetch } from './planner.ts';
 import { chainGates, sharedSlotGate } from './rateSlots.ts';
 
 /** Fetches and loads one bucket of one API (default loss); throws TimApiError when the API cannot give it. */
@@ -85,7 +85,9 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
         : { feed, ...(await client.normalPushStatistics(window, { signal })) };
     const { call } = fetched;
     observer?.call?.(call, feed);
-    const final = isSettled(bucket, call.startedAt, config.daemon.settleAfterMs);
+    // Final only when fetched in its final window: until then the counts may still move.
+    const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+    const final = isFinalFetch(bucket, call.startedAt, horizonSeconds, config.daemon.settle);
     let result;
     try {
       const target = { sdkappid: app.sdkappid, bucket, bucketSize: config.bucketSize, call };

@@ -2,22 +2,25 @@ import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { BucketStateTableName, Database } from '../db/database.ts';
 import type { Window } from '../tencent/loss.ts';
-import { bucketsOverlapping, DAY_MS, isAtRisk } from '../buckets.ts';
+import { bucketsOverlapping, DAY_MS } from '../buckets.ts';
 import { listBucketStates } from '../warehouse/state.ts';
+import { inFinalWindow, type SettlePolicy } from './planner.ts';
 
 /**
- * What the operator needs to know about recent buckets: collected for good, still pending,
- * never fetched, or lost, and which will become unreachable soon. Shared by `status`, the
+ * What the operator needs to know about recent buckets: collected for good (final), still
+ * pending, never fetched (missing), past the horizon without their final fetch (settled early
+ * when they kept an earlier answer, lost when they never had one), and which will become
+ * unreachable soon. Shared by `status`, the
  * metrics and the health check, so they always agree.
  */
 
-export type BucketCondition = 'final' | 'pending' | 'missing' | 'lost';
+export type BucketCondition = 'final' | 'pending' | 'missing' | 'settled_early' | 'lost';
 
 export interface BucketReport extends Window {
   condition: BucketCondition;
   fetchCount: number;
   lastFetchedAt: Date | null;
-  /** Not final, still reachable, and out of the API's horizon within 24 h. */
+  /** Not final, still reachable, and inside its final window (out of the API's horizon soon). */
   atRisk: boolean;
 }
 
@@ -27,6 +30,7 @@ export interface BucketWindowInput {
   horizonSeconds: number;
   bucketSize: BucketSize;
   timeZone: string;
+  settle: SettlePolicy;
   /** Whose buckets: `bucket_state` (loss, default) or `stats_bucket_state` (statistics). */
   table?: BucketStateTableName;
 }
@@ -57,14 +61,15 @@ export async function recentBuckets(
     ...(input.table ? { table: input.table } : {}),
   });
   const byStart = new Map(states.map((state) => [state.bucket_start.getTime() / 1000, state]));
-  const horizonMs = input.nowMs - input.horizonSeconds * 1000;
   return buckets.map((bucket) => {
     const state = byStart.get(bucket.start);
-    const reachable = bucket.start * 1000 >= horizonMs;
+    const reachable = (bucket.start + input.horizonSeconds) * 1000 > input.nowMs;
     const condition: BucketCondition = state?.final
       ? 'final'
       : state?.lost_at || !reachable
-        ? 'lost'
+        ? state?.last_fetched_at
+          ? 'settled_early'
+          : 'lost'
         : state?.last_fetched_at
           ? 'pending'
           : 'missing';
@@ -73,7 +78,10 @@ export async function recentBuckets(
       condition,
       fetchCount: state?.fetch_count ?? 0,
       lastFetchedAt: state?.last_fetched_at ?? null,
-      atRisk: condition !== 'final' && isAtRisk(bucket, horizonMs),
+      atRisk:
+        condition === 'pending' || condition === 'missing'
+          ? inFinalWindow(bucket, input.nowMs, input.horizonSeconds, input.settle)
+          : false,
     };
   });
 }

@@ -148,13 +148,15 @@ export function createCollector(deps: CollectorDeps): Collector {
       horizonSeconds,
       bucketSize: size,
       timeZone: config.bucketTz,
+      settle: config.daemon.settle,
       known: known.map((row) => ({
         start: row.bucket_start.getTime() / 1000,
         final: row.final,
         lost: row.lost_at !== null,
+        lastFetchedAtMs: row.last_fetched_at?.getTime() ?? null,
       })),
     });
-    for (const bucket of plan.lost) {
+    for (const bucket of [...plan.lost, ...plan.settledEarly]) {
       await markBucketLost(db, {
         sdkappid: app.sdkappid,
         bucket,
@@ -162,10 +164,16 @@ export function createCollector(deps: CollectorDeps): Collector {
         at: new Date(nowMs),
         table: tables.bucketState,
       });
-      log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was final');
     }
+    for (const bucket of plan.lost)
+      log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was fetched');
+    for (const bucket of plan.settledEarly)
+      log.warn(
+        { bucket },
+        'bucket settled early: the API horizon passed it before its final fetch; it keeps its last answer',
+      );
     for (const bucket of plan.atRisk)
-      log.warn({ bucket }, 'bucket leaves the API horizon within 24 h and is not final yet');
+      log.warn({ bucket }, 'bucket is inside its final window and not final yet: it leaves the API horizon soon');
 
     let fetched = 0;
     let failed = 0;
@@ -224,7 +232,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       status: 'collected',
       fetched,
       failed,
-      lost: plan.lost.length + lostAtEdge,
+      lost: plan.lost.length + plan.settledEarly.length + lostAtEdge,
       atRisk: plan.atRisk.length,
       ...(lastError ? { error: lastError.message } : {}),
     };

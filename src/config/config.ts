@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { validate as validateCron } from 'node-cron';
 import { isValidTimeZone, type BucketSize } from '../buckets.ts';
 import { Secret } from '../secret.ts';
+import type { SettlePolicy } from '../collect/planner.ts';
 import { loadApps, type AppConfig } from './apps.ts';
 import { fail, parseDuration, read, readOptionalFile, readOrDefault, type CONFIG_DEFAULTS, type Env } from './env.ts';
 
@@ -50,7 +51,8 @@ export interface Config {
   };
   daemon: {
     cron: string;
-    settleAfterMs: number;
+    /** When buckets are fetched again, and when a fetch makes one final (collect/planner.ts). */
+    settle: SettlePolicy;
     httpPort: number;
     /** The address `/healthz` and `/metrics` listen on. */
     httpHost: string;
@@ -195,13 +197,47 @@ export function loadConfig(env: Env): Config {
     },
     daemon: {
       cron,
-      settleAfterMs: duration('SETTLE_AFTER', 0),
+      settle: settlePolicy(
+        env,
+        get('SETTLE_SCHEDULE'),
+        duration(
+          'SETTLE_FINAL_WINDOW',
+          60_000,
+          86_400_000,
+          'use 1m to 1d, e.g. 6h: longer than the gap between passes, so a pass falls inside it',
+        ),
+      ),
       httpPort: integer('HTTP_PORT', 0, 65535),
       httpHost,
     },
     migrateOnStart: migrateOnStart === 'true',
   };
   return deepFreeze(config);
+}
+
+/**
+ * `SETTLE_SCHEDULE`: `every-pass`, or ages like `1h,6h,1d`, each longer than the one before.
+ * `SETTLE_AFTER` (final 48 h after the end) is gone: a leftover setting would be silently
+ * ignored, and the operator would believe days freeze at 48 h, so it is refused.
+ */
+function settlePolicy(env: Env, text: string, finalWindowMs: number): SettlePolicy {
+  if (env.SETTLE_AFTER !== undefined)
+    fail(
+      'SETTLE_AFTER',
+      'is no longer read: a bucket is now fetched again until its final window before the horizon',
+      'remove it; set SETTLE_SCHEDULE and SETTLE_FINAL_WINDOW instead (README "Configuration")',
+    );
+  if (text === 'every-pass') return { scheduleMs: 'every-pass', finalWindowMs };
+  const ages = text.split(',').map((part) => parseDuration(part.trim()));
+  ages.forEach((age, i) => {
+    if (age === undefined || age <= 0 || (i > 0 && age <= ages[i - 1]!))
+      fail(
+        'SETTLE_SCHEDULE',
+        `"${text}" is not a list of ascending durations (entry ${i + 1})`,
+        "write ages after a bucket's end like 1h,6h,1d,2d,3d,5d, or every-pass",
+      );
+  });
+  return { scheduleMs: ages as number[], finalWindowMs };
 }
 
 /** Stops with a config error unless at least one app is configured (for commands that call the API). */

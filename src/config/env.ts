@@ -31,7 +31,11 @@ export const CONFIG_DEFAULTS = {
   REQUEST_TIMEOUT: '8s',
   MAX_ATTEMPTS: '5',
   COLLECT_CRON: '*/30 * * * *',
-  SETTLE_AFTER: '48h',
+  // Ages after a bucket's end at which it is fetched again until its final fetch (planner.ts);
+  // ages past a feed's final window are skipped (loss stops after 5d, statistics use 10d, 20d).
+  SETTLE_SCHEDULE: '1h,6h,1d,2d,3d,5d,10d,20d',
+  // The final fetch comes in the last this-long before a bucket leaves its API's horizon.
+  SETTLE_FINAL_WINDOW: '6h',
   HTTP_PORT: '9464',
   // Only this machine may ask, unless told otherwise: the image sets 0.0.0.0 for its probe.
   HTTP_HOST: '127.0.0.1',

@@ -115,6 +115,7 @@ export async function startDaemon({
             horizonSeconds: feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds,
             bucketSize: config.bucketSize,
             timeZone: config.bucketTz,
+            settle: config.daemon.settle,
             table: FEED_TABLES[feed].bucketState,
           }),
           feed,

@@ -62,7 +62,7 @@ export class Metrics implements CollectObserver {
   });
   readonly #atRisk = new Gauge({
     name: 'pushloss_buckets_at_risk',
-    help: 'Buckets not final that leave the API horizon within 24 h',
+    help: 'Buckets not final inside their final window (SETTLE_FINAL_WINDOW): they leave the API horizon soon',
     labelNames: ['app'],
     registers: [this.registry],
   });
@@ -92,7 +92,7 @@ export class Metrics implements CollectObserver {
   });
   readonly #statsAtRisk = new Gauge({
     name: 'pushloss_stats_buckets_at_risk',
-    help: 'Statistics buckets not final that leave the statistics horizon within 24 h',
+    help: 'Statistics buckets not final inside their final window: they leave the statistics horizon soon',
     labelNames: ['app'],
     registers: [this.registry],
   });
@@ -164,7 +164,7 @@ export class Metrics implements CollectObserver {
   bucketConditions(sdkappid: number, buckets: readonly BucketReport[], feed: Feed = 'loss'): void {
     const [byCondition, atRisk] =
       feed === 'loss' ? [this.#buckets, this.#atRisk] : [this.#statsBuckets, this.#statsAtRisk];
-    for (const condition of ['final', 'pending', 'missing', 'lost'] satisfies BucketCondition[]) {
+    for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost'] satisfies BucketCondition[]) {
       byCondition.set({ app: sdkappid, condition }, buckets.filter((b) => b.condition === condition).length);
     }
     atRisk.set({ app: sdkappid }, buckets.filter((b) => b.atRisk).length);

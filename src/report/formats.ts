@@ -6,12 +6,13 @@ import { describeAnomaly } from './anomalies.ts';
 import { csvDocument } from './csv.ts';
 import { formatHtml } from './html.ts';
 import type { LossReport } from './lossReport.ts';
+import { REVISION_AGES } from './revisions.ts';
 import { textTable } from './textTable.ts';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export const REPORT_SECTIONS = ['anomalies', 'stages', 'channels', 'topCodes', 'rates'] as const;
+export const REPORT_SECTIONS = ['anomalies', 'stages', 'channels', 'topCodes', 'rates', 'revisions'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export interface FormatOptions {
@@ -153,6 +154,32 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
           )),
     );
   }
+  if (sections.includes('revisions')) {
+    lines.push(
+      '',
+      'How counts settled: share of the final value by age after the bucket end (all apps, final buckets)',
+      ...(report.revisions.length === 0
+        ? ['(no final bucket with archived answers yet)']
+        : textTable(
+            [
+              { header: 'api' },
+              { header: 'stage' },
+              { header: 'channel' },
+              { header: 'buckets', align: 'right' },
+              ...REVISION_AGES.map((age) => ({ header: age, align: 'right' as const })),
+              { header: 'changed after 48 h', align: 'right' },
+            ],
+            report.revisions.map((r) => [
+              r.feed,
+              r.stage,
+              r.platform === null ? ALL_CHANNELS : String(r.platform),
+              String(r.buckets),
+              ...REVISION_AGES.map((age) => percent(r.shares[age])),
+              String(r.changedAfter48h),
+            ]),
+          )),
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -181,6 +208,8 @@ export const CSV_HEADER = [
  * platform. Identifiers rather than display names, so the file joins with the views.
  */
 export function formatCsv(report: LossReport, options: FormatOptions = {}): string {
+  // The revisions have columns of their own (a share per age): they are in the table and the
+  // JSON, and in push_loss_revisions for a spreadsheet; this CSV's columns are a contract.
   const sections = options.sections ?? REPORT_SECTIONS;
   const records: Array<Array<string | number | null>> = [];
   if (sections.includes('stages')) {

@@ -9,8 +9,10 @@ import type { LossStage } from '../tencent/loss.ts';
 import { dailyLoss, type DailyLoss } from './dailyLoss.ts';
 import { currentAnomalies, type Anomaly } from './anomalies.ts';
 import { rateLines, type RateLine } from './rates.ts';
+import { revisionLines, type RevisionLine } from './revisions.ts';
 
 export type { RateLine } from './rates.ts';
+export type { RevisionLine } from './revisions.ts';
 
 export interface LossReportOptions {
   /** One app; all apps found in the period when omitted. */
@@ -92,6 +94,8 @@ export interface LossReport {
   rates: RateLine[];
   /** Per app, stage and channel (overall first), the loss of each day; only when asked for. */
   daily?: DailyLoss[];
+  /** How counts settled with age (all apps, all time; `push_loss_revisions`). */
+  revisions: RevisionLine[];
 }
 
 /**
@@ -221,6 +225,7 @@ async function buildReport(
   const rates = await rateLines(db, inPeriod, app);
   const perDay = daily ? { daily: await dailyLoss(db, inPeriod, app) } : {};
   const anomalies = await currentAnomalies(db, nowMs, sdkappid);
+  const revisions = await revisionLines(db);
 
   return {
     sdkappid: sdkappid ?? null,
@@ -260,5 +265,6 @@ async function buildReport(
     })),
     rates,
     ...perDay,
+    revisions,
   };
 }

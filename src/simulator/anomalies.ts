@@ -7,7 +7,6 @@
  */
 import type { LossEntry, LossStage, Window } from '../tencent/loss.ts';
 import type { PushCounts, PushStatistics } from '../tencent/statistics.ts';
-import type { LossDataFn, StatsDataFn } from './answer.ts';
 import { defaultLossData, hourLossData, POST_CODES, sumLossEntries } from './lossData.ts';
 import { defaultStatsData, hourStatsData } from './statsData.ts';
 
@@ -66,8 +65,15 @@ function hoursOf(window: Window): number[] {
   return hours;
 }
 
-/** The loss and statistics data with the anomalies added (the defaults when the list is empty). */
-export function withAnomalies(anomalies: readonly InjectedAnomaly[]): { lossData: LossDataFn; statsData: StatsDataFn } {
+/**
+ * The loss and statistics data with the anomalies added (the defaults when the list is empty).
+ * Complete at once: the anomalies are added to the data as it is at the horizon, never to a
+ * settling curve (the simulator command refuses --inject with --settling).
+ */
+export function withAnomalies(anomalies: readonly InjectedAnomaly[]): {
+  lossData: (sdkappid: number, window: Window) => LossEntry[];
+  statsData: (sdkappid: number, window: Window) => PushStatistics;
+} {
   const resolved = anomalies.map(resolveAnomaly);
   const extras = (sdkappid: number, window: Window) =>
     resolved
@@ -75,7 +81,7 @@ export function withAnomalies(anomalies: readonly InjectedAnomaly[]): { lossData
       .map((a) => ({ anomaly: a, count: hoursOf(window).reduce((sum, hour) => sum + extraLoss(a, hour), 0) }))
       .filter((e) => e.count > 0);
 
-  const lossData: LossDataFn = (sdkappid, window) => {
+  const lossData = (sdkappid: number, window: Window): LossEntry[] => {
     const added: LossEntry[] = extras(sdkappid, window).flatMap(({ anomaly, count }) => {
       const entry = {
         stage: anomaly.stage,
@@ -91,7 +97,7 @@ export function withAnomalies(anomalies: readonly InjectedAnomaly[]): { lossData
     return sumLossEntries([...defaultLossData(sdkappid, window), ...added]);
   };
 
-  const statsData: StatsDataFn = (sdkappid, window) => {
+  const statsData = (sdkappid: number, window: Window): PushStatistics => {
     const stats: PushStatistics = defaultStatsData(sdkappid, window);
     for (const { anomaly, count } of extras(sdkappid, window)) {
       const grow = (counts: PushCounts) => {

@@ -19,11 +19,11 @@ export interface SimulatorApp {
   identifier?: string;
 }
 
-/** Produces the loss entries (all four arrays) for one app and window. */
-export type LossDataFn = (sdkappid: number, window: Window) => LossEntry[];
+/** Produces the loss entries (all four arrays) for one app and window, as reported at `nowMs`. */
+export type LossDataFn = (sdkappid: number, window: Window, nowMs: number) => LossEntry[];
 
-/** Produces the push statistics for one app and window. */
-export type StatsDataFn = (sdkappid: number, window: Window) => PushStatistics;
+/** Produces the push statistics for one app and window, as reported at `nowMs`. */
+export type StatsDataFn = (sdkappid: number, window: Window, nowMs: number) => PushStatistics;
 
 /** What the answer depends on besides the request. */
 export interface AnswerContext {
@@ -97,7 +97,7 @@ export function answerRequest(arrival: Arrival, ctx: AnswerContext): Answer {
   if (statistics) {
     let stats: PushStatistics;
     try {
-      stats = ctx.statsData(params.sdkappid, finishedPart(window.value, arrival.nowMs));
+      stats = ctx.statsData(params.sdkappid, finishedPart(window.value, arrival.nowMs), arrival.nowMs);
     } catch {
       return fail(90102, 'internal error, please try again later');
     }
@@ -105,7 +105,7 @@ export function answerRequest(arrival: Arrival, ctx: AnswerContext): Answer {
   }
   let entries: LossEntry[];
   try {
-    entries = ctx.lossData(params.sdkappid, finishedPart(window.value, arrival.nowMs));
+    entries = ctx.lossData(params.sdkappid, finishedPart(window.value, arrival.nowMs), arrival.nowMs);
   } catch {
     return fail(90102, 'internal error, please try again later');
   }

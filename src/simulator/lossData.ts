@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LossEntry, LossStage, Window } from '../tencent/loss.ts';
+import { settledCount, type SettleModel } from './settling.ts';
 
 const HOUR = 3600;
 
@@ -155,11 +156,27 @@ function compareEntries(x: LossEntry, y: LossEntry): number {
  * An hour counts when its start lies in `[window.start, window.end)`; windows need not be
  * hour-aligned. The overall entries (`platform: null`) are the per-platform entries summed over
  * platforms, as a real pipeline would report them.
+ *
+ * With `settle`, each hour's counts are those reported at `settle.nowMs`: grown along the model's
+ * curves with the hour's age (settling.ts); an entry not reported yet (0) is absent. Without it,
+ * every hour is complete.
  */
-export function defaultLossData(sdkappid: number, window: Window): LossEntry[] {
+export function defaultLossData(
+  sdkappid: number,
+  window: Window,
+  settle?: { nowMs: number; model: SettleModel },
+): LossEntry[] {
   const perPlatform: LossEntry[] = [];
   for (let hour = Math.ceil(window.start / HOUR) * HOUR; hour < window.end; hour += HOUR) {
-    perPlatform.push(...hourLossData(sdkappid, hour));
+    for (const entry of hourLossData(sdkappid, hour)) {
+      if (!settle) {
+        perPlatform.push(entry);
+        continue;
+      }
+      const curve = entry.stage === 'ready_to_send' ? settle.model.readyToSend : settle.model.postSend;
+      const errCount = settledCount(entry.errCount, curve, (hour + HOUR) * 1000, settle.nowMs);
+      if (errCount > 0) perPlatform.push({ ...entry, errCount });
+    }
   }
   const overall = perPlatform.map((e) => ({ ...e, platform: null }));
   return sumLossEntries([...overall, ...perPlatform]);

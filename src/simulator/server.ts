@@ -11,6 +11,7 @@ import { answerRequest, type AnswerContext, type LossDataFn, type SimulatorApp, 
 import { createFailureQueue, type FailureRule, type FailureScope } from './failures.ts';
 import { defaultLossData } from './lossData.ts';
 import { defaultStatsData } from './statsData.ts';
+import { SETTLED_AT_ONCE, type SettleModel } from './settling.ts';
 import { createArrivalLimiter } from './arrivalLimiter.ts';
 import { apiOfPath, checkRequestLine, peekQuery } from './requestChecks.ts';
 import { failureBody, type ResponseShape } from './responseBody.ts';
@@ -32,7 +33,12 @@ export interface SimulatorOptions {
   horizonDays?: number;
   /** Longest EndTime - StartTime, in seconds; default 7 days. */
   maxSpanSeconds?: number;
-  /** Loss data per app and window; default {@link defaultLossData}. */
+  /**
+   * How counts grow with their hour's age (settling.ts); default {@link SETTLED_AT_ONCE}: complete
+   * as soon as the hour has ended. Used by the default loss data and statistics.
+   */
+  settle?: SettleModel;
+  /** Loss data per app and window; default {@link defaultLossData}, settling as `settle` says. */
   lossData?: LossDataFn;
   /** Where the four arrays sit in a success body; default `flat` (see `ResponseShape`). */
   shape?: ResponseShape;
@@ -86,9 +92,9 @@ export interface Simulator {
   readonly calls: SimCall[];
   /** Makes the next matching call(s) fail this way; rules are used up in the order given. */
   fail(rule: FailureRule, scope?: FailureScope): void;
-  /** Replaces the loss data; no argument restores {@link defaultLossData}. */
+  /** Replaces the loss data; no argument restores the default (settling as `settle` says). */
   setLossData(fn?: LossDataFn): void;
-  /** Replaces the statistics; no argument restores {@link defaultStatsData}. */
+  /** Replaces the statistics; no argument restores the default (settling as `settle` says). */
   setStatsData(fn?: StatsDataFn): void;
   /** Resolves once at least `count` calls have arrived (since the last reset). */
   waitForCalls(count: number): Promise<SimCall[]>;
@@ -120,10 +126,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   }
   const minIntervalMs = options.minIntervalMs ?? 1000;
   if (!(minIntervalMs >= 0)) throw new RangeError(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
+  const model = options.settle ?? SETTLED_AT_ONCE;
+  const settledLoss: LossDataFn = (sdkappid, window, nowMs) => defaultLossData(sdkappid, window, { nowMs, model });
+  const settledStats: StatsDataFn = (sdkappid, window, nowMs) => defaultStatsData(sdkappid, window, { nowMs, model });
   const ctx: AnswerContext = {
     apps,
-    lossData: options.lossData ?? defaultLossData,
-    statsData: options.statsData ?? defaultStatsData,
+    lossData: options.lossData ?? settledLoss,
+    statsData: options.statsData ?? settledStats,
     shape: options.shape ?? 'flat',
     windowRules: {
       horizonSeconds: (options.horizonDays ?? 7) * 86400,
@@ -259,10 +268,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     calls,
     fail: (rule, scope) => failures.add(rule, scope),
     setLossData(fn) {
-      ctx.lossData = fn ?? defaultLossData;
+      ctx.lossData = fn ?? settledLoss;
     },
     setStatsData(fn) {
-      ctx.statsData = fn ?? defaultStatsData;
+      ctx.statsData = fn ?? settledStats;
     },
     waitForCalls(count) {
       if (calls.length >= count) return Promise.resolve(calls);

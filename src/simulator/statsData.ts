@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Window } from '../tencent/loss.ts';
 import type { PushCounts, PushStatistics } from '../tencent/statistics.ts';
 import { hourLossData } from './lossData.ts';
+import { settledCount, type SettleModel } from './settling.ts';
 
 const HOUR = 3600;
 /** Channels with traffic every hour (the documented vendors); 0 and 9 only when they lose pushes. */
@@ -24,8 +25,19 @@ function seeded(sdkappid: number, hourStart: number): () => number {
   return () => digest.readUInt16LE((index++ % 16) * 2) / 65536;
 }
 
-/** The statistics of one unix hour for one app. */
-export function hourStatsData(sdkappid: number, hourStart: number): PushStatistics {
+/**
+ * The statistics of one unix hour for one app; with `settle`, as reported at `settle.nowMs`:
+ * delivered and click counts grow along the model's curves (TotalCount and SentCount are known
+ * at send time), so SentCount - DeliveredCount equals the post-send loss once both settled.
+ */
+export function hourStatsData(
+  sdkappid: number,
+  hourStart: number,
+  settle?: { nowMs: number; model: SettleModel },
+): PushStatistics {
+  const endMs = (hourStart + HOUR) * 1000;
+  const grown = (full: number, kind: 'delivered' | 'click') =>
+    settle ? settledCount(full, settle.model[kind], endMs, settle.nowMs) : full;
   const random = seeded(sdkappid, hourStart);
   const ready = new Map<number, number>();
   const post = new Map<number, number>();
@@ -40,7 +52,10 @@ export function hourStatsData(sdkappid: number, hourStart: number): PushStatisti
     const click = Math.floor((delivered * random()) / 8);
     const sent = delivered + (post.get(platform) ?? 0);
     const total = sent + (ready.get(platform) ?? 0);
-    const reported = platform === FCM ? { delivered: 0, click: 0 } : { delivered, click };
+    const reported =
+      platform === FCM
+        ? { delivered: 0, click: 0 }
+        : { delivered: grown(delivered, 'delivered'), click: grown(click, 'click') };
     overall.total! += total;
     overall.sent! += sent;
     overall.delivered! += reported.delivered;
@@ -55,11 +70,15 @@ export function hourStatsData(sdkappid: number, hourStart: number): PushStatisti
 }
 
 /** The answer for one app and window: the sum of the hours starting in it (like the loss data). */
-export function defaultStatsData(sdkappid: number, window: Window): PushStatistics {
+export function defaultStatsData(
+  sdkappid: number,
+  window: Window,
+  settle?: { nowMs: number; model: SettleModel },
+): PushStatistics {
   const overall: PushCounts = { total: 0, sent: 0, delivered: 0, click: 0 };
   const platforms = new Map<number, PushCounts & { platform: number }>();
   for (let hour = Math.ceil(window.start / HOUR) * HOUR; hour < window.end; hour += HOUR) {
-    const stats = hourStatsData(sdkappid, hour);
+    const stats = hourStatsData(sdkappid, hour, settle);
     addCounts(overall, stats.overall);
     for (const line of stats.platforms) {
       const seen = platforms.get(line.platform);

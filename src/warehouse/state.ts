@@ -85,11 +85,10 @@ export async function markBucketLost(
       lost_at: args.at,
     })
     .onConflict((conflict) =>
-      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet((eb) => ({
-        // The real table's name: the cast in stateTable() renames it for the types only, and
-        // `bucket_state.lost_at` in an upsert on stats_bucket_state is refused by PostgreSQL.
-        lost_at: eb.fn.coalesce(sql.ref<Date>(`${args.table ?? 'bucket_state'}.lost_at`), 'excluded.lost_at'),
-      })),
+      // Qualified by the real table's name: `bucket_state.lost_at` failed on stats_bucket_state.
+      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet({
+        lost_at: sql<Date>`coalesce(${sql.ref(`${stateTable(args.table)}.lost_at`)}, excluded.lost_at)`,
+      }),
     )
     .execute();
 }

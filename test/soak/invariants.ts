@@ -18,11 +18,13 @@
 import { sql, type Kysely } from 'kysely';
 import { bucketsOverlapping, firstReachableBucket, type BucketSize } from '../../src/buckets.ts';
 import { recentBuckets, STATUS_DAYS } from '../../src/collect/bucketStatus.ts';
+import { finalFetchFromMs, type SettlePolicy } from '../../src/collect/planner.ts';
 import type { AppPassResult } from '../../src/collect/collector.ts';
 import type { Database, LossFact } from '../../src/db/database.ts';
 import type { SimCall, Simulator } from '../../src/simulator/index.ts';
 import type { Window } from '../../src/tencent/loss.ts';
 import { normalizeLoss } from '../../src/warehouse/normalize.ts';
+import type { SettleModel } from '../../src/simulator/index.ts';
 import { defaultLossData, finishedPart } from '../helpers/simulator.ts';
 import type { SoakSchedule } from './schedule.ts';
 
@@ -67,6 +69,8 @@ export interface SoakTally {
   lost: number;
   /** Lost buckets no pass of the daemon ever saw answerable (downtime made them unreachable). */
   lostUnreachable: number;
+  /** Lost buckets that keep an earlier answer: the horizon passed them before their final fetch. */
+  settledEarly: number;
   missing: number;
   /** Bucket fetches that failed only because the client timed out on a slow machine. */
   slowFailures: number;
@@ -83,7 +87,10 @@ export interface SoakWorld {
   logLines: string[];
   appsEver: Record<BucketSize, number[]>;
   horizonMs: number;
-  settleMs: Record<BucketSize, number>;
+  /** The daemons' settle policy, as it should be (a sabotage may configure another). */
+  settle: SettlePolicy;
+  /** How the simulator's counts grow with age: the truth of an answer depends on when it came. */
+  settling: SettleModel;
   timeZone: string;
   metricsOf(size: BucketSize): Promise<{ text: string; apps: number[] } | null>;
   hostNowMs(): number;
@@ -339,7 +346,6 @@ async function checkApp(
     factsByStart.set(start, [...(factsByStart.get(start) ?? []), fact]);
   }
 
-  const settle = world.settleMs[size];
   for (const bucket of buckets) {
     if (bucket.start * 1000 >= trueNow) continue;
     const row = byStart.get(bucket.start);
@@ -358,7 +364,8 @@ async function checkApp(
       if (canAnswer) answerable = true;
       if (canAnswer && clean) {
         cleanOffer = true;
-        if (bucket.end * 1000 + settle <= pass.hostStartMs) cleanFinalOffer ||= pass;
+        if (pass.hostStartMs >= finalFetchFromMs(bucket, world.horizonMs / 1000, world.settle))
+          cleanFinalOffer ||= pass;
       }
       if (
         !pass.error &&
@@ -370,7 +377,7 @@ async function checkApp(
 
     const answers = state.answers.get(key(app, bucket.start)) ?? [];
     if (row?.final) {
-      const diff = compareFacts(stored, truthLines(app, bucket));
+      const diff = compareFacts(stored, truthLines(world, app, bucket));
       if (diff) report({ invariant: 'final equals truth', ...where, detail: diff });
     } else if (cleanFinalOffer) {
       report({
@@ -391,7 +398,15 @@ async function checkApp(
       const candidates = answers.filter((a) => a.call.receivedAt >= latestOk);
       const matches = candidates.some(
         (a) =>
-          compareFacts(stored, normalizeLoss(defaultLossData(app, finishedPart(a.window, a.call.receivedAt)))) === null,
+          compareFacts(
+            stored,
+            normalizeLoss(
+              defaultLossData(app, finishedPart(a.window, a.call.receivedAt), {
+                nowMs: a.call.receivedAt,
+                model: world.settling,
+              }),
+            ),
+          ) === null,
       );
       if (!matches)
         report({
@@ -431,6 +446,7 @@ async function checkApp(
       if (row?.final) tally.final++;
       else if (row?.lost_at) {
         tally.lost++;
+        if (row.last_fetched_at) tally.settledEarly++;
         if (!answerable) tally.lostUnreachable++;
       } else if (fetched) tally.pending++;
       else tally.missing++;
@@ -439,10 +455,12 @@ async function checkApp(
 }
 
 const truthCache = new Map<string, ReturnType<typeof normalizeLoss>>();
-function truthLines(app: number, bucket: Window) {
+/** The simulator's final answer for a bucket: its answer at the bucket's horizon, when counts have settled. */
+function truthLines(world: SoakWorld, app: number, bucket: Window) {
   const k = `${app}:${bucket.start}:${bucket.end}`;
   let lines = truthCache.get(k);
-  if (!lines) truthCache.set(k, (lines = normalizeLoss(defaultLossData(app, bucket))));
+  const atHorizon = { nowMs: bucket.start * 1000 + world.horizonMs, model: world.settling };
+  if (!lines) truthCache.set(k, (lines = normalizeLoss(defaultLossData(app, bucket, atHorizon))));
   return lines;
 }
 
@@ -471,6 +489,7 @@ async function checkStatusAndMetrics(
       horizonSeconds: world.horizonMs / 1000,
       bucketSize: size,
       timeZone: world.timeZone,
+      settle: world.settle,
     };
     const buckets = await recentBuckets(world.db, app, { ...input, nowMs: hostNow });
     const view = await sql<{ bucket_start: Date; state: string; last_fetched_at: Date | null }>`
@@ -488,8 +507,10 @@ async function checkStatusAndMetrics(
           : 'lost'
         : v.state === 'final'
           ? 'final'
-          : v.state === 'lost' || !reachable
-            ? 'lost'
+          : v.state === 'lost' || v.state === 'settled early' || !reachable
+            ? v.last_fetched_at
+              ? 'settled_early'
+              : 'lost'
             : v.last_fetched_at
               ? 'pending'
               : 'missing';
@@ -505,7 +526,7 @@ async function checkStatusAndMetrics(
     // /metrics was refreshed at the end of the last pass, if that pass succeeded.
     if (!lastPass || lastPass.error || lastPass.hostEndMs === undefined) continue;
     const atPass = await recentBuckets(world.db, app, { ...input, nowMs: lastPass.hostEndMs });
-    for (const condition of ['final', 'pending', 'missing', 'lost']) {
+    for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost']) {
       const match = new RegExp(`^pushloss_buckets\\{app="${app}",condition="${condition}"\\} (\\d+)$`, 'm').exec(
         metrics.text,
       );

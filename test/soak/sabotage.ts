@@ -88,6 +88,15 @@ export const VIEW_FETCHED_IS_FINAL_DDL = `create or replace view collection_stat
     from bucket_state`;
 
 /**
+ * The old settle rule: every pending bucket fetched on every pass, and final once fetched 48 h
+ * after its end (a day bucket's final window opening 4 days before its 7-day horizon).
+ */
+export function finalAfter48h(config: Config): Config {
+  const finalWindowMs = config.api.horizonSeconds * 1000 - 86_400_000 - 48 * 3_600_000;
+  return { ...config, daemon: { ...config.daemon, settle: { scheduleMs: 'every-pass', finalWindowMs } } };
+}
+
+/**
  * The planner marks reachable buckets lost: it believes the API's horizon is `days` long, not the
  * 7 days the API (the simulator) still answers.
  */

@@ -50,12 +50,14 @@ describe('loadConfig', () => {
       timeoutMs: 8000,
       maxAttempts: 5,
     });
+    const H = 3600_000;
     expect(config.daemon).toEqual({
       cron: '*/30 * * * *',
-      settleAfterMs: 48 * 3600_000,
+      settle: { scheduleMs: [H, 6 * H, 24 * H, 48 * H, 72 * H, 120 * H, 240 * H, 480 * H], finalWindowMs: 6 * H },
       httpPort: 9464,
       httpHost: '127.0.0.1',
     });
+    expect(loadConfig({ ...base, SETTLE_SCHEDULE: 'every-pass' }).daemon.settle.scheduleMs).toBe('every-pass');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.apps[0])).toBe(true);
     expect(() => {
@@ -146,7 +148,14 @@ describe('loadConfig', () => {
     [{ ...base, BUCKET_TZ: 'Mars/Base' }, /^BUCKET_TZ: "Mars\/Base" is not an IANA time zone/],
     [{ ...base, REQUEST_TIMEOUT: '2s' }, /^REQUEST_TIMEOUT: "2s" is not a duration from 3001 to 8000 ms/],
     [{ ...base, REQUEST_TIMEOUT: '10s' }, /^REQUEST_TIMEOUT: "10s" is not a duration from 3001 to 8000 ms/],
-    [{ ...base, SETTLE_AFTER: 'soon' }, /^SETTLE_AFTER: "soon" is not a duration/],
+    [{ ...base, SETTLE_AFTER: '48h' }, /^SETTLE_AFTER: is no longer read: .*; remove it; set SETTLE_SCHEDULE/],
+    [
+      { ...base, SETTLE_SCHEDULE: '6h,1h' },
+      /^SETTLE_SCHEDULE: "6h,1h" is not a list of ascending durations \(entry 2\)/,
+    ],
+    [{ ...base, SETTLE_SCHEDULE: '1h,soon' }, /^SETTLE_SCHEDULE: "1h,soon" is not a list of ascending durations/],
+    [{ ...base, SETTLE_SCHEDULE: '0s' }, /^SETTLE_SCHEDULE: "0s" is not a list of ascending durations \(entry 1\)/],
+    [{ ...base, SETTLE_FINAL_WINDOW: '2d' }, /^SETTLE_FINAL_WINDOW: "2d" is not a duration from 60000 to 86400000 ms/],
     [{ ...base, DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: is not a postgres:\/\/ URL/],
     [{ ...base, COLLECT_CRON: '*/30 * * *' }, /^COLLECT_CRON: "\*\/30 \* \* \*" is not a cron expression/],
     [{ ...base, COLLECT_CRON: '99 * * * *' }, /^COLLECT_CRON: "99 \* \* \* \*" is not a cron expression/],

@@ -24,9 +24,10 @@ export const statusCommand: Command = {
 First the current anomalies (push_loss_anomalies: failing channels, loss spikes, new error codes,
 each with the code's title and fix). Then, for each configured app (and any app collected into this database before), the last
 ${STATUS_DAYS} days' buckets: final (collected for good), pending (collected, may still change),
-missing (not collected yet, still reachable) or lost (the API's horizon passed it before it was
-final); the last error; and a WARNING line for every bucket that leaves the API's horizon within
-24 h without being final. With statistics collected (COLLECT_APIS), one more line per app
+missing (not collected yet, still reachable), settled early (the API's horizon passed it before
+its final fetch: it keeps its last answer, which may be short) or lost (the horizon passed it
+before it was ever fetched); the last error; and a WARNING line for every bucket inside its final
+window (SETTLE_FINAL_WINDOW) that is not final yet. With statistics collected (COLLECT_APIS), one more line per app
 counts the statistics buckets of the last 31 days by state, with the same warnings.
   --json   the same as one JSON document, for scripts`,
   options: { json: { type: 'boolean' } },
@@ -60,6 +61,7 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
           horizonSeconds: config.api.horizonSeconds,
           bucketSize: config.bucketSize,
           timeZone: config.bucketTz,
+          settle: config.daemon.settle,
         });
         const state = states.get(app.sdkappid);
         const statsState = statsStates.get(app.sdkappid);
@@ -75,6 +77,7 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
                 horizonSeconds: config.statistics.horizonSeconds,
                 bucketSize: config.bucketSize,
                 timeZone: config.bucketTz,
+                settle: config.daemon.settle,
                 table: 'stats_bucket_state',
               }),
             }
@@ -150,7 +153,7 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
           );
         const rows = app.buckets.map((bucket) => [
           label(bucket, config.bucketTz, config.bucketSize),
-          bucket.condition,
+          bucket.condition.replace('_', ' '),
           String(bucket.fetchCount),
           bucket.lastFetchedAt ? isoMs(bucket.lastFetchedAt.getTime()) : '-',
         ]);
@@ -158,7 +161,7 @@ counts the statistics buckets of the last 31 days by state, with the same warnin
         if (app.statistics) {
           const count = (condition: string) => app.statistics!.buckets.filter((b) => b.condition === condition).length;
           out(
-            `  statistics (last ${STATS_STATUS_DAYS} days): ${count('final')} final, ${count('pending')} pending, ${count('missing')} missing, ${count('lost')} lost; last success: ${app.statistics.lastSuccessAt ? isoMs(app.statistics.lastSuccessAt.getTime()) : 'never'}${app.statistics.lastError ? `; last error: ${app.statistics.lastError.fatal ? 'FATAL ' : ''}${app.statistics.lastError.message}` : ''}`,
+            `  statistics (last ${STATS_STATUS_DAYS} days): ${count('final')} final, ${count('pending')} pending, ${count('missing')} missing, ${count('settled_early')} settled early, ${count('lost')} lost; last success: ${app.statistics.lastSuccessAt ? isoMs(app.statistics.lastSuccessAt.getTime()) : 'never'}${app.statistics.lastError ? `; last error: ${app.statistics.lastError.fatal ? 'FATAL ' : ''}${app.statistics.lastError.message}` : ''}`,
           );
         }
       }
