@@ -6,6 +6,7 @@ import { describeAnomaly } from './anomalies.ts';
 import { csvDocument } from './csv.ts';
 import { formatHtml } from './html.ts';
 import type { LossReport } from './lossReport.ts';
+import { percent, rateCells } from './rates.ts';
 import { REVISION_AGES } from './revisions.ts';
 import { textTable } from './textTable.ts';
 
@@ -140,17 +141,7 @@ export function formatTable(report: LossReport, options: FormatOptions = {}): st
               { header: 'clicked', align: 'right' },
               { header: 'note' },
             ],
-            report.rates.map((r) => [
-              String(r.sdkappid),
-              r.platformName ?? ALL_CHANNELS,
-              r.stageName,
-              r.lossCount === null ? '' : String(r.lossCount),
-              r.denominator === null ? '' : String(r.denominator),
-              percent(r.lossRate, 2),
-              percent(r.deliveryRate),
-              percent(r.clickRate),
-              r.statisticsIncomplete ? 'FCM reports no delivery or click statistics' : '',
-            ]),
+            report.rates.map((r) => [String(r.sdkappid), r.platformName ?? ALL_CHANNELS, r.stageName, ...rateCells(r)]),
           )),
     );
   }
@@ -280,7 +271,3 @@ export function formatJson(report: LossReport): string {
 
 /** The rate columns of the CSV, empty for the loss sections. */
 const NO_RATE = [null, null, null, null, null] as const;
-
-function percent(share: number | null, digits = 1): string {
-  return share === null ? '' : `${(share * 100).toFixed(digits)}%`;
-}

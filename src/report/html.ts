@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChartConfiguration } from 'chart.js';
 import type { DailyLoss } from './dailyLoss.ts';
 import type { LossReport } from './lossReport.ts';
+import { percent, rateCells } from './rates.ts';
 
 /** A report with its over-time section, as `lossReport(db, { daily: true, ... })` returns it. */
 export type LossReportWithDaily = LossReport & { daily: DailyLoss[] };
@@ -176,16 +177,7 @@ function appSection(report: LossReportWithDaily, app: number): string {
       }),
       table(
         ['channel', 'stage', 'lost', 'of', 'loss rate', 'delivered', 'clicked', 'note'],
-        rates.map((r) => [
-          r.platformName ?? 'all channels',
-          r.stageName,
-          r.lossCount === null ? '' : String(r.lossCount),
-          r.denominator === null ? '' : String(r.denominator),
-          percent(r.lossRate, 2),
-          percent(r.deliveryRate),
-          percent(r.clickRate),
-          r.statisticsIncomplete ? 'FCM reports no delivery or click statistics' : '',
-        ]),
+        rates.map((r) => [r.platformName ?? 'all channels', r.stageName, ...rateCells(r)]),
         [false, false, true, true, true, true, true, false],
       ),
     );
@@ -228,10 +220,6 @@ function series(days: readonly string[], rows: readonly DailyLoss[]): number[] {
 }
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
-
-function percent(share: number | null, digits = 1): string {
-  return share === null ? '' : `${(share * 100).toFixed(digits)}%`;
-}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

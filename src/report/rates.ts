@@ -77,3 +77,20 @@ export async function rateLines(
     clickRate: r.click_rate,
   }));
 }
+
+/** A share as a percentage, empty when unknown. */
+export function percent(share: number | null, digits = 1): string {
+  return share === null ? '' : `${(share * 100).toFixed(digits)}%`;
+}
+
+/** The cells every report format shows for a rate line, after its channel and stage. */
+export function rateCells(r: RateLine): string[] {
+  return [
+    r.lossCount === null ? '' : String(r.lossCount),
+    r.denominator === null ? '' : String(r.denominator),
+    percent(r.lossRate, 2),
+    percent(r.deliveryRate),
+    percent(r.clickRate),
+    r.statisticsIncomplete ? 'FCM reports no delivery or click statistics' : '',
+  ];
+}
