@@ -21,7 +21,7 @@ import type { BucketSize } from '../src/buckets.ts';
 import type { Database } from '../src/db/database.ts';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
-import { refreshAllApps } from '../src/warehouse/rollup.ts';
+import { refreshAllApps } from '../src/feeds/loss/rollup.ts';
 import { bucketContaining } from '../src/buckets.ts';
 import type { Window } from '../src/tencent/loss.ts';
 import { expandMacros, interpolateVariables, type Selection, type Variable } from '../test/helpers/grafana.ts';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import type { LossStage } from '../src/tencent/loss.ts';
 import { markBucketFinal, markBucketLost } from '../src/warehouse/state.ts';
-import { refreshAllApps } from '../src/warehouse/rollup.ts';
+import { refreshAllApps } from '../src/feeds/loss/rollup.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';
 import { dayBucket, hourBucket, load, loss } from './helpers/fixtures.ts';

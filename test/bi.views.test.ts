@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
 import type { LossStage, Window } from '../src/tencent/loss.ts';
-import { refreshAllApps } from '../src/warehouse/rollup.ts';
+import { refreshAllApps } from '../src/feeds/loss/rollup.ts';
 import { markBucketFinal, markBucketLost } from '../src/warehouse/state.ts';
 import { createTestDatabase, openSecondConnection } from './helpers/database.ts';
 import type { TestDatabase } from './helpers/database.ts';

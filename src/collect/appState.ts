@@ -1,36 +1,40 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { AppState, AppStateTableName, Database } from '../db/database.ts';
+import type { AppState, Database } from '../db/database.ts';
+import type { FeedName } from '../tencent/apis.ts';
 import { storableText } from '../tencent/limits.ts';
 
 /**
- * Per app and bucket size (per API: loss in `app_state`, statistics in `stats_app_state`): where planning starts (the watermark) and how the last pass went,
- * for `status`, `/metrics` and the fatal-error pause.
+ * Per app, feed and bucket size (`feed_app_state`): where planning starts (the watermark) and how
+ * the last pass went, for `status`, `/metrics` and the fatal-error pause. A feed's fatal error
+ * pauses that feed of the app only.
  */
 
 /** The app's state, created with `coveredFromMs` as its watermark the first time it is seen. */
 export async function ensureAppState(
   db: Kysely<Database>,
   sdkappid: number,
+  feed: FeedName,
   bucketSize: BucketSize,
   coveredFromMs: number,
   nowMs: number,
-  table: AppStateTableName = 'app_state',
 ): Promise<AppState> {
   await db
-    .insertInto(table)
+    .insertInto('feed_app_state')
     .values({
       sdkappid,
+      feed,
       bucket_size: bucketSize,
       covered_from: new Date(coveredFromMs),
       first_seen_at: new Date(nowMs),
     })
-    .onConflict((oc) => oc.columns(['sdkappid', 'bucket_size']).doNothing())
+    .onConflict((oc) => oc.columns(['sdkappid', 'feed', 'bucket_size']).doNothing())
     .execute();
   return db
-    .selectFrom(table)
+    .selectFrom('feed_app_state')
     .selectAll()
     .where('sdkappid', '=', sdkappid)
+    .where('feed', '=', feed)
     .where('bucket_size', '=', bucketSize)
     .executeTakeFirstOrThrow();
 }
@@ -47,13 +51,13 @@ export interface PassOutcome {
 export async function recordAppPass(
   db: Kysely<Database>,
   sdkappid: number,
+  feed: FeedName,
   bucketSize: BucketSize,
   outcome: PassOutcome,
-  table: AppStateTableName = 'app_state',
 ): Promise<void> {
   const at = new Date(outcome.atMs);
   await db
-    .updateTable(table as 'app_state') // same columns in both tables (migration 0005)
+    .updateTable('feed_app_state')
     .set({
       covered_from: new Date(outcome.coveredFromMs),
       last_pass_at: at,
@@ -68,14 +72,17 @@ export async function recordAppPass(
         : { fatal_at: null }),
     })
     .where('sdkappid', '=', sdkappid)
+    .where('feed', '=', feed)
     .where('bucket_size', '=', bucketSize)
     .execute();
 }
 
-export async function listAppStates(
-  db: Kysely<Database>,
-  bucketSize: BucketSize,
-  table: AppStateTableName = 'app_state',
-): Promise<AppState[]> {
-  return db.selectFrom(table).selectAll().where('bucket_size', '=', bucketSize).orderBy('sdkappid').execute();
+export async function listAppStates(db: Kysely<Database>, feed: FeedName, bucketSize: BucketSize): Promise<AppState[]> {
+  return db
+    .selectFrom('feed_app_state')
+    .selectAll()
+    .where('feed', '=', feed)
+    .where('bucket_size', '=', bucketSize)
+    .orderBy('sdkappid')
+    .execute();
 }

@@ -1,5 +1,6 @@
 import { isoSeconds } from '../clock.ts';
-import type { AppConfig, Config, Feed } from '../config/config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
+import { TIM_APIS, type FeedName } from '../tencent/apis.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { Window } from '../tencent/loss.ts';
 import { bucketsOverlapping } from '../buckets.ts';
@@ -18,25 +19,25 @@ export class RangeRefusedError extends Error {
 }
 
 export interface BackfillPlan {
-  /** The API to fetch (default loss). */
-  feed?: Feed;
+  /** The API to fetch. */
+  feed: FeedName;
   buckets: Window[];
   /** Buckets that have not begun yet, dropped from the range. */
   future: number;
 }
 
 /**
- * The buckets of one API (default loss) to fetch, or a RangeRefusedError naming the earliest
- * reachable start: each API has its own horizon (loss 7 days, statistics 30).
+ * The buckets of one API to fetch, or a RangeRefusedError naming the earliest reachable start:
+ * each API has its own horizon (loss 7 days, statistics 30).
  */
 export function planBackfill(
   config: Config,
   fromMs: number,
   toMs: number,
   nowMs: number,
-  feed: Feed = 'loss',
+  feed: FeedName,
 ): BackfillPlan {
-  const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+  const { horizonSeconds } = config.limits[feed];
   // A range ending further ahead than the API reaches back is a typo (--to 9999-12-31), not a plan.
   if (toMs > nowMs + horizonSeconds * 1000) {
     throw new RangeRefusedError(
@@ -55,11 +56,12 @@ export function planBackfill(
   const reachable = firstReachableBucket(nowMs, horizonSeconds, config.bucketSize, config.bucketTz);
   const tooOld = all.filter((bucket) => bucket.start < reachable.start);
   if (tooOld.length > 0) {
-    const api = feed === 'loss' ? 'loss API (normal_push_loss)' : 'statistics API (normal_push_statistics)';
-    const hint =
-      feed === 'loss' && config.feeds.includes('statistics') && config.statistics.horizonSeconds > horizonSeconds
-        ? `; for statistics alone, which reach ${config.statistics.horizonSeconds / 86_400} days back, add --api statistics`
-        : '';
+    const api = `${feed} API (${TIM_APIS[feed].api})`;
+    // Another collected API that reaches further back can still fetch the range alone.
+    const further = config.feeds.find((other) => config.limits[other].horizonSeconds > horizonSeconds);
+    const hint = further
+      ? `; for ${further} alone, which reach ${config.limits[further].horizonSeconds / 86_400} days back, add --api ${further}`
+      : '';
     throw new RangeRefusedError(
       `${tooOld.length} bucket(s) from ${isoSeconds(tooOld[0]!.start)} are older than the ${api}'s ${horizonSeconds / 86_400}-day horizon and can no longer be fetched; the earliest bucket that can is ${isoSeconds(reachable.start)} (--from ${isoSeconds(reachable.start)})${hint}`,
     );
@@ -93,7 +95,7 @@ export async function runBackfill(
           summary.stopped = true;
           return;
         }
-        const label = `${plan.feed === 'statistics' ? 'statistics ' : ''}app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
+        const label = `${plan.feed === 'loss' ? '' : `${plan.feed} `}app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
         try {
           const result = await collectOrStop(collector, app, bucket, plan.feed, signal);
           if (result === 'stopped') {
@@ -120,11 +122,11 @@ async function collectOrStop(
   collector: Collector,
   app: AppConfig,
   bucket: Window,
-  feed: Feed | undefined,
+  feed: FeedName,
   signal?: AbortSignal,
 ) {
   try {
-    return await collector.collectBucket(app, bucket, signal, feed);
+    return await collector.collectBucket(app, feed, bucket, signal);
   } catch (error) {
     if (signal?.aborted && !(error instanceof TimApiError)) return 'stopped' as const;
     throw error;

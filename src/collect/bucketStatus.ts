@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { BucketStateTableName, Database } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
+import { TIM_APIS, type FeedName } from '../tencent/apis.ts';
 import type { Window } from '../tencent/loss.ts';
 import { bucketsOverlapping, DAY_MS } from '../buckets.ts';
 import { listBucketStates } from '../warehouse/state.ts';
@@ -25,20 +26,23 @@ export interface BucketReport extends Window {
 }
 
 export interface BucketWindowInput {
+  feed: FeedName;
   nowMs: number;
-  days: number;
+  /** How many days back (default {@link statusDays}). */
+  days?: number;
   horizonSeconds: number;
   bucketSize: BucketSize;
   timeZone: string;
   settle: SettlePolicy;
-  /** Whose buckets: `bucket_state` (loss, default) or `stats_bucket_state` (statistics). */
-  table?: BucketStateTableName;
 }
 
-/** How many days back `status`, the metrics and the health check look. */
-export const STATUS_DAYS = 8;
-/** Statistics reach 30 days back: status and the metrics look one day further, to show the lost edge. */
-export const STATS_STATUS_DAYS = 31;
+/**
+ * How many days back `status`, the metrics and the health check look at a feed's buckets: as far
+ * as its API reaches, and one day further, to show the lost edge (loss 8, statistics 31).
+ */
+export function statusDays(feed: FeedName): number {
+  return TIM_APIS[feed].documentedDays + 1;
+}
 
 /** The app's buckets over the last `days` days (oldest first), each with its condition. */
 export async function recentBuckets(
@@ -47,18 +51,18 @@ export async function recentBuckets(
   input: BucketWindowInput,
 ): Promise<BucketReport[]> {
   const buckets = bucketsOverlapping(
-    input.nowMs - input.days * DAY_MS,
+    input.nowMs - (input.days ?? statusDays(input.feed)) * DAY_MS,
     input.nowMs + 1,
     input.bucketSize,
     input.timeZone,
   );
   if (buckets.length === 0) return [];
   const states = await listBucketStates(db, {
+    feed: input.feed,
     sdkappid,
     bucketSize: input.bucketSize,
     from: buckets[0]!.start,
     to: buckets.at(-1)!.end,
-    ...(input.table ? { table: input.table } : {}),
   });
   const byStart = new Map(states.map((state) => [state.bucket_start.getTime() / 1000, state]));
   return buckets.map((bucket) => {

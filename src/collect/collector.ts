@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { AppConfig, Config, Feed } from '../config/config.ts';
+import type { AppConfig, Config } from '../config/config.ts';
 import type { DatabaseKind } from '../db/connect.ts';
-import { FEED_TABLES, type Database } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
+import { FEEDS } from '../feeds/index.ts';
+import type { FeedName } from '../tencent/apis.ts';
 import type { Logger } from '../log.ts';
 import { TimApiError } from '../tencent/errors.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 import type { CallGate } from '../tencent/callGate.ts';
-import { refreshAllApps } from '../warehouse/rollup.ts';
 import { listBucketStates, markBucketLost } from '../warehouse/state.ts';
 import { ensureAppState, recordAppPass, type PassOutcome } from './appState.ts';
 import { acquireLease, newHolderId, releaseLease } from './leases.ts';
@@ -26,10 +27,12 @@ export type { AppPassResult, PassResult } from './passResult.ts';
 
 /** Hooks for metrics; every method is optional. */
 export interface CollectObserver {
-  /** Every call of either API (`feed` says which). */
-  call?(call: CallRecord, feed: Feed): void;
+  /** Every call of every feed. */
+  call?(call: CallRecord, feed: FeedName): void;
   /** A bucket of `feed` was fetched and loaded. */
-  loaded?(sdkappid: number, facts: number, feed: Feed): void;
+  loaded?(sdkappid: number, facts: number, feed: FeedName): void;
+  /** One feed's part of an app's pass (a fatal error stops that feed only). */
+  feedPassed?(sdkappid: number, feed: FeedName, result: AppPassResult): void;
   appPassed?(sdkappid: number, result: AppPassResult, atMs: number): void;
 }
 
@@ -58,14 +61,14 @@ export interface CollectorDeps {
 
 export interface Collector {
   readonly holder: string;
-  /** Fetches and loads one bucket of one API (default loss); throws TimApiError when the API cannot give it. */
+  /** Fetches and loads one bucket of one feed; throws TimApiError when the API cannot give it. */
   collectBucket: CollectBucket;
   /** The planner-driven pass for one app (leased, so replicas never collect it twice at once). */
   collectApp(app: AppConfig, signal?: AbortSignal): Promise<AppPassResult>;
-  /** One pass over every configured app, concurrently; then {@link refreshAllApps}. */
+  /** One pass over every configured app, concurrently; then {@link afterLoads}. */
   runPass(signal?: AbortSignal): Promise<PassResult>;
-  /** Sums the days changed since the last time over all apps (a failure is logged, not thrown). */
-  refreshAllApps(): Promise<void>;
+  /** Each collected feed's work after many loads, e.g. sums over all apps (a failure is logged, not thrown). */
+  afterLoads(): Promise<void>;
 }
 
 /** A fatal app (e.g. Push not enabled) is retried once an hour, so fixing the console is enough. */
@@ -106,10 +109,11 @@ export function createCollector(deps: CollectorDeps): Collector {
       log.warn({ from: acquired.tookOverFrom }, 'took over the lease of a process that is gone (killed or restarted)');
     const lease = { renewedAt: performance.now() };
     try {
-      // One API after the other under one lease: their calls share the app's rate slot anyway.
+      // One feed after the other under one lease: their calls share the app's rate slot anyway.
       const results: AppPassResult[] = [];
       for (const feed of config.feeds) {
         const result = await collectFeed(app, feed, lease, signal);
+        observer?.feedPassed?.(app.sdkappid, feed, result);
         results.push(result);
         if (result.status === 'leased_elsewhere' || result.status === 'stopped') break;
       }
@@ -122,25 +126,24 @@ export function createCollector(deps: CollectorDeps): Collector {
   /** The planner-driven pass of one API for one app, which the caller holds the lease of. */
   async function collectFeed(
     app: AppConfig,
-    feed: Feed,
+    feed: FeedName,
     lease: { renewedAt: number },
     signal?: AbortSignal,
   ): Promise<AppPassResult> {
-    const log = deps.logger.child({ app: app.sdkappid, api: feed });
-    const tables = FEED_TABLES[feed];
-    const horizonSeconds = feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds;
+    const log = deps.logger.child({ app: app.sdkappid, feed });
+    const { horizonSeconds } = config.limits[feed];
     const nowMs = clock.now();
     const size = config.bucketSize;
     const reachable = firstReachableBucket(nowMs, horizonSeconds, size, config.bucketTz);
-    const state = await ensureAppState(db, app.sdkappid, size, reachable.start * 1000, nowMs, tables.appState);
+    const state = await ensureAppState(db, app.sdkappid, feed, size, reachable.start * 1000, nowMs);
     if (state.fatal_at && nowMs - state.fatal_at.getTime() < FATAL_RETRY_MS) {
       return { status: 'paused', error: state.last_error ?? 'fatal error' };
     }
     const known = await listBucketStates(db, {
+      feed,
       sdkappid: app.sdkappid,
       bucketSize: size,
       from: Math.floor(state.covered_from.getTime() / 1000),
-      table: tables.bucketState,
     });
     const plan = planApp({
       nowMs,
@@ -157,13 +160,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       })),
     });
     for (const bucket of [...plan.lost, ...plan.settledEarly]) {
-      await markBucketLost(db, {
-        sdkappid: app.sdkappid,
-        bucket,
-        bucketSize: size,
-        at: new Date(nowMs),
-        table: tables.bucketState,
-      });
+      await markBucketLost(db, { sdkappid: app.sdkappid, feed, bucket, bucketSize: size, at: new Date(nowMs) });
     }
     for (const bucket of plan.lost)
       log.warn({ bucket }, 'bucket lost: the API horizon passed it before it was fetched');
@@ -181,17 +178,16 @@ export function createCollector(deps: CollectorDeps): Collector {
     let lastError: TimApiError | undefined;
     // The app's bookkeeping after this pass: the new watermark, and the error that ended it if any.
     const recordPass = (error: PassOutcome['error']) =>
-      recordAppPass(
-        db,
-        app.sdkappid,
-        size,
-        { coveredFromMs: plan.coveredFromMs, atMs: clock.now(), succeeded: fetched > 0, ...(error ? { error } : {}) },
-        tables.appState,
-      );
+      recordAppPass(db, app.sdkappid, feed, size, {
+        coveredFromMs: plan.coveredFromMs,
+        atMs: clock.now(),
+        succeeded: fetched > 0,
+        ...(error ? { error } : {}),
+      });
     for (const bucket of plan.fetch) {
       if (signal?.aborted) break;
       try {
-        await collectBucket(app, bucket, signal, feed);
+        await collectBucket(app, feed, bucket, signal);
         fetched++;
       } catch (error) {
         if (signal?.aborted && !(error instanceof TimApiError)) break;
@@ -200,7 +196,7 @@ export function createCollector(deps: CollectorDeps): Collector {
           // Planned while reachable, it reached Tencent after the horizon passed it (it queued
           // behind the rate slot, or Tencent's clock is ahead): lost, not a configuration error.
           const at = new Date(clock.now());
-          await markBucketLost(db, { sdkappid: app.sdkappid, bucket, bucketSize: size, at, table: tables.bucketState });
+          await markBucketLost(db, { sdkappid: app.sdkappid, feed, bucket, bucketSize: size, at });
           lostAtEdge++;
           log.warn({ bucket }, 'bucket lost: the API horizon passed it before its call arrived (90100)');
           continue;
@@ -268,7 +264,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     );
     // Only a database failure rejects; it is reported once every other app has finished.
     if (failure) throw failure.reason;
-    if (!signal?.aborted) await refreshAllAppsSafely();
+    if (!signal?.aborted) await afterLoads();
     return {
       startedAtMs,
       durationMs: Math.round(performance.now() - began),
@@ -276,17 +272,19 @@ export function createCollector(deps: CollectorDeps): Collector {
     };
   }
 
-  /** The days this pass changed, summed over all apps; a failure only leaves them summed when read. */
-  async function refreshAllAppsSafely(): Promise<void> {
-    try {
-      await refreshAllApps(db);
-    } catch (error) {
-      deps.logger.warn(
-        { err: error },
-        'summing the changed days over all apps failed; the all-apps view stays exact, only slower',
-      );
+  /** Each feed's work after the pass's loads; a failure leaves the readers exact, only slower. */
+  async function afterLoads(): Promise<void> {
+    for (const feed of config.feeds) {
+      try {
+        await FEEDS[feed].afterLoads?.(db);
+      } catch (error) {
+        deps.logger.warn(
+          { err: error, feed },
+          'the work after the loads failed (e.g. summing the changed days over all apps); the views stay exact, only slower',
+        );
+      }
     }
   }
 
-  return { holder, collectBucket, collectApp, refreshAllApps: refreshAllAppsSafely, runPass };
+  return { holder, collectBucket, collectApp, afterLoads, runPass };
 }

@@ -20,18 +20,17 @@ export function sharedSlotGate(
   db: Kysely<Database>,
   minIntervalMs: number,
   latenessBudgetMs = latenessBudget(minIntervalMs),
-  /** `stats_rate_slot` gives statistics calls slots of their own (STATS_OWN_RATE_SLOT). */
-  table: 'rate_slot' | 'stats_rate_slot' = 'rate_slot',
+  /** Which of the app's slots (RATE_SLOTS): the feeds given the same one wait for each other. */
+  slot = 'loss',
 ): CallGate {
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
-  const slot = sql.table(table);
   /** Per app, the slot its latest call started in: on the database's clock and on ours. */
   const started = new Map<number, { slotAtMs: number; localAt: number; reportedLateMs: number }>();
 
   async function reportLateSend(sdkappid: number, sentAt: Date): Promise<void> {
-    await sql`update ${slot} set next_at = greatest(next_at, ${sentAt}::timestamptz + ${interval}),
-                                 late_sent_at = greatest(late_sent_at, ${sentAt}::timestamptz)
-               where sdkappid = ${sdkappid}`.execute(db);
+    await sql`update rate_slot set next_at = greatest(next_at, ${sentAt}::timestamptz + ${interval}),
+                                   late_sent_at = greatest(late_sent_at, ${sentAt}::timestamptz)
+               where sdkappid = ${sdkappid} and slot = ${slot}`.execute(db);
   }
 
   return {
@@ -43,8 +42,8 @@ export function sharedSlotGate(
         const { asked, waitMs, slotAtMs } = await db.connection().execute(async (connection) => {
           const asked = performance.now();
           const { rows } = await sql<{ wait_ms: number; slot_at_ms: number }>`
-            insert into ${slot} as s (sdkappid, next_at) values (${sdkappid}, clock_timestamp() + ${interval})
-            on conflict (sdkappid) do update
+            insert into rate_slot as s (sdkappid, slot, next_at) values (${sdkappid}, ${slot}, clock_timestamp() + ${interval})
+            on conflict (sdkappid, slot) do update
               set next_at = greatest(s.next_at, clock_timestamp()) + ${interval}
             returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms,
                       (extract(epoch from next_at) * 1000 - ${minIntervalMs})::float8 as slot_at_ms`.execute(
@@ -61,7 +60,7 @@ export function sharedSlotGate(
           const checked = performance.now();
           const { rows } = await sql<{ wait_ms: number | null }>`
             select greatest(0, extract(epoch from (late_sent_at + ${interval} - clock_timestamp())) * 1000)::float8 as wait_ms
-              from ${slot} where sdkappid = ${sdkappid}`.execute(db);
+              from rate_slot where sdkappid = ${sdkappid} and slot = ${slot}`.execute(db);
           const extraMs = Number(rows[0]?.wait_ms ?? 0);
           if (extraMs > 0) {
             await systemClock.sleep(extraMs, signal);

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { validate as validateCron } from 'node-cron';
 import { isValidTimeZone, type BucketSize } from '../buckets.ts';
 import { Secret } from '../secret.ts';
+import { FEED_NAMES, isFeedName, TIM_APIS, type FeedName } from '../tencent/apis.ts';
 import type { SettlePolicy } from '../collect/planner.ts';
 import { loadApps, type AppConfig } from './apps.ts';
 import { fail, parseDuration, read, readOptionalFile, readOrDefault, type CONFIG_DEFAULTS, type Env } from './env.ts';
@@ -18,9 +19,13 @@ export { ConfigError } from './env.ts';
 
 export type { BucketSize };
 
-/** The APIs pushloss collects: `normal_push_loss` and `normal_push_statistics`. */
-export type Feed = 'loss' | 'statistics';
-export const FEEDS: readonly Feed[] = ['loss', 'statistics'];
+/** One feed's window limits (`<PREFIX>_HORIZON`, `<PREFIX>_MAX_SPAN`). */
+export interface FeedLimits {
+  /** How far back the API still answers, in seconds. */
+  horizonSeconds: number;
+  /** Longest window one call may ask for, in seconds. */
+  maxSpanSeconds: number;
+}
 
 export interface Config {
   apps: readonly AppConfig[];
@@ -30,25 +35,17 @@ export interface Config {
   bucketSize: BucketSize;
   bucketTz: string;
   api: {
-    /** How far back the API still answers, in seconds (documented: 7 days). */
-    horizonSeconds: number;
-    /** Longest window one call may ask for, in seconds (documented: 7 days). */
-    maxSpanSeconds: number;
-    /** Minimum gap between the starts of two calls for one app. */
+    /** Minimum gap between the starts of two calls for one app (at one rate slot). */
     minIntervalMs: number;
     timeoutMs: number;
     maxAttempts: number;
   };
-  /** The APIs to collect, in this order (default both). */
-  feeds: readonly Feed[];
-  statistics: {
-    /** How far back normal_push_statistics still answers, in seconds (documented: 30 days). */
-    horizonSeconds: number;
-    /** Longest window of one statistics call, in seconds (documented: 30 days). */
-    maxSpanSeconds: number;
-    /** Statistics calls reserve their own slot instead of sharing the app's with loss calls. */
-    ownRateSlot: boolean;
-  };
+  /** The feeds to collect, in collection order (default all). */
+  feeds: readonly FeedName[];
+  /** Every feed's limits, collected or not (a backfill may name any). */
+  limits: Readonly<Record<FeedName, FeedLimits>>;
+  /** The rate slot each feed's calls wait at: feeds with the same slot wait for each other. */
+  rateSlots: Readonly<Record<FeedName, string>>;
   daemon: {
     cron: string;
     /** When buckets are fetched again, and when a fetch makes one final (collect/planner.ts). */
@@ -66,14 +63,21 @@ const MIN_REMOTE_INTERVAL_MS = 1100;
  * What each API is documented to answer, as both its horizon and one window's longest span:
  * longer settings would ask for windows it refuses (90100) on every pass.
  */
-const DOCUMENTED_DAYS: Readonly<Record<Feed, number>> = { loss: 7, statistics: 30 };
-const limitMs = (feed: Feed) => DOCUMENTED_DAYS[feed] * 86_400_000;
-const limitFix = (feed: Feed, api: string) =>
-  `the ${api} answers at most ${DOCUMENTED_DAYS[feed]} days back and ${DOCUMENTED_DAYS[feed]} days per call: ` +
-  `use ${DOCUMENTED_DAYS[feed]}d or less (e.g. ${DOCUMENTED_DAYS[feed]}d, 36h)`;
+const limitFix = (feed: FeedName) => {
+  const { api, documentedDays: days } = TIM_APIS[feed];
+  return `${api} answers at most ${days} days back and ${days} days per call: use ${days}d or less (e.g. ${days}d, 36h)`;
+};
+/** Variables read no more, refused so a leftover is never silently ignored, with what replaced each. */
+const RENAMED: Readonly<Record<string, string>> = {
+  API_HORIZON: 'LOSS_HORIZON',
+  API_MAX_SPAN: 'LOSS_MAX_SPAN',
+  STATS_OWN_RATE_SLOT: 'RATE_SLOTS (e.g. RATE_SLOTS=per-feed)',
+};
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Validates the environment (and the apps file it names) into a frozen Config. */
 export function loadConfig(env: Env): Config {
+  for (const [old, now] of Object.entries(RENAMED))
+    if (env[old] !== undefined) fail(old, 'is no longer read', `rename it to ${now} (docs/operating.md)`);
   const get = (name: keyof typeof CONFIG_DEFAULTS) => readOrDefault(env, name);
   const duration = (
     name: keyof typeof CONFIG_DEFAULTS,
@@ -140,17 +144,22 @@ export function loadConfig(env: Env): Config {
         .map((name) => name.trim()),
     ),
   ];
-  const unknownFeed = feeds.find((name) => !(FEEDS as readonly string[]).includes(name));
+  const unknownFeed = feeds.find((name) => !isFeedName(name));
   if (unknownFeed !== undefined || feeds.length === 0)
     fail(
       'COLLECT_APIS',
       `"${get('COLLECT_APIS')}" names an unknown API (${JSON.stringify(unknownFeed ?? '')})`,
-      'use loss, statistics, or loss,statistics',
+      `use a comma-separated list of ${FEED_NAMES.join(', ')}`,
     );
-
-  const ownRateSlot = get('STATS_OWN_RATE_SLOT');
-  if (ownRateSlot !== 'true' && ownRateSlot !== 'false')
-    fail('STATS_OWN_RATE_SLOT', `"${ownRateSlot}" is not a boolean`, 'use true or false');
+  const limits = Object.fromEntries(
+    FEED_NAMES.map((feed) => {
+      const prefix = TIM_APIS[feed].settingPrefix;
+      const maxMs = TIM_APIS[feed].documentedDays * 86_400_000;
+      const setting = (suffix: string) =>
+        duration(`${prefix}_${suffix}` as keyof typeof CONFIG_DEFAULTS, 1000, maxMs, limitFix(feed)) / 1000;
+      return [feed, { horizonSeconds: setting('HORIZON'), maxSpanSeconds: setting('MAX_SPAN') }];
+    }),
+  ) as Record<FeedName, FeedLimits>;
 
   const httpHost = get('HTTP_HOST');
   if (isIP(httpHost) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(httpHost))
@@ -181,20 +190,13 @@ export function loadConfig(env: Env): Config {
     bucketSize,
     bucketTz,
     api: {
-      horizonSeconds: duration('API_HORIZON', 1000, limitMs('loss'), limitFix('loss', 'loss API')) / 1000,
-      maxSpanSeconds: duration('API_MAX_SPAN', 1000, limitMs('loss'), limitFix('loss', 'loss API')) / 1000,
       minIntervalMs,
       timeoutMs: duration('REQUEST_TIMEOUT', 3001, 8000),
       maxAttempts: integer('MAX_ATTEMPTS', 1, 20),
     },
-    feeds: FEEDS.filter((feed) => feeds.includes(feed)),
-    statistics: {
-      horizonSeconds:
-        duration('STATS_HORIZON', 1000, limitMs('statistics'), limitFix('statistics', 'statistics API')) / 1000,
-      maxSpanSeconds:
-        duration('STATS_MAX_SPAN', 1000, limitMs('statistics'), limitFix('statistics', 'statistics API')) / 1000,
-      ownRateSlot: ownRateSlot === 'true',
-    },
+    feeds: FEED_NAMES.filter((feed) => feeds.includes(feed)),
+    limits,
+    rateSlots: rateSlots(get('RATE_SLOTS')),
     daemon: {
       cron,
       settle: settlePolicy(
@@ -213,6 +215,29 @@ export function loadConfig(env: Env): Config {
     migrateOnStart: migrateOnStart === 'true',
   };
   return deepFreeze(config);
+}
+
+/**
+ * `RATE_SLOTS`: `shared` (every feed of an app at one slot), `per-feed`, or groups of feeds
+ * separated by `;`, each group's feeds by `,`. A slot is named after its group's first feed.
+ */
+function rateSlots(text: string): Record<FeedName, string> {
+  const fix = `use shared, per-feed, or groups like ${FEED_NAMES.slice(0, 2).join(',')};${FEED_NAMES.slice(2).join(',') || FEED_NAMES[0]}`;
+  const slots: Record<string, string> = Object.fromEntries(
+    FEED_NAMES.map((feed) => [feed, text === 'shared' ? FEED_NAMES[0]! : feed]),
+  );
+  if (text === 'shared' || text === 'per-feed') return slots as Record<FeedName, string>;
+  const named = new Set<string>();
+  for (const group of text.split(';')) {
+    const members = group.split(',').map((name) => name.trim());
+    for (const name of members) {
+      if (!isFeedName(name)) fail('RATE_SLOTS', `"${text}" names an unknown API (${JSON.stringify(name)})`, fix);
+      if (named.has(name)) fail('RATE_SLOTS', `"${text}" names ${name} twice`, 'name each API in one group at most');
+      named.add(name);
+      slots[name] = members[0]!;
+    }
+  }
+  return slots as Record<FeedName, string>;
 }
 
 /**

@@ -13,16 +13,18 @@ export const CONFIG_DEFAULTS = {
   PUSHLOSS_DATA_DIR: './data',
   BUCKET_SIZE: '1d',
   BUCKET_TZ: 'Asia/Shanghai',
-  API_HORIZON: '7d',
-  API_MAX_SPAN: '7d',
-  // Which APIs every pass, collect and backfill fetch: loss, statistics (the denominators), or both.
+  // Which APIs (feeds) every pass, collect and backfill fetch, in this order.
   COLLECT_APIS: 'loss,statistics',
-  // normal_push_statistics is documented with a 30-day range and horizon.
+  // Each feed's horizon and longest window: <PREFIX>_HORIZON and <PREFIX>_MAX_SPAN, at most what
+  // its API is documented to answer (src/tencent/apis.ts): loss 7 days, statistics 30.
+  LOSS_HORIZON: '7d',
+  LOSS_MAX_SPAN: '7d',
   STATS_HORIZON: '30d',
   STATS_MAX_SPAN: '30d',
-  // Both APIs of an app share its one call slot unless this is true (the operator's risk: whether
-  // Tencent counts the 1 call/second cap per API is unconfirmed).
-  STATS_OWN_RATE_SLOT: 'false',
+  // Which feeds of an app wait at one call slot: every feed shares one (the safe reading: whether
+  // Tencent counts the 1 call/second cap per API is unconfirmed), per-feed, or groups like
+  // loss,statistics;all-member-loss (a feed named in no group gets a slot of its own).
+  RATE_SLOTS: 'shared',
   // 1 call/s is the documented cap, measured where the calls ARRIVE. Of the extra 200 ms, up to
   // 50 ms may be spent by a late start (see rateSlots.ts) and the rest absorbs network jitter.
   MIN_CALL_INTERVAL: '1200ms',

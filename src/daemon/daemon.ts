@@ -5,12 +5,12 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { listAppStates } from '../collect/appState.ts';
 import { releaseLeasesOf } from '../collect/leases.ts';
-import { recentBuckets, STATS_STATUS_DAYS, STATUS_DAYS } from '../collect/bucketStatus.ts';
+import { recentBuckets } from '../collect/bucketStatus.ts';
 import { createCollector, type CollectObserver } from '../collect/collector.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 import type { Config } from '../config/config.ts';
 import type { DatabaseKind } from '../db/connect.ts';
-import { FEED_TABLES, type Database } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { startHttpServer, type Health } from './http.ts';
 import { Metrics } from './metrics.ts';
@@ -99,7 +99,7 @@ export async function startDaemon({
   let current: Promise<void> | null = null;
 
   for (const feed of config.feeds) {
-    for (const state of await listAppStates(db, config.bucketSize, FEED_TABLES[feed].appState)) {
+    for (const state of await listAppStates(db, feed, config.bucketSize)) {
       if (state.last_success_at) metrics.lastSuccess(state.sdkappid, state.last_success_at, feed);
     }
   }
@@ -110,13 +110,12 @@ export async function startDaemon({
         metrics.bucketConditions(
           app.sdkappid,
           await recentBuckets(db, app.sdkappid, {
+            feed,
             nowMs: clock.now(),
-            days: feed === 'loss' ? STATUS_DAYS : STATS_STATUS_DAYS,
-            horizonSeconds: feed === 'loss' ? config.api.horizonSeconds : config.statistics.horizonSeconds,
+            horizonSeconds: config.limits[feed].horizonSeconds,
             bucketSize: config.bucketSize,
             timeZone: config.bucketTz,
             settle: config.daemon.settle,
-            table: FEED_TABLES[feed].bucketState,
           }),
           feed,
         );

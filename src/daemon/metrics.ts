@@ -1,33 +1,31 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppPassResult, CollectObserver } from '../collect/collector.ts';
 import type { BucketCondition, BucketReport } from '../collect/bucketStatus.ts';
-import type { Feed } from '../config/config.ts';
+import type { FeedName } from '../tencent/apis.ts';
 import type { Anomaly } from '../report/anomalies.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 
 /**
  * The daemon's Prometheus metrics; also the collector's observer.
  *
- * The statistics API has metrics of its own, named `pushloss_stats_*` with the same labels as
- * their loss counterparts, rather than an `api` label on the existing ones: a new label would
- * change every existing series' identity (one-to-one matches in alerts and recording rules, and
- * exact selectors, would stop matching), and the bucket gauges of the two APIs do not mean the
- * same (their horizons are 7 and 30 days), so an alert such as `pushloss_buckets_at_risk > 0`
- * must keep meaning loss. The `pushloss_*` call, row and last-success metrics count loss only.
+ * Every collection metric carries a `feed` label (loss, statistics, ...): one family per idea,
+ * whatever the number of APIs. The bucket gauges count each feed over its own horizon (loss 8
+ * days, statistics 31), so an alert on them covers every feed; `feed="loss"` narrows it. Until
+ * 0.2 statistics had twin families (`pushloss_stats_*`); docs/operating.md maps the old names.
  */
 export class Metrics implements CollectObserver {
   readonly registry = new Registry();
   readonly #now: () => number;
   readonly #calls = new Counter({
     name: 'pushloss_calls_total',
-    help: 'API calls by app, outcome and Tencent error code',
-    labelNames: ['app', 'outcome', 'error_code'],
+    help: 'API calls by app, feed (API), outcome and Tencent error code',
+    labelNames: ['app', 'feed', 'outcome', 'error_code'],
     registers: [this.registry],
   });
   readonly #rows = new Counter({
     name: 'pushloss_rows_loaded_total',
-    help: 'Fact rows written by bucket loads',
-    labelNames: ['app'],
+    help: 'Fact rows written by bucket loads, by app and feed',
+    labelNames: ['app', 'feed'],
     registers: [this.registry],
   });
   readonly #passDuration = new Histogram({
@@ -44,56 +42,26 @@ export class Metrics implements CollectObserver {
   });
   readonly #lastSuccess = new Gauge({
     name: 'pushloss_last_success_timestamp_seconds',
-    help: 'When a bucket of the app was last loaded',
-    labelNames: ['app'],
+    help: 'When a bucket of the app and feed was last loaded',
+    labelNames: ['app', 'feed'],
     registers: [this.registry],
   });
   readonly #appFatal = new Gauge({
     name: 'pushloss_app_fatal',
-    help: '1 while the app is stopped by a fatal API error (e.g. 90045)',
-    labelNames: ['app'],
+    help: '1 while the feed of the app is stopped by a fatal API error (e.g. 90045); its other feeds go on',
+    labelNames: ['app', 'feed'],
     registers: [this.registry],
   });
   readonly #buckets = new Gauge({
     name: 'pushloss_buckets',
-    help: 'Buckets of the last 8 days by condition',
-    labelNames: ['app', 'condition'],
+    help: "Buckets of the feed's horizon and one day more, by condition",
+    labelNames: ['app', 'feed', 'condition'],
     registers: [this.registry],
   });
   readonly #atRisk = new Gauge({
     name: 'pushloss_buckets_at_risk',
     help: 'Buckets not final inside their final window (SETTLE_FINAL_WINDOW): they leave the API horizon soon',
-    labelNames: ['app'],
-    registers: [this.registry],
-  });
-  readonly #statsCalls = new Counter({
-    name: 'pushloss_stats_calls_total',
-    help: 'Statistics API calls by app, outcome and Tencent error code',
-    labelNames: ['app', 'outcome', 'error_code'],
-    registers: [this.registry],
-  });
-  readonly #statsRows = new Counter({
-    name: 'pushloss_stats_rows_loaded_total',
-    help: 'Statistics fact rows written by bucket loads',
-    labelNames: ['app'],
-    registers: [this.registry],
-  });
-  readonly #statsLastSuccess = new Gauge({
-    name: 'pushloss_stats_last_success_timestamp_seconds',
-    help: 'When a statistics bucket of the app was last loaded',
-    labelNames: ['app'],
-    registers: [this.registry],
-  });
-  readonly #statsBuckets = new Gauge({
-    name: 'pushloss_stats_buckets',
-    help: 'Statistics buckets of the last 31 days by condition',
-    labelNames: ['app', 'condition'],
-    registers: [this.registry],
-  });
-  readonly #statsAtRisk = new Gauge({
-    name: 'pushloss_stats_buckets_at_risk',
-    help: 'Statistics buckets not final inside their final window: they leave the statistics horizon soon',
-    labelNames: ['app'],
+    labelNames: ['app', 'feed'],
     registers: [this.registry],
   });
 
@@ -132,23 +100,24 @@ export class Metrics implements CollectObserver {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  call(call: CallRecord, feed: Feed = 'loss'): void {
-    (feed === 'loss' ? this.#calls : this.#statsCalls).inc({
+  call(call: CallRecord, feed: FeedName): void {
+    this.#calls.inc({
       app: call.sdkappid,
+      feed,
       outcome: call.outcome,
       error_code: call.errorCode ?? (call.httpStatus === null ? 'network' : `http_${call.httpStatus}`),
     });
   }
 
   /** A bucket was fetched and loaded: the API works for the app. */
-  loaded(sdkappid: number, facts: number, feed: Feed = 'loss'): void {
-    (feed === 'loss' ? this.#rows : this.#statsRows).inc({ app: sdkappid }, facts);
-    (feed === 'loss' ? this.#lastSuccess : this.#statsLastSuccess).set({ app: sdkappid }, this.#now() / 1000);
+  loaded(sdkappid: number, facts: number, feed: FeedName): void {
+    this.#rows.inc({ app: sdkappid, feed }, facts);
+    this.#lastSuccess.set({ app: sdkappid, feed }, this.#now() / 1000);
   }
 
-  appPassed(sdkappid: number, result: AppPassResult): void {
+  feedPassed(sdkappid: number, feed: FeedName, result: AppPassResult): void {
     if (result.status !== 'leased_elsewhere' && result.status !== 'stopped')
-      this.#appFatal.set({ app: sdkappid }, result.status === 'fatal' || result.status === 'paused' ? 1 : 0);
+      this.#appFatal.set({ app: sdkappid, feed }, result.status === 'fatal' || result.status === 'paused' ? 1 : 0);
   }
 
   passFinished(durationMs: number, result: 'ok' | 'failed'): void {
@@ -156,18 +125,16 @@ export class Metrics implements CollectObserver {
     this.#passes.inc({ result });
   }
 
-  /** Restores last-success times after a restart, from app_state (or stats_app_state). */
-  lastSuccess(sdkappid: number, at: Date, feed: Feed = 'loss'): void {
-    (feed === 'loss' ? this.#lastSuccess : this.#statsLastSuccess).set({ app: sdkappid }, at.getTime() / 1000);
+  /** Restores last-success times after a restart, from feed_app_state. */
+  lastSuccess(sdkappid: number, at: Date, feed: FeedName): void {
+    this.#lastSuccess.set({ app: sdkappid, feed }, at.getTime() / 1000);
   }
 
-  bucketConditions(sdkappid: number, buckets: readonly BucketReport[], feed: Feed = 'loss'): void {
-    const [byCondition, atRisk] =
-      feed === 'loss' ? [this.#buckets, this.#atRisk] : [this.#statsBuckets, this.#statsAtRisk];
+  bucketConditions(sdkappid: number, buckets: readonly BucketReport[], feed: FeedName): void {
     for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost'] satisfies BucketCondition[]) {
-      byCondition.set({ app: sdkappid, condition }, buckets.filter((b) => b.condition === condition).length);
+      this.#buckets.set({ app: sdkappid, feed, condition }, buckets.filter((b) => b.condition === condition).length);
     }
-    atRisk.set({ app: sdkappid }, buckets.filter((b) => b.atRisk).length);
+    this.#atRisk.set({ app: sdkappid, feed }, buckets.filter((b) => b.atRisk).length);
   }
 
   /** Replaces the detection gauges: what is not listed any more is gone from /metrics. */

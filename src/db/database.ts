@@ -10,6 +10,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { CallOutcome, LossStage } from '../tencent/loss.ts';
 import type { BucketSize } from '../buckets.ts';
+import type { FeedName } from '../tencent/apis.ts';
 
 /** A `timestamptz` column. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -25,9 +26,13 @@ export type LossScope = 'overall' | 'platform';
 /** `platform` value stored for facts of the overall arrays (a primary key column cannot be NULL). */
 export const OVERALL_PLATFORM = -1;
 
-/** Raw archive: one row per HTTP exchange with the API, successful or not. Never holds a secret. */
-export interface TimCallTable {
+/**
+ * Raw archive (`feed_call`, partitioned by feed; 0015): one row per HTTP exchange with an API,
+ * successful or not. Never holds a secret.
+ */
+export interface FeedCallTable {
   sdkappid: number;
+  feed: FeedName;
   id: Generated<number>;
   window_start: Timestamp;
   window_end: Timestamp;
@@ -69,13 +74,17 @@ export interface LossFactTable {
   err_count: number;
   err_info: string;
   fetched_at: Timestamp;
-  /** The `tim_call` row (same sdkappid) whose body these facts were read from. */
+  /** The `feed_call` row (same sdkappid, feed loss) whose body these facts were read from. */
   call_id: number;
 }
 
-/** What the collector knows about one bucket: fetched how often, from which call, final or lost. */
+/**
+ * What the collector knows about one bucket of one feed (`feed_bucket_state`): fetched how often,
+ * from which call, final or lost.
+ */
 export interface BucketStateTable {
   sdkappid: number;
+  feed: FeedName;
   bucket_start: Timestamp;
   bucket_size: BucketSize;
   bucket_end: Timestamp;
@@ -123,6 +132,8 @@ export interface StageTable {
 /** The next instant a call for the app may start: the cross-process rate cap (see rateSlots.ts). */
 export interface RateSlotTable {
   sdkappid: number;
+  /** Which of the app's slots: the feeds sharing it wait for each other (RATE_SLOTS). */
+  slot: string;
   next_at: Timestamp;
   /** The latest call sent later than its slot (migration 0011); null until one is. */
   late_sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -135,9 +146,10 @@ export interface AppLeaseTable {
   expires_at: Timestamp;
 }
 
-/** Per app and bucket size: the planning watermark and the last outcome, for status and health. */
+/** Per app, feed and bucket size (`feed_app_state`): the planning watermark and the last outcome. */
 export interface AppStateTable {
   sdkappid: number;
+  feed: FeedName;
   bucket_size: BucketSize;
   covered_from: Timestamp;
   first_seen_at: Timestamp;
@@ -182,7 +194,7 @@ export interface StatsFactTable {
   delivered_count: number | null;
   click_count: number | null;
   fetched_at: Timestamp;
-  /** The `stats_call` row (same sdkappid) whose body these facts were read from. */
+  /** The `feed_call` row (same sdkappid, feed statistics) whose body these facts were read from. */
   call_id: number;
 }
 
@@ -213,43 +225,35 @@ export interface ErrorCodeTable {
   source_url: string;
 }
 
+/**
+ * The application reads and writes the bookkeeping through the parents keyed by feed
+ * (`feed_call`, `feed_bucket_state`, `feed_app_state`), never through a feed's partition.
+ */
 export interface Database {
-  tim_call: TimCallTable;
+  feed_call: FeedCallTable;
+  feed_bucket_state: BucketStateTable;
+  feed_app_state: AppStateTable;
+  rate_slot: RateSlotTable;
+  app_lease: AppLeaseTable;
   loss_fact: LossFactTable;
   loss_day: LossDayTable;
-  bucket_state: BucketStateTable;
   platform: PlatformTable;
   stage: StageTable;
   push_loss: PushLossView;
-  rate_slot: RateSlotTable;
-  app_lease: AppLeaseTable;
-  app_state: AppStateTable;
-  // normal_push_statistics (migration 0005): the same archive, bookkeeping and slot shapes as loss.
-  stats_call: TimCallTable;
   stats_fact: StatsFactTable;
-  stats_bucket_state: BucketStateTable;
-  stats_app_state: AppStateTable;
-  stats_rate_slot: RateSlotTable;
   push_stats: PushStatsView;
   error_code: ErrorCodeTable;
+  // The feeds' partitions (0015), under their names from before it: the BI views and rollup
+  // functions read them, and tests may. The application reads and writes the parents.
+  tim_call: FeedCallTable;
+  bucket_state: BucketStateTable;
+  app_state: AppStateTable;
+  stats_call: FeedCallTable;
+  stats_bucket_state: BucketStateTable;
+  stats_app_state: AppStateTable;
 }
 
-/** The tables that differ per API (loss first, statistics second); their columns are the same. */
-export const FEED_TABLES = {
-  loss: { call: 'tim_call', bucketState: 'bucket_state', appState: 'app_state', rateSlot: 'rate_slot' },
-  statistics: {
-    call: 'stats_call',
-    bucketState: 'stats_bucket_state',
-    appState: 'stats_app_state',
-    rateSlot: 'stats_rate_slot',
-  },
-} as const;
-
-export type CallTableName = 'tim_call' | 'stats_call';
-export type BucketStateTableName = 'bucket_state' | 'stats_bucket_state';
-export type AppStateTableName = 'app_state' | 'stats_app_state';
-
-export type NewTimCall = Insertable<TimCallTable>;
+export type NewFeedCall = Insertable<FeedCallTable>;
 /** @public a stored fact row, as tests and tools read it */
 export type LossFact = Selectable<LossFactTable>;
 export type BucketState = Selectable<BucketStateTable>;

@@ -6,6 +6,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { redactText } from '../redact.ts';
 import { systemClock, unixSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, Config } from '../config/config.ts';
+import { TIM_APIS, type FeedName } from './apis.ts';
 import type { Logger } from '../log.ts';
 import {
   NETWORK_FAILURE,
@@ -34,11 +35,11 @@ function networkReason(error: unknown, deadline: AbortSignal, secrets: readonly 
   return redactText(`${code ?? 'network error'}: ${String(message ?? '').split('\n')[0]}${suffix}`, secrets);
 }
 
-export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
-export const NORMAL_PUSH_STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
-
-/** The statistics API's documented limits: windows of up to 30 days, 30 days back. */
-export const STATISTICS_LIMITS: WindowLimits = { horizonSeconds: 30 * 86_400, maxSpanSeconds: 30 * 86_400 };
+/** An API's documented window limits: as many days back as one window may span. */
+export function documentedLimits(feed: FeedName): WindowLimits {
+  const seconds = TIM_APIS[feed].documentedDays * 86_400;
+  return { horizonSeconds: seconds, maxSpanSeconds: seconds };
+}
 
 /** One app's view of the Tencent API: one method per API call. */
 export interface TimClient {
@@ -72,21 +73,18 @@ export interface TimClientDeps {
   /** Shared keep-alive HTTP client; one is made when absent. */
   http?: AxiosInstance;
   /** Every failed attempt, so the archive holds one row per call, not only per success. */
-  onFailedCall?: (call: CallRecord, api: TimApi) => Promise<void> | void;
-  /** The statistics API's window limits; default {@link STATISTICS_LIMITS}. */
-  statistics?: WindowLimits;
-  /** Where statistics calls wait; default `gate` (the app's one slot shared by both APIs). */
-  statisticsGate?: CallGate;
+  onFailedCall?: (call: CallRecord, feed: FeedName) => Promise<void> | void;
+  /** Each API's window limits (the feed's settings); default {@link documentedLimits}. */
+  windowLimits?: Partial<Readonly<Record<FeedName, WindowLimits>>>;
+  /** Where each API's calls wait (its rate slot); default `gate`. */
+  gates?: Partial<Readonly<Record<FeedName, CallGate>>>;
   /** What an answer may be (default ANSWER_LIMITS). */
   limits?: AnswerLimits;
 }
 
-/** The APIs a client calls. */
-export type TimApi = 'normal_push_loss' | 'normal_push_statistics';
-
 /** What differs between the APIs: where they live, how their answer is read, their limits. */
 interface ApiSpec<T> {
-  name: TimApi;
+  name: FeedName;
   path: string;
   parse(
     body: string,
@@ -307,14 +305,14 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           errorCode: call.errorCode,
           ...(result.ok ? api.summary(result.value) : { reason: result.reason }),
         },
-        `${api.name} call`,
+        `${TIM_APIS[api.name].api} call`,
       );
       if (result.ok) return { value: result.value, call };
       await deps.onFailedCall?.(call, api.name);
 
       const fail = (advice: string) =>
         new TimApiError({
-          message: `app ${app.sdkappid}: ${api.name} failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`,
+          message: `app ${app.sdkappid}: ${TIM_APIS[api.name].api} failed after ${attemptNo} attempt(s): ${result.reason}; ${advice}`,
           code: call.errorCode ? `TIM_${call.errorCode}` : result.failure.toUpperCase(),
           failure: result.failure,
           sdkappid: app.sdkappid,
@@ -338,25 +336,25 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
   }
 
   const lossApi: ApiSpec<LossEntry[]> = {
-    name: 'normal_push_loss',
-    path: NORMAL_PUSH_LOSS_PATH,
+    name: 'loss',
+    path: TIM_APIS.loss.path,
     parse(body, secrets) {
       const parsed = parsePushLossBody(body, limits, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
-    limits: deps.api,
-    gate,
+    limits: deps.windowLimits?.loss ?? documentedLimits('loss'),
+    gate: deps.gates?.loss ?? gate,
     summary: (entries) => ({ entries: entries.length }),
   };
   const statisticsApi: ApiSpec<PushStatistics> = {
-    name: 'normal_push_statistics',
-    path: NORMAL_PUSH_STATISTICS_PATH,
+    name: 'statistics',
+    path: TIM_APIS.statistics.path,
     parse(body, secrets) {
       const parsed = parseStatisticsBody(body, secrets, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
-    limits: deps.statistics ?? STATISTICS_LIMITS,
-    gate: deps.statisticsGate ?? gate,
+    limits: deps.windowLimits?.statistics ?? documentedLimits('statistics'),
+    gate: deps.gates?.statistics ?? gate,
     summary: (stats) => ({ platforms: stats.platforms.length }),
   };
 

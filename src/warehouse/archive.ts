@@ -1,19 +1,21 @@
 /**
- * The raw archive (`tim_call`): every exchange with the API, kept verbatim so facts can be rebuilt
- * later without the API, whose 7-day horizon makes old answers unrepeatable.
+ * The raw archive (`feed_call`): every exchange with every API, kept verbatim so facts can be
+ * rebuilt later without the API, whose horizon (7 or 30 days) makes old answers unrepeatable.
  */
 import type { Kysely } from 'kysely';
-import type { CallTableName, Database, NewTimCall } from '../db/database.ts';
+import type { Database, NewFeedCall } from '../db/database.ts';
+import type { FeedName } from '../tencent/apis.ts';
 import { storableText, truncateDescription } from '../tencent/limits.ts';
 import type { CallRecord } from '../tencent/loss.ts';
 
 /** A text field of the envelope, storable (no U+0000) and of bounded length. */
 const envelopeText = (text: string | null) => (text === null ? null : truncateDescription(storableText(text)));
 
-/** The `tim_call` row of a call record (no secret: CallRecord holds none). */
-export function toTimCallRow(call: CallRecord): NewTimCall {
+/** The `feed_call` row of a call record of `feed` (no secret: CallRecord holds none). */
+export function toFeedCallRow(feed: FeedName, call: CallRecord): NewFeedCall {
   return {
     sdkappid: call.sdkappid,
+    feed,
     window_start: new Date(call.window.start * 1000),
     window_end: new Date(call.window.end * 1000),
     started_at: new Date(call.startedAt),
@@ -34,16 +36,16 @@ export function toTimCallRow(call: CallRecord): NewTimCall {
 }
 
 /**
- * Archives one call and returns its id. Use it for calls that load nothing (failed, rate-limited,
- * unreadable); a successful call is archived by `loadBucket` in the same transaction as its facts.
- * Statistics calls go to `stats_call` (same columns).
+ * Archives one call of `feed` and returns its id. Use it for calls that load nothing (failed,
+ * rate-limited, unreadable); a successful call is archived by `loadBucket` in the same
+ * transaction as its facts.
  */
-export async function archiveCall(
-  db: Kysely<Database>,
-  call: CallRecord,
-  table: CallTableName = 'tim_call',
-): Promise<number> {
-  const { id } = await db.insertInto(table).values(toTimCallRow(call)).returning('id').executeTakeFirstOrThrow();
+export async function archiveCall(db: Kysely<Database>, feed: FeedName, call: CallRecord): Promise<number> {
+  const { id } = await db
+    .insertInto('feed_call')
+    .values(toFeedCallRow(feed, call))
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return id;
 }
 
@@ -62,16 +64,12 @@ export function isDataRefusal(error: unknown): boolean {
  * Archives an answer the warehouse would not load. Should even its row be refused, the answer is
  * kept as bytes only, with the envelope's texts left out: the raw answer is never lost.
  */
-export async function archiveSafely(db: Kysely<Database>, call: CallRecord, table: CallTableName): Promise<void> {
+export async function archiveSafely(db: Kysely<Database>, feed: FeedName, call: CallRecord): Promise<void> {
   try {
-    await archiveCall(db, call, table);
+    await archiveCall(db, feed, call);
   } catch (error) {
     if (!isDataRefusal(error)) throw error;
     const bodyRaw = call.bodyRaw ?? (call.body === null ? null : Buffer.from(call.body, 'utf8'));
-    await archiveCall(
-      db,
-      { ...call, actionStatus: null, errorInfo: null, requestId: null, body: null, bodyRaw },
-      table,
-    );
+    await archiveCall(db, feed, { ...call, actionStatus: null, errorInfo: null, requestId: null, body: null, bodyRaw });
   }
 }

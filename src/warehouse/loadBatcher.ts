@@ -17,6 +17,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseKind } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
+import type { AnyFeed } from '../feeds/feed.ts';
 import { BucketMismatchError, loadBucket, loadBuckets, type LoadBucketInput, type LoadBucketResult } from './load.ts';
 
 export interface LoadBatcherOptions {
@@ -25,7 +26,7 @@ export interface LoadBatcherOptions {
   /** Most buckets in one transaction (default 200). */
   maxBuckets?: number;
   /**
-   * Most loss entries in one transaction (default 50 000; a larger bucket still goes, alone):
+   * Most answer entries in one transaction (default 50 000; a larger bucket still goes, alone):
    * with `maxBuckets`, bounds the memory of a batch (its parameters and the parsed rows).
    */
   maxEntries?: number;
@@ -38,10 +39,10 @@ export interface LoadBatcherOptions {
 
 export interface LoadBatcher {
   /**
-   * Loads one bucket as {@link loadBuckets} would alone: resolves with its result once its
-   * transaction committed, rejects with its own error (nothing of it written).
+   * Loads one bucket of `feed` as {@link loadBuckets} would alone: resolves with its result once
+   * its transaction committed, rejects with its own error (nothing of it written).
    */
-  load(input: LoadBucketInput): Promise<LoadBucketResult>;
+  load(feed: AnyFeed, input: LoadBucketInput): Promise<LoadBucketResult>;
 }
 
 /**
@@ -55,7 +56,10 @@ export function loadSlotsFor(kind: DatabaseKind): number {
 }
 
 interface Pending {
+  feed: AnyFeed;
   input: LoadBucketInput;
+  /** The answer's entries (what sizes a batch). */
+  size: number;
   key: string;
   resolve(result: LoadBucketResult): void;
   reject(error: unknown): void;
@@ -70,14 +74,22 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
   const loading = new Set<string>();
   let running = 0;
 
-  /** Takes the next batch from the queue, in arrival order, skipping buckets already loading. */
+  /**
+   * Takes the next batch from the queue: loads of the first one's feed (a transaction loads one
+   * feed), in arrival order, skipping buckets already loading.
+   */
   function take(): Pending[] {
     const batch: Pending[] = [];
     const left: Pending[] = [];
     let entries = 0;
     let full = false;
+    const feed = queue.find((pending) => !loading.has(pending.key))?.feed;
     for (const pending of queue) {
-      const size = pending.input.entries.length;
+      const { size } = pending;
+      if (pending.feed !== feed) {
+        left.push(pending);
+        continue;
+      }
       // Once one does not fit, none behind it is taken (a smaller later load of the same bucket
       // would overtake it).
       full ||= batch.length >= maxBuckets || (batch.length > 0 && entries + size > maxEntries);
@@ -114,6 +126,7 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
     try {
       results = await loadBuckets(
         db,
+        batch[0]!.feed,
         batch.map((pending) => pending.input),
       );
     } catch (error) {
@@ -132,7 +145,7 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
         continue;
       }
       try {
-        pending.resolve(await loadBucket(db, pending.input));
+        pending.resolve(await loadBucket(db, pending.feed, pending.input));
       } catch (error) {
         if (!isRefusal(error)) trouble = { error };
         pending.reject(error);
@@ -141,9 +154,10 @@ export function createLoadBatcher(db: Kysely<Database>, options: LoadBatcherOpti
   }
 
   return {
-    load: (input) =>
+    load: (feed, input) =>
       new Promise<LoadBucketResult>((resolve, reject) => {
-        queue.push({ input, key: `${input.sdkappid} ${input.bucket.start} ${input.bucketSize}`, resolve, reject });
+        const key = `${feed.name} ${input.sdkappid} ${input.bucket.start} ${input.bucketSize}`;
+        queue.push({ feed, input, size: feed.answerEntries(input.answer), key, resolve, reject });
         pump();
       }),
   };

@@ -1,26 +1,18 @@
 /**
- * Rebuilding facts from the raw archive, without calling the API.
+ * Rebuilding a feed's facts from the raw archive, without calling the API.
  *
  * Used after a parser or normalization fix: for each bucket, the body of the call its facts came
- * from (`bucket_state.last_call_id`) is parsed again and the bucket is replaced exactly as a
- * fresh load would (same `fetched_at`, same `call_id`). `bucket_state` is not touched: no fetch
- * happened.
+ * from (`feed_bucket_state.last_call_id`) is parsed again by the feed and the bucket is replaced
+ * exactly as a fresh load would (same `fetched_at`, same `call_id`). The bookkeeping is not
+ * touched: no fetch happened.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
 import type { Database } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
-import type { LossEntry } from '../tencent/loss.ts';
-import { replaceFacts, type BucketFacts } from './facts.ts';
+import type { AnyFeed, BucketContent } from '../feeds/feed.ts';
 import { receivedAt } from './load.ts';
-import { normalizeLoss } from './normalize.ts';
-import type { FactLine } from './normalize.ts';
-import { ensureLossFactPartitions } from './partitions.ts';
-import { refreshAllApps } from './rollup.ts';
-
-/** Parses an archived response body; returns an Error (not throws) for a body it cannot read. */
-export type LossBodyParser = (body: string) => LossEntry[] | Error;
 
 export interface RenormalizeOptions {
   sdkappid?: number;
@@ -71,20 +63,20 @@ type ArchivedBucket = {
 };
 
 /**
- * Rebuilds the facts of every fetched bucket matching `options` from its archived body. A bucket
- * whose body cannot be parsed keeps its current facts and is reported in `failed`. Each page of
- * buckets is one transaction, set-based, so a long run never holds locks for long and can be
- * interrupted.
+ * Rebuilds the facts of every fetched bucket of `feed` matching `options` from its archived body.
+ * A bucket whose body cannot be parsed keeps its current facts and is reported in `failed`. Each
+ * page of buckets is one transaction, set-based, so a long run never holds locks for long and can
+ * be interrupted.
  */
 export async function renormalize(
   db: Kysely<Database>,
-  parse: LossBodyParser,
+  feed: AnyFeed,
   options: RenormalizeOptions = {},
 ): Promise<RenormalizeReport> {
   const report: RenormalizeReport = { buckets: 0, rebuilt: 0, facts: 0, failed: [], skipped: 0 };
   // Two pages in flight: while one page's transaction runs in the database, the next page is
   // read and parsed here, so the database and this process work at the same time.
-  const readParsed = async (after?: PageKey) => parsePage(parse, await readPage(db, options, after));
+  const readParsed = async (after?: PageKey) => parsePage(feed, await readPage(db, feed, options, after));
   let next = readParsed();
   for (;;) {
     const { page, parsed, outcomes } = await next;
@@ -94,7 +86,7 @@ export async function renormalize(
       next = readParsed({ sdkappid: last.sdkappid, bucket_start: last.bucket_start, bucket_size: last.bucket_size });
       next.catch(() => {}); // awaited on the next turn; if this page's write throws first, that error wins
     }
-    await writePage(db, parsed);
+    await writePage(db, feed, parsed);
     for (const outcome of outcomes) {
       report.buckets++;
       if (outcome.status === 'rebuilt') {
@@ -105,7 +97,7 @@ export async function renormalize(
       options.onBucket?.(outcome);
     }
     if (!more) {
-      await refreshAllApps(db);
+      await feed.afterLoads?.(db);
       return report;
     }
   }
@@ -114,12 +106,21 @@ export async function renormalize(
 type PageKey = Pick<ArchivedBucket, 'sdkappid' | 'bucket_start' | 'bucket_size'>;
 
 /** The next `PAGE` fetched buckets after `after` (key order), with the body of the call their facts came from. */
-function readPage(db: Kysely<Database>, options: RenormalizeOptions, after?: PageKey): Promise<ArchivedBucket[]> {
+function readPage(
+  db: Kysely<Database>,
+  feed: AnyFeed,
+  options: RenormalizeOptions,
+  after?: PageKey,
+): Promise<ArchivedBucket[]> {
   let query = db
-    .selectFrom('bucket_state as b')
-    .innerJoin('tim_call as c', (join) =>
-      join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.id', '=', 'b.last_call_id'),
+    .selectFrom('feed_bucket_state as b')
+    .innerJoin('feed_call as c', (join) =>
+      join
+        .onRef('c.sdkappid', '=', 'b.sdkappid')
+        .onRef('c.feed', '=', 'b.feed')
+        .onRef('c.id', '=', 'b.last_call_id'),
     )
+    .where('b.feed', '=', feed.name)
     .select([
       'b.sdkappid',
       'b.bucket_start',
@@ -152,11 +153,11 @@ function readPage(db: Kysely<Database>, options: RenormalizeOptions, after?: Pag
   return query.execute();
 }
 
-type ParsedBucket = { row: ArchivedBucket; lines: FactLine[]; outcome: RenormalizedBucket };
+type ParsedBucket = { row: ArchivedBucket; rows: unknown[]; outcome: RenormalizedBucket };
 
 /** Parses a page of archived answers: the buckets to rebuild, and every bucket's outcome (in page order). */
 function parsePage(
-  parse: LossBodyParser,
+  feed: AnyFeed,
   page: ArchivedBucket[],
 ): { page: ArchivedBucket[]; parsed: ParsedBucket[]; outcomes: RenormalizedBucket[] } {
   const outcomes: RenormalizedBucket[] = [];
@@ -171,10 +172,10 @@ function parsePage(
     try {
       if (row.outcome !== 'ok' || row.body === null)
         throw new Error(`call ${row.call_id} has outcome ${row.outcome} and ${row.body === null ? 'no' : 'a'} body`);
-      const entries = parse(row.body);
-      if (entries instanceof Error) throw entries;
+      const answer: unknown = feed.parseArchived(row.body);
+      if (answer instanceof Error) throw answer;
       const outcome: RenormalizedBucket = { ...base, status: 'rebuilt', facts: 0 };
-      parsed.push({ row, lines: normalizeLoss(entries), outcome });
+      parsed.push({ row, rows: feed.toRows(answer) as unknown[], outcome });
       outcomes.push(outcome);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -185,10 +186,10 @@ function parsePage(
 }
 
 /** Replaces the facts of the parsed buckets still current, in one transaction (their outcomes are updated). */
-async function writePage(db: Kysely<Database>, parsed: readonly ParsedBucket[]): Promise<void> {
+async function writePage(db: Kysely<Database>, feed: AnyFeed, parsed: readonly ParsedBucket[]): Promise<void> {
   if (parsed.length === 0) return;
   await inTransaction(db, async (trx) => {
-    await ensureLossFactPartitions(
+    await feed.prepare?.(
       trx,
       parsed.map(({ row }) => row.bucket_start.getTime() / 1000),
     );
@@ -202,20 +203,20 @@ async function writePage(db: Kysely<Database>, parsed: readonly ParsedBucket[]):
       call_id: row.call_id,
     }));
     const { rows: current } = await sql<{ i: number }>`
-      select k.i from bucket_state b
+      select k.i from feed_bucket_state b
         join json_to_recordset(${JSON.stringify(keys)}::json) as k(i int, sdkappid int8, bucket_start timestamptz, bucket_size text, call_id int8)
           on b.sdkappid = k.sdkappid and b.bucket_start = k.bucket_start and b.bucket_size = k.bucket_size
-       where b.last_call_id = k.call_id
+       where b.feed = ${feed.name} and b.last_call_id = k.call_id
        order by b.sdkappid, b.bucket_start, b.bucket_size
          for update of b`.execute(trx);
     const still = new Set(current.map(({ i }) => i));
-    const rebuilt: BucketFacts[] = [];
-    for (const [i, { row, lines, outcome }] of parsed.entries()) {
+    const rebuilt: Array<BucketContent<unknown>> = [];
+    for (const [i, { row, rows, outcome }] of parsed.entries()) {
       if (!still.has(i)) {
         Object.assign(outcome, { status: 'skipped', reason: 'a newer fetch replaced the bucket meanwhile' });
         continue;
       }
-      outcome.facts = lines.length;
+      outcome.facts = rows.length;
       rebuilt.push({
         sdkappid: row.sdkappid,
         bucketStart: row.bucket_start,
@@ -223,9 +224,10 @@ async function writePage(db: Kysely<Database>, parsed: readonly ParsedBucket[]):
         bucketSize: row.bucket_size,
         fetchedAt: receivedAt({ startedAt: row.started_at.getTime(), durationMs: row.duration_ms }),
         callId: row.call_id,
-        lines,
+        rows,
+        firstFetch: false,
       });
     }
-    await replaceFacts(trx, rebuilt);
+    await feed.replaceFacts(trx, rebuilt);
   });
 }

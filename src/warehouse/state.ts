@@ -1,48 +1,36 @@
 /**
- * Reading and marking bucket bookkeeping (`bucket_state`) and a bucket's stored facts.
+ * Reading and marking bucket bookkeeping (`feed_bucket_state`), for every feed.
  */
 import { sql, type Kysely } from 'kysely';
 import type { BucketSize } from '../buckets.ts';
-import type { BucketState, BucketStateTableName, Database } from '../db/database.ts';
+import type { BucketState, Database } from '../db/database.ts';
+import type { FeedName } from '../tencent/apis.ts';
 import type { Window } from '../tencent/loss.ts';
 
-/** Identifies one bucket of one app; `bucketStart` in unix seconds. */
+/** Identifies one bucket of one app and feed; `bucketStart` in unix seconds. */
 export interface BucketKey {
   sdkappid: number;
+  feed: FeedName;
   bucketStart: number;
   bucketSize: BucketSize;
 }
 
-/**
- * Loss buckets live in `bucket_state`, statistics buckets in `stats_bucket_state`: the same columns
- * and rules, so one set of functions serves both. The cast only renames the table for Kysely's
- * types; it is sound because the two tables' columns are identical (see migration 0005).
- */
-function stateTable(table: BucketStateTableName | undefined): 'bucket_state' {
-  return (table ?? 'bucket_state') as 'bucket_state';
-}
-
-/** The key columns of one bucket, for `where((eb) => eb.and(...))` on bucket_state or loss_fact. */
-function bucketKeyColumns(key: BucketKey) {
-  return { sdkappid: key.sdkappid, bucket_start: new Date(key.bucketStart * 1000), bucket_size: key.bucketSize };
-}
-
 export interface BucketStateFilter {
+  feed: FeedName;
   sdkappid?: number;
   bucketSize?: BucketSize;
   /** bucket_start >= from (unix seconds). */
   from?: number;
   /** bucket_start < to (unix seconds). */
   to?: number;
-  /** Default `bucket_state` (loss); `stats_bucket_state` for statistics. */
-  table?: BucketStateTableName;
 }
 
 /** Bookkeeping rows matching the filter, by app then bucket start. */
-export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter = {}): Promise<BucketState[]> {
+export async function listBucketStates(db: Kysely<Database>, filter: BucketStateFilter): Promise<BucketState[]> {
   let query = db
-    .selectFrom(stateTable(filter.table))
+    .selectFrom('feed_bucket_state')
     .selectAll()
+    .where('feed', '=', filter.feed)
     .orderBy('sdkappid')
     .orderBy('bucket_start')
     .orderBy('bucket_size');
@@ -54,15 +42,14 @@ export async function listBucketStates(db: Kysely<Database>, filter: BucketState
 }
 
 /** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */
-export async function markBucketFinal(
-  db: Kysely<Database>,
-  key: BucketKey,
-  table?: BucketStateTableName,
-): Promise<boolean> {
+export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Promise<boolean> {
   const result = await db
-    .updateTable(stateTable(table))
+    .updateTable('feed_bucket_state')
     .set({ final: true })
-    .where((eb) => eb.and(bucketKeyColumns(key)))
+    .where('sdkappid', '=', key.sdkappid)
+    .where('feed', '=', key.feed)
+    .where('bucket_start', '=', new Date(key.bucketStart * 1000))
+    .where('bucket_size', '=', key.bucketSize)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
@@ -73,21 +60,21 @@ export async function markBucketFinal(
  */
 export async function markBucketLost(
   db: Kysely<Database>,
-  args: { sdkappid: number; bucket: Window; bucketSize: BucketSize; at: Date; table?: BucketStateTableName },
+  args: { sdkappid: number; feed: FeedName; bucket: Window; bucketSize: BucketSize; at: Date },
 ): Promise<void> {
   await db
-    .insertInto(stateTable(args.table))
+    .insertInto('feed_bucket_state')
     .values({
       sdkappid: args.sdkappid,
+      feed: args.feed,
       bucket_start: new Date(args.bucket.start * 1000),
       bucket_size: args.bucketSize,
       bucket_end: new Date(args.bucket.end * 1000),
       lost_at: args.at,
     })
     .onConflict((conflict) =>
-      // Qualified by the real table's name: `bucket_state.lost_at` failed on stats_bucket_state.
-      conflict.columns(['sdkappid', 'bucket_start', 'bucket_size']).doUpdateSet({
-        lost_at: sql<Date>`coalesce(${sql.ref(`${stateTable(args.table)}.lost_at`)}, excluded.lost_at)`,
+      conflict.columns(['sdkappid', 'feed', 'bucket_start', 'bucket_size']).doUpdateSet({
+        lost_at: sql<Date>`coalesce(feed_bucket_state.lost_at, excluded.lost_at)`,
       }),
     )
     .execute();

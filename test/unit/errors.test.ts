@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STATISTICS_LIMITS } from '../../src/tencent/client.ts';
+import { documentedLimits } from '../../src/tencent/client.ts';
 import { backoffMs, classifyHttpStatus, classifyTencentCode } from '../../src/tencent/errors.ts';
 
 const LOSS_LIMITS = { horizonSeconds: 7 * 86_400, maxSpanSeconds: 7 * 86_400 };
@@ -26,7 +26,7 @@ describe('failure classification', () => {
     expect(classifyTencentCode(90100, LOSS_LIMITS).advice).toBe(
       'invalid request parameters: check the window (at most 7 days per call, within the last 7 days)',
     );
-    expect(classifyTencentCode(90100, STATISTICS_LIMITS).advice).toBe(
+    expect(classifyTencentCode(90100, documentedLimits('statistics')).advice).toBe(
       'invalid request parameters: check the window (at most 30 days per call, within the last 30 days)',
     );
   });

@@ -1,5 +1,6 @@
 import { systemClock } from '../../clock.ts';
-import { requireApps, type Feed } from '../../config/config.ts';
+import { requireApps } from '../../config/config.ts';
+import { FEED_NAMES, isFeedName, type FeedName } from '../../tencent/apis.ts';
 import { planBackfill, runBackfill, type BackfillSummary } from '../../collect/backfill.ts';
 import { createCollector } from '../../collect/collector.ts';
 import { parseRange } from '../range.ts';
@@ -9,7 +10,7 @@ import { withDatabase } from '../database.ts';
 export const backfillCommand: Command = {
   name: 'backfill',
   summary: 'fetch every bucket overlapping a date range (idempotent)',
-  usage: `pushloss backfill --from <date|datetime> --to <date|datetime> [--app <sdkappid>] [--api loss|statistics]
+  usage: `pushloss backfill --from <date|datetime> --to <date|datetime> [--app <sdkappid>] [--api <api>]
 
 Fetches every bucket (BUCKET_SIZE in BUCKET_TZ) overlapping the range, final or not, and
 replaces what is stored for it, so running it twice changes nothing.
@@ -17,8 +18,7 @@ replaces what is stored for it, so running it twice changes nothing.
                  (--from 2026-11-20 --to 2026-11-25 is six days); a datetime with Z or an
                  offset (2026-11-20T08:00:00+08:00) is an instant, --to exclusive
   --app          only this configured app (default: every app)
-  --api          only this API: loss (normal_push_loss) or statistics (normal_push_statistics);
-                 default every API in COLLECT_APIS
+  --api          only this API: ${FEED_NAMES.join(', ')}; default every API in COLLECT_APIS
 Ranges older than an API's horizon (loss 7 days, statistics 30) are refused before any call:
 a range from 20 days ago needs --api statistics.
 Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
@@ -34,10 +34,10 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
       throw new UsageError(`backfill: ${(error as Error).message}`);
     }
     const selected = selectApps(apps, values.app);
-    let feeds: readonly Feed[] = config.feeds;
+    let feeds: readonly FeedName[] = config.feeds;
     if (values.api !== undefined) {
-      if (values.api !== 'loss' && values.api !== 'statistics')
-        throw new UsageError(`backfill: --api ${String(values.api)} is not an API; use loss or statistics`);
+      if (typeof values.api !== 'string' || !isFeedName(values.api))
+        throw new UsageError(`backfill: --api ${String(values.api)} is not an API; use one of ${FEED_NAMES.join(', ')}`);
       feeds = [values.api];
     }
     const nowMs = systemClock.now();
@@ -65,7 +65,7 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
         summary.stopped ||= part.stopped;
         if (summary.stopped) break;
       }
-      await collector.refreshAllApps();
+      await collector.afterLoads();
       out(
         `backfill ${summary.stopped ? 'stopped' : 'done'}: ${summary.loaded} loaded (${summary.final} final), ${summary.failed} failed, ${summary.facts} fact rows`,
       );

@@ -34,7 +34,7 @@ Afterwards: PUSHLOSS_DATA_DIR=<dir>/demo npm run status (or npm run report).`,
       databaseUrl: undefined,
       dataDir: join(config.dataDir, 'demo'),
       // The week of the loss report: statistics could reach 30 days back, at 30 more calls.
-      statistics: { ...config.statistics, horizonSeconds: 7 * 86_400 },
+      limits: { ...config.limits, statistics: { ...config.limits.statistics, horizonSeconds: 7 * 86_400 } },
     };
     // The demo prints its own progress; the JSON logs only show problems unless asked for more.
     const logger = createLogger(config.logLevel === 'info' ? 'error' : config.logLevel);

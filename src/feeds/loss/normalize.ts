@@ -9,10 +9,10 @@
  * U+FFFD, and a description longer than ANSWER_LIMITS.maxDescriptionChars is cut and marked. The
  * answer itself is archived exactly (`tim_call.body`, `body_raw`), so nothing is lost.
  */
-import { storableText, truncateDescription } from '../tencent/limits.ts';
-import type { LossEntry, LossStage } from '../tencent/loss.ts';
-import { OVERALL_PLATFORM } from '../db/database.ts';
-import type { LossScope } from '../db/database.ts';
+import { storableText, truncateDescription } from '../../tencent/limits.ts';
+import type { LossEntry, LossStage } from '../../tencent/loss.ts';
+import { OVERALL_PLATFORM } from '../../db/database.ts';
+import type { LossScope } from '../../db/database.ts';
 
 /** One fact line of a bucket: the key columns and the measures of `loss_fact`. */
 export interface FactLine {

@@ -8,7 +8,7 @@
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database.ts';
+import type { Database } from '../../db/database.ts';
 
 /** One month's partition: its table name and bounds (`from` inclusive, `to` exclusive). */
 export interface MonthPartition {

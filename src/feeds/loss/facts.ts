@@ -1,43 +1,32 @@
 /**
- * Replacing the facts of many buckets at once, set-based: one statement for every bucket's facts
- * and one for the rollup, whatever the number of buckets. Used by the loader (one bucket per
- * answer) and by `renormalize` (hundreds of buckets per transaction).
+ * Replacing the loss facts of many buckets at once, set-based: one statement for every bucket's
+ * facts and one for the rollup, whatever the number of buckets. Used by the load path (a batch of
+ * answers) and by `renormalize` (hundreds of buckets per transaction).
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { BucketSize } from '../buckets.ts';
-import { arrayLiteral } from '../db/arrayLiteral.ts';
-import type { Database } from '../db/database.ts';
+import { arrayLiteral } from '../../db/arrayLiteral.ts';
+import type { Database } from '../../db/database.ts';
+import type { BucketContent } from '../feed.ts';
 import type { FactLine } from './normalize.ts';
-import { refreshRollup } from './rollup.ts';
-
-/** The new content of one bucket: its facts all come from one call. */
-export interface BucketFacts {
-  sdkappid: number;
-  bucketStart: Date;
-  bucketEnd: Date;
-  bucketSize: BucketSize;
-  fetchedAt: Date;
-  callId: number;
-  lines: readonly FactLine[];
-  /** The bucket was never fetched before: its day may now take its facts from it (a 1d bucket). */
-  firstFetch?: boolean;
-}
 
 /**
- * Makes each bucket hold exactly its `lines`, then refreshes the rollup of the days that changed. Must run
+ * Makes each bucket hold exactly its lines (`rows`), then refreshes the rollup of the days that changed. Must run
  * inside a transaction that already ensured the partitions and holds each bucket's
- * `bucket_state` row lock (so no other writer touches these buckets until commit). Buckets must
+ * `feed_bucket_state` row lock (so no other writer touches these buckets until commit). Buckets must
  * be distinct. Returns the number of fact rows written.
  *
  * A bucket is replaced, never merged: rows the new answer no longer lists are deleted, the others
  * are written with the new counts. Deleting only the vanished rows lets the delete and the write
  * run in ONE statement (they touch different rows, so their order does not matter).
  */
-export async function replaceFacts(trx: Kysely<Database>, buckets: readonly BucketFacts[]): Promise<number> {
+export async function replaceLossFacts(
+  trx: Kysely<Database>,
+  buckets: ReadonlyArray<BucketContent<FactLine>>,
+): Promise<number> {
   if (buckets.length === 0) return 0;
   // Columns as arrays, one text parameter each: PostgreSQL reads arrays far faster than JSON records.
-  const lines = buckets.flatMap((b, i) => b.lines.map((line) => ({ i, line })));
+  const lines = buckets.flatMap((b, i) => b.rows.map((line) => ({ i, line })));
   const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
     with bucket as (
       select * from unnest(
@@ -107,9 +96,10 @@ export async function replaceFacts(trx: Kysely<Database>, buckets: readonly Buck
     select distinct sdkappid, bucket_start from diff where counts_changed`.execute(trx);
   // The rollup follows counts and descriptions only, and which days have a fetched 1d bucket:
   // refresh the buckets that changed, and those fetched for the first time (even if empty).
-  await refreshRollup(trx, [
-    ...changed.map((row) => ({ sdkappid: row.sdkappid, bucketStart: row.bucket_start })),
-    ...buckets.filter((b) => b.firstFetch),
-  ]);
+  const days = [
+    ...changed.map((row) => ({ sdkappid: row.sdkappid, bucket_start: row.bucket_start.toISOString() })),
+    ...buckets.filter((b) => b.firstFetch).map((b) => ({ sdkappid: b.sdkappid, bucket_start: b.bucketStart.toISOString() })),
+  ];
+  if (days.length > 0) await sql`select push_loss_rollup_refresh(${JSON.stringify(days)}::json)`.execute(trx);
   return lines.length;
 }

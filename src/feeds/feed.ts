@@ -1,0 +1,62 @@
+/**
+ * A feed is one API of the timpush analytics family, plugged into the one pipeline:
+ * plan → fetch (rate slot, retries, archive of every call) → normalize → load (exact replace per
+ * bucket, bookkeeping keyed by feed) → rollups. The pipeline (src/collect/, src/warehouse/) is
+ * written once and knows no feed by name; what differs per API is here, behind this interface,
+ * as a dlt source plugs its extract and normalize steps into one load.
+ */
+import type { Kysely } from 'kysely';
+import type { BucketSize } from '../buckets.ts';
+import type { Database } from '../db/database.ts';
+import type { FeedName } from '../tencent/apis.ts';
+import type { TimClient } from '../tencent/client.ts';
+import type { CallRecord, Window } from '../tencent/loss.ts';
+
+export type { FeedName } from '../tencent/apis.ts';
+
+/** One bucket's new content for the feed's fact table: every row from one call. */
+export interface BucketContent<Row> {
+  sdkappid: number;
+  bucketStart: Date;
+  bucketEnd: Date;
+  bucketSize: BucketSize;
+  /** When the call's answer arrived: the rows' `fetched_at`. */
+  fetchedAt: Date;
+  /** The `feed_call` row the rows were read from. */
+  callId: number;
+  rows: readonly Row[];
+  /** The bucket was never fetched before (its day may now take its figures from it). */
+  firstFetch: boolean;
+}
+
+export interface Feed<Answer = unknown, Row = unknown> {
+  readonly name: FeedName;
+  /** Fetches one window: one call (with its retries), its answer parsed. */
+  fetch(client: TimClient, window: Window, signal?: AbortSignal): Promise<{ call: CallRecord; answer: Answer }>;
+  /** Reads an archived answer again (renormalize): the answer, or an Error saying why not. */
+  parseArchived(body: string): Answer | Error;
+  /**
+   * Checks an answer and shapes it into fact rows, before any transaction (bad data never takes
+   * a lock): throws a RangeError for data its table cannot hold.
+   */
+  toRows(answer: Answer): Row[];
+  /** How many entries an answer holds: what sizes a load batch, before any work on it. */
+  answerEntries(answer: Answer): number;
+  /**
+   * Makes each bucket hold exactly its rows and brings its rollups up to date. Runs inside the
+   * load's transaction, which holds each bucket's `feed_bucket_state` row lock; buckets are
+   * distinct. `prepare` has run for them.
+   */
+  replaceFacts(trx: Kysely<Database>, buckets: ReadonlyArray<BucketContent<Row>>): Promise<void>;
+  /** Readies storage for buckets starting at these instants (unix seconds), e.g. partitions. */
+  prepare?(trx: Kysely<Database>, bucketStarts: readonly number[]): Promise<void>;
+  /**
+   * After a pass, backfill or renormalize: work done once for many loads (a sum over all apps).
+   * A failure is logged by the caller, never fatal: readers stay exact, only slower.
+   */
+  afterLoads?(db: Kysely<Database>): Promise<void>;
+}
+
+/** A feed of any answer and row shape, as the pipeline holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFeed = Feed<any, any>;

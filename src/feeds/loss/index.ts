@@ -1,0 +1,33 @@
+/**
+ * The loss feed: `v4/timpush/normal_push_loss`, the four loss arrays per bucket, by stage,
+ * channel and error code, into `loss_fact` and its rollups.
+ */
+import { parsePushLossBody } from '../../tencent/response.ts';
+import type { LossEntry } from '../../tencent/loss.ts';
+import type { Feed } from '../feed.ts';
+import { replaceLossFacts } from './facts.ts';
+import { normalizeLoss, type FactLine } from './normalize.ts';
+import { ensureLossFactPartitions } from './partitions.ts';
+import { refreshAllApps } from './rollup.ts';
+
+export const lossFeed: Feed<LossEntry[], FactLine> = {
+  name: 'loss',
+  async fetch(client, window, signal) {
+    const { entries, call } = await client.normalPushLoss(window, signal ? { signal } : {});
+    return { call, answer: entries };
+  },
+  parseArchived(body) {
+    const parsed = parsePushLossBody(body);
+    if (parsed.kind === 'ok') return parsed.entries;
+    return new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
+  },
+  toRows: normalizeLoss,
+  answerEntries: (entries) => entries.length,
+  prepare: ensureLossFactPartitions,
+  async replaceFacts(trx, buckets) {
+    await replaceLossFacts(trx, buckets);
+  },
+  async afterLoads(db) {
+    await refreshAllApps(db);
+  },
+};

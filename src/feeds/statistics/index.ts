@@ -1,0 +1,23 @@
+/**
+ * The statistics feed: `v4/timpush/normal_push_statistics`, how many pushes could be sent, were
+ * sent, delivered and clicked per bucket, overall and per channel, into `stats_fact`.
+ */
+import { parseStatisticsBody, type PushStatistics } from '../../tencent/statistics.ts';
+import type { Feed } from '../feed.ts';
+import { replaceStatsFacts, statsRows, type StatsRow } from './facts.ts';
+
+export const statisticsFeed: Feed<PushStatistics, StatsRow> = {
+  name: 'statistics',
+  async fetch(client, window, signal) {
+    const { stats, call } = await client.normalPushStatistics(window, signal ? { signal } : {});
+    return { call, answer: stats };
+  },
+  parseArchived(body) {
+    const parsed = parseStatisticsBody(body);
+    if (parsed.kind === 'ok') return parsed.stats;
+    return new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
+  },
+  toRows: statsRows,
+  answerEntries: (stats) => 1 + stats.platforms.length,
+  replaceFacts: replaceStatsFacts,
+};
