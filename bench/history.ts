@@ -5,6 +5,7 @@
  * About 200 facts per bucket (2 stages × 9 channels × ~10 error codes, plus the overall sums),
  * the density the issue's figures assume (36 M facts for 500 apps × 365 days).
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import type { Kysely } from 'kysely';
 import type { BucketSize } from '../src/buckets.ts';
 import type { Database } from '../src/db/database.ts';
@@ -102,7 +103,7 @@ export async function loadHistory(db: Kysely<Database>, options: HistoryOptions)
           bucket,
           bucketSize,
           call: settledCall(sdkappid, bucket, options.withBody ? toResponseBody(entries) : undefined),
-          entries,
+          answer: entries,
           final: true,
         };
       }),
@@ -112,7 +113,7 @@ export async function loadHistory(db: Kysely<Database>, options: HistoryOptions)
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) {
-      const results = await loadBuckets(db, jobs[next++]!());
+      const results = await loadBuckets(db, lossFeed, jobs[next++]!());
       facts += results.reduce((sum, r) => sum + r.facts, 0);
       options.onProgress?.(facts);
     }

@@ -27,7 +27,7 @@ const CASES: Array<[string, HostileAnswer]> = [
 /** The child: one fetch, then its outcome and peak RSS as one JSON line. */
 async function client(url: string): Promise<void> {
   const tim = createTimClient(loopbackApp(1400000999, 'bench-secret-key-0123456789', [url]), {
-    api: { horizonSeconds: 604_800, maxSpanSeconds: 604_800, minIntervalMs: 10, timeoutMs: 8_000, maxAttempts: 1 },
+    api: { minIntervalMs: 10, timeoutMs: 8_000, maxAttempts: 1 },
     logger: createLogger('silent'),
   });
   const now = Math.floor(Date.now() / 1000);

@@ -6,6 +6,7 @@
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- load
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { MEMORY_DATA_DIR, openDatabase } from '../src/db/connect.ts';
@@ -55,12 +56,12 @@ async function main() {
     if (opened.kind === 'postgres') await sql`vacuum analyze`.execute(db);
 
     began = performance.now();
-    let report = await renormalize(db, parse(1));
+    let report = await renormalize(db, { ...lossFeed, parseArchived: parse(1) });
     console.log(
       `renormalize, same   ${rate(report.facts)} (${report.rebuilt} buckets; nothing changed, nothing written)`,
     );
     began = performance.now();
-    report = await renormalize(db, parse(2));
+    report = await renormalize(db, { ...lossFeed, parseArchived: parse(2) });
     console.log(`renormalize, all new ${rate(report.facts)} (every count changed: facts and rollup rewritten)`);
 
     await sql`create table loss_fact_copy (like loss_fact including all)`.execute(db);

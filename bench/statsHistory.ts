@@ -12,7 +12,8 @@ import type { BucketSize } from '../src/buckets.ts';
 import type { Database } from '../src/db/database.ts';
 import type { Window } from '../src/tencent/loss.ts';
 import type { PushCounts, PushStatistics } from '../src/tencent/statistics.ts';
-import { loadStatsBucket } from '../src/warehouse/statsLoad.ts';
+import { loadBucket } from '../src/warehouse/load.ts';
+import { statisticsFeed } from '../src/feeds/statistics/index.ts';
 import { settledCall, syntheticEntries } from './history.ts';
 
 /** FCM reports no delivery or click counts. */
@@ -51,12 +52,12 @@ export async function loadStatsHistory(
   const worker = async () => {
     while (next < pairs.length) {
       const { sdkappid, bucket } = pairs[next++]!;
-      await loadStatsBucket(db, {
+      await loadBucket(db, statisticsFeed, {
         sdkappid,
         bucket,
         bucketSize: options.bucketSize,
         call: settledCall(sdkappid, bucket),
-        stats: syntheticStats(sdkappid, bucket.start),
+        answer: syntheticStats(sdkappid, bucket.start),
       });
     }
   };

@@ -4,6 +4,7 @@
  * simulator's injected spike, new code and failing channel are each found, with the dominant
  * code's title and fix. The false-positive rate printed here is the one docs/bi.md quotes.
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import type { Database } from '../src/db/database.ts';
 import { withAnomalies, type InjectedAnomaly } from '../src/simulator/index.ts';
 import type { Window } from '../src/tencent/loss.ts';
 import { loadBucket } from '../src/warehouse/load.ts';
-import { loadStatsBucket } from '../src/warehouse/statsLoad.ts';
+import { statisticsFeed } from '../src/feeds/statistics/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { dayBucket, okCall } from './helpers/fixtures.ts';
 
@@ -48,20 +49,20 @@ async function loadDay(
 ): Promise<void> {
   const bucket: Window = { start, end: start + DAY };
   const asked: Window = { start, end: until };
-  await loadBucket(db, {
+  await loadBucket(db, lossFeed, {
     sdkappid,
     bucket,
     bucketSize: '1d',
     call: okCall(sdkappid, bucket),
-    entries: data.lossData(sdkappid, asked),
+    answer: data.lossData(sdkappid, asked),
   });
   if (withStats)
-    await loadStatsBucket(db, {
+    await loadBucket(db, statisticsFeed, {
       sdkappid,
       bucket,
       bucketSize: '1d',
       call: okCall(sdkappid, bucket),
-      stats: data.statsData(sdkappid, asked),
+      answer: data.statsData(sdkappid, asked),
     });
 }
 

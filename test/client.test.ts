@@ -21,8 +21,6 @@ const NOW_MS = Date.UTC(2026, 10, 26, 4, 0, 0);
 const yesterday = { start: Date.UTC(2026, 10, 24, 16) / 1000, end: Date.UTC(2026, 10, 25, 16) / 1000 };
 
 const api = (overrides: Partial<Config['api']> = {}): Config['api'] => ({
-  horizonSeconds: 7 * DAY,
-  maxSpanSeconds: 7 * DAY,
   // Well above the simulator's 20 ms, as production's 1200 ms is above Tencent's 1000 ms: the
   // margin absorbs a busy machine's jitter between our start and the simulator's arrival time.
   minIntervalMs: 50,

@@ -52,8 +52,6 @@ function slowConnectHttp(delayMs: number) {
 /** One process's client: its own in-process gate, the shared slot on the database. */
 function processClient(http?: ReturnType<typeof createHttp>) {
   const api: Config['api'] = {
-    horizonSeconds: 7 * DAY,
-    maxSpanSeconds: 7 * DAY,
     minIntervalMs: INTERVAL,
     timeoutMs: 5_000,
     maxAttempts: 1,

@@ -1,3 +1,4 @@
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from './helpers/clock.ts';
 import { planBackfill, runBackfill, RangeRefusedError } from '../src/collect/backfill.ts';
@@ -216,9 +217,10 @@ describe('an answer the warehouse refuses', () => {
     // Yesterday stored with other edges, as after a change of BUCKET_TZ: loading it would overlap.
     const yesterday = Date.UTC(2026, 10, 24, 16);
     await t.db
-      .insertInto('bucket_state')
+      .insertInto('feed_bucket_state')
       .values({
         sdkappid: APPS[0]!,
+        feed: 'loss',
         bucket_start: new Date(yesterday),
         bucket_size: '1d',
         bucket_end: new Date(yesterday + 23 * 3_600_000),
@@ -246,7 +248,7 @@ describe('an answer the warehouse refuses', () => {
 describe('backfill', () => {
   it('covers both ends of a date range, and running it twice changes nothing', async () => {
     const range = parseRange('2026-11-20', '2026-11-25', config.bucketTz);
-    const plan = planBackfill(config, range.fromMs, range.toMs, NOW);
+    const plan = planBackfill(config, range.fromMs, range.toMs, NOW, 'loss');
     expect(plan.buckets).toHaveLength(6);
     expect(plan.buckets[0]!.start).toBe(Date.UTC(2026, 10, 19, 16) / 1000);
     const lines: string[] = [];
@@ -270,8 +272,8 @@ describe('backfill', () => {
 
   it('refuses ranges the API can no longer answer, before any call', () => {
     const range = parseRange('2026-11-18', '2026-11-25', config.bucketTz);
-    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(RangeRefusedError);
-    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW)).toThrow(
+    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW, 'loss')).toThrow(RangeRefusedError);
+    expect(() => planBackfill(config, range.fromMs, range.toMs, NOW, 'loss')).toThrow(
       /older than the loss API \(normal_push_loss\)'s 7-day horizon .* the earliest bucket that can is 2026-11-19T16:00:00Z/,
     );
     expect(sim.calls).toHaveLength(0);
@@ -284,9 +286,12 @@ describe('renormalize', () => {
     const before = await view(APPS[0]!);
     await t.db.deleteFrom('loss_fact').execute();
     sim.reset();
-    const report = await renormalize(t.db, (body) => {
-      const parsed = parsePushLossBody(body);
-      return parsed.kind === 'ok' ? parsed.entries : new Error('unreadable');
+    const report = await renormalize(t.db, {
+      ...lossFeed,
+      parseArchived: (body: string) => {
+        const parsed = parsePushLossBody(body);
+        return parsed.kind === 'ok' ? parsed.entries : new Error('unreadable');
+      },
     });
     expect(report).toMatchObject({ buckets: 14, rebuilt: 14, failed: [] });
     expect(await view(APPS[0]!)).toEqual(before);

@@ -64,8 +64,8 @@ describe('the daemon', () => {
     expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[0]}"\\} 0`));
     // Final only in the final window: the oldest day is in it from 18:00 Beijing time on.
     const nowMs = Date.now();
-    const oldest = firstReachableBucket(nowMs, config.api.horizonSeconds, '1d', config.bucketTz);
-    const late = inFinalWindow(oldest, nowMs, config.api.horizonSeconds, config.daemon.settle) ? 1 : 0;
+    const oldest = firstReachableBucket(nowMs, config.limits.loss.horizonSeconds, '1d', config.bucketTz);
+    const late = inFinalWindow(oldest, nowMs, config.limits.loss.horizonSeconds, config.daemon.settle) ? 1 : 0;
     expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="final"\\} ${late}`));
     expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="pending"\\} ${7 - late}`));
     expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[1]}",condition="missing"\\} 7`));

@@ -79,9 +79,10 @@ describe('embedded database on disk', () => {
       expect(second.ms).toBeLessThan(5_000);
 
       await first.db
-        .insertInto('tim_call')
+        .insertInto('feed_call')
         .values({
           sdkappid: 1400000001,
+          feed: 'loss',
           window_start: new Date('2025-03-11T16:00:00Z'),
           window_end: new Date('2025-03-12T16:00:00Z'),
           started_at: new Date(),

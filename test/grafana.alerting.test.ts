@@ -4,6 +4,7 @@
  * numeric value and the labels the annotations name; the contact-point generator leaves out every
  * destination that is unset and writes valid YAML for the others.
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { withAnomalies } from '../src/simulator/index.ts';
 import { loadBucket } from '../src/warehouse/load.ts';
-import { loadStatsBucket } from '../src/warehouse/statsLoad.ts';
+import { statisticsFeed } from '../src/feeds/statistics/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { okCall } from './helpers/fixtures.ts';
 
@@ -37,8 +38,8 @@ beforeAll(async () => {
   for (let day = 9; day >= 0; day--) {
     const bucket = { start: last - day * DAY, end: last - day * DAY + DAY };
     const call = okCall(APP, bucket);
-    await loadBucket(t.db, { sdkappid: APP, bucket, bucketSize: '1d', call, entries: data.lossData(APP, bucket) });
-    await loadStatsBucket(t.db, { sdkappid: APP, bucket, bucketSize: '1d', call, stats: data.statsData(APP, bucket) });
+    await loadBucket(t.db, lossFeed, { sdkappid: APP, bucket, bucketSize: '1d', call, answer: data.lossData(APP, bucket) });
+    await loadBucket(t.db, statisticsFeed, { sdkappid: APP, bucket, bucketSize: '1d', call, answer: data.statsData(APP, bucket) });
   }
 });
 afterAll(() => t?.close());

@@ -19,8 +19,6 @@ const APP = 1400000901;
 const NOW_MS = Date.UTC(2026, 10, 26, 4, 0, 0);
 const yesterday = { start: Date.UTC(2026, 10, 24, 16) / 1000, end: Date.UTC(2026, 10, 25, 16) / 1000 };
 const api: Config['api'] = {
-  horizonSeconds: 7 * 86_400,
-  maxSpanSeconds: 7 * 86_400,
   minIntervalMs: 10,
   timeoutMs: 1_500,
   maxAttempts: 2,

@@ -49,8 +49,8 @@ beforeAll(async () => {
     await load(db, APP, dayBucket('2026-11-20'), '1d', [loss('ready_to_send', null, '-1', 9, 'x')]);
     await load(db, APP, dayBucket('2026-11-21'), '1d', [loss('ready_to_send', null, '-1', 4, 'x')]);
     await loadStats(db, APP, dayBucket('2026-11-20'), '1d', [10, 9, 8, 1]);
-    for (const table of ['tim_call', 'stats_call'] as const)
-      await archiveCall(db, okCall(APP, dayBucket('2026-11-22'), { outcome: 'invalid_response', ...RAW }), table);
+    for (const feed of ['loss', 'statistics'] as const)
+      await archiveCall(db, feed, okCall(APP, dayBucket('2026-11-22'), { outcome: 'invalid_response', ...RAW }));
   });
 }, 60_000);
 afterAll(() => close?.());

@@ -12,7 +12,8 @@ import { createCollector } from '../src/collect/collector.ts';
 import type { Config } from '../src/config/config.ts';
 import type { Window } from '../src/tencent/loss.ts';
 import { isDataRefusal } from '../src/warehouse/archive.ts';
-import { renormalizeStatistics } from '../src/warehouse/statsLoad.ts';
+import { statisticsFeed } from '../src/feeds/statistics/index.ts';
+import { renormalize } from '../src/warehouse/renormalize.ts';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { defaultStatsData, finishedPart } from './helpers/simulator.ts';
 import { simulatorApps, simulatorConfig } from './helpers/config.ts';
@@ -238,7 +239,7 @@ describe('collecting statistics', () => {
     const before = await view(APPS[0]!);
     await t.db.deleteFrom('stats_fact').where('sdkappid', '=', APPS[0]!).execute();
     const calls = sim.calls.length;
-    const report = await renormalizeStatistics(t.db, { sdkappid: APPS[0]! });
+    const report = await renormalize(t.db, statisticsFeed, { sdkappid: APPS[0]! });
     expect(report).toMatchObject({ buckets: 30, rebuilt: 30, failed: [], skipped: 0 });
     expect(await view(APPS[0]!)).toEqual(before);
     expect(sim.calls.length).toBe(calls);
@@ -266,7 +267,7 @@ describe('an answer listing many channels', () => {
   it('loads every channel of a valid answer (6,000 channels: 66,000 bind parameters as rows)', async () => {
     const bucket = beijingDay(-1);
     manyChannels(bucket, 6_000);
-    const result = await collector().collectBucket(config.apps[0]!, bucket, undefined, 'statistics');
+    const result = await collector().collectBucket(config.apps[0]!, 'statistics', bucket);
     expect(result.facts).toBe(6_001);
     const rows = (await view(APPS[0]!)).filter((r) => r.start === bucket.start);
     expect(rows).toHaveLength(6_001);
@@ -333,13 +334,13 @@ describe('backfilling statistics', () => {
 });
 
 describe('rate slots', () => {
-  it('STATS_OWN_RATE_SLOT gives statistics calls slots of their own (the simulator then counts per API)', async () => {
+  it('RATE_SLOTS=per-feed gives statistics calls slots of their own (the simulator then counts per API)', async () => {
     const perApi = await startSimulator({ apps: simulatorApps(APPS), clock, minIntervalMs: 25, ratePerApi: true });
     afterAll(() => perApi.close());
-    const own = simulatorConfig(perApi.url, APPS, { STATS_OWN_RATE_SLOT: 'true', MIN_CALL_INTERVAL: '1000ms' });
+    const own = simulatorConfig(perApi.url, APPS, { RATE_SLOTS: 'per-feed', MIN_CALL_INTERVAL: '1000ms' });
     const shared = simulatorConfig(perApi.url, APPS, { MIN_CALL_INTERVAL: '1000ms' });
-    expect(own.statistics.ownRateSlot).toBe(true);
-    expect(shared.statistics.ownRateSlot).toBe(false);
+    expect(own.rateSlots).toMatchObject({ loss: 'loss', statistics: 'statistics' });
+    expect(shared.rateSlots).toMatchObject({ loss: 'loss', statistics: 'loss' });
     // Two buckets of each API for one app, concurrently: with its own slot, a statistics call may
     // start right beside a loss call; with the shared slot it never does.
     const gaps = async (cfg: Config) => {
@@ -348,10 +349,10 @@ describe('rate slots', () => {
       const app = cfg.apps[0]!;
       await Promise.all([
         (async () => {
-          for (const d of [-1, -2]) await c.collectBucket(app, beijingDay(d), undefined, 'loss');
+          for (const d of [-1, -2]) await c.collectBucket(app, 'loss', beijingDay(d));
         })(),
         (async () => {
-          for (const d of [-1, -2]) await c.collectBucket(app, beijingDay(d), undefined, 'statistics');
+          for (const d of [-1, -2]) await c.collectBucket(app, 'statistics', beijingDay(d));
         })(),
       ]);
       expect(perApi.calls.every((call) => call.errorCode === 0)).toBe(true);

@@ -5,6 +5,7 @@
  * batches of the same buckets never deadlock. Transactions are counted by the database itself:
  * every row a transaction writes carries its id (`xmin`).
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +46,7 @@ function input(
   extra: Partial<LoadBucketInput> = {},
 ): LoadBucketInput {
   const bucketSize = bucket.end - bucket.start === 3600 ? '1h' : '1d';
-  return { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, { startedAt }), entries, ...extra };
+  return { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, { startedAt }), answer: entries, ...extra };
 }
 
 /** The transaction (xmin) that archived each call, by call id. */
@@ -120,9 +121,9 @@ describe('group commit of loads', () => {
     const batches: number[] = [];
     const batcher = createLoadBatcher(t.db, { slots: 1, onBatch: (size) => batches.push(size) });
     const batched: LoadBucketResult[] = [];
-    for (const round of rounds(batchedApps)) batched.push(...(await Promise.all(round.map(batcher.load))));
+    for (const round of rounds(batchedApps)) batched.push(...(await Promise.all(round.map((one) => batcher.load(lossFeed, one)))));
     const lone: LoadBucketResult[] = [];
-    for (const round of rounds(loneApps)) for (const one of round) lone.push(await loadBucket(t.db, one));
+    for (const round of rounds(loneApps)) for (const one of round) lone.push(await loadBucket(t.db, lossFeed, one));
 
     // 11 buckets in 4 transactions: each round's first alone (nothing was running), the rest together.
     const transactions = new Set(
@@ -142,33 +143,33 @@ describe('group commit of loads', () => {
 
   it('a refused bucket fails alone: the others of its batch are loaded, its call can be archived', async () => {
     const app = 1400002101;
-    await loadBucket(t.db, input(app, dayBucket('2025-04-07'), [loss(R, null, '-1', 1, 'unknown')], T0));
+    await loadBucket(t.db, lossFeed, input(app, dayBucket('2025-04-07'), [loss(R, null, '-1', 1, 'unknown')], T0));
     const batches: Array<[number, boolean]> = [];
     const batcher = createLoadBatcher(t.db, { slots: 1, onBatch: (size, ok) => batches.push([size, ok]) });
     const good = (day: string, count: number) =>
       input(app, dayBucket(day), [loss(R, null, '-1', count, 'unknown')], T0 + count * MINUTE);
     const day = dayBucket('2025-04-07');
     const settled = await Promise.allSettled([
-      batcher.load(good('2025-04-10', 10)), // alone: nothing was running
-      batcher.load(good('2025-04-11', 11)),
+      batcher.load(lossFeed, good('2025-04-10', 10)), // alone: nothing was running
+      batcher.load(lossFeed, good('2025-04-11', 11)),
       // Stored with another end (the zone changed): refused inside the transaction.
-      batcher.load(input(app, { start: day.start, end: day.end + 3600 }, [], T0 + 20 * MINUTE)),
-      batcher.load(good('2025-04-12', 12)),
+      batcher.load(lossFeed, input(app, { start: day.start, end: day.end + 3600 }, [], T0 + 20 * MINUTE)),
+      batcher.load(lossFeed, good('2025-04-12', 12)),
       // A count PostgreSQL cannot hold exactly: refused before the transaction.
-      batcher.load(input(app, dayBucket('2025-04-13'), [loss(R, null, '-1', 2 ** 60, 'x')], T0 + 21 * MINUTE)),
+      batcher.load(lossFeed, input(app, dayBucket('2025-04-13'), [loss(R, null, '-1', 2 ** 60, 'x')], T0 + 21 * MINUTE)),
       // A duration the archive's int column cannot hold: refused by the database (22003).
-      batcher.load(
+      batcher.load(lossFeed, 
         input(app, dayBucket('2025-04-15'), [], T0 + 22 * MINUTE, {
           call: okCall(app, dayBucket('2025-04-15'), { startedAt: T0 + 22 * MINUTE, durationMs: 2 ** 40 }),
         }),
       ),
       // A host the archive's check constraint refuses (23514).
-      batcher.load(
+      batcher.load(lossFeed, 
         input(app, dayBucket('2025-04-17'), [], T0 + 23 * MINUTE, {
           call: okCall(app, dayBucket('2025-04-17'), { startedAt: T0 + 23 * MINUTE, host: 'evil.example/path' }),
         }),
       ),
-      batcher.load(good('2025-04-16', 16)),
+      batcher.load(lossFeed, good('2025-04-16', 16)),
     ]);
     expect(batches).toEqual([[7, false]]);
     expect(settled.map((s) => s.status)).toEqual([
@@ -195,11 +196,11 @@ describe('group commit of loads', () => {
     const x = dayBucket('2025-04-07');
     const batcher = createLoadBatcher(t.db, { slots: 1 });
     const [, first, other, second] = await Promise.all([
-      batcher.load(input(app, dayBucket('2025-04-01'), [], T0)), // alone: nothing was running
-      batcher.load(input(app, x, [loss(R, null, '-1', 5, 'newer')], T0 + 2 * MINUTE)),
-      batcher.load(input(app, dayBucket('2025-04-08'), [], T0 + 3 * MINUTE)),
+      batcher.load(lossFeed, input(app, dayBucket('2025-04-01'), [], T0)), // alone: nothing was running
+      batcher.load(lossFeed, input(app, x, [loss(R, null, '-1', 5, 'newer')], T0 + 2 * MINUTE)),
+      batcher.load(lossFeed, input(app, dayBucket('2025-04-08'), [], T0 + 3 * MINUTE)),
       // An older answer for the same bucket, arriving after the newer one: it must not win.
-      batcher.load(input(app, x, [loss(R, null, '-1', 3, 'older')], T0 + MINUTE)),
+      batcher.load(lossFeed, input(app, x, [loss(R, null, '-1', 3, 'older')], T0 + MINUTE)),
     ]);
     const [trxFirst, trxOther, trxSecond] = await transactionsOf(t.db, [first!.callId, other!.callId, second!.callId]);
     expect(trxFirst).toBe(trxOther);
@@ -226,7 +227,7 @@ describe('group commit of loads', () => {
       for (let round = 0; round < 3; round++) {
         const forward = inputs();
         const backward = inputs().reverse();
-        await Promise.all([loadBuckets(t.db, forward), loadBuckets(second.db, backward)]);
+        await Promise.all([loadBuckets(t.db, lossFeed, forward), loadBuckets(second.db, lossFeed, backward)]);
       }
       const { rows } = await sql<{ n: number }>`
         select count(*)::int8 as n from bucket_state where sdkappid = any(${apps}::int8[]) and fetch_count = 6`.execute(

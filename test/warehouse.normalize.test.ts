@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LossEntry } from '../src/tencent/loss.ts';
-import { normalizeLoss } from '../src/warehouse/normalize.ts';
+import { normalizeLoss } from '../src/feeds/loss/normalize.ts';
 
 const entry = (overrides: Partial<LossEntry>): LossEntry => ({
   stage: 'ready_to_send',

@@ -6,6 +6,7 @@
  *
  * The reference is the 0003 definition over the facts, kept by 0004 as the `*_by_fact` views.
  */
+import { lossFeed } from '../src/feeds/loss/index.ts';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,19 +143,19 @@ describe('the rollup equals its facts', () => {
     const bucket = dayBucket('2025-04-08');
     const newer = okCall(A, bucket);
     const older = okCall(A, bucket, { startedAt: newer.startedAt - 60_000 });
-    await loadBucket(t.db, {
+    await loadBucket(t.db, lossFeed, {
       sdkappid: A,
       bucket,
       bucketSize: '1d',
       call: newer,
-      entries: [loss(R, null, '-1', 2, 'x')],
+      answer: [loss(R, null, '-1', 2, 'x')],
     });
-    await loadBucket(t.db, {
+    await loadBucket(t.db, lossFeed, {
       sdkappid: A,
       bucket,
       bucketSize: '1d',
       call: older,
-      entries: [loss(R, null, '-1', 9, 'y')],
+      answer: [loss(R, null, '-1', 9, 'y')],
     });
     await expectRollupExact(t.db);
   });
@@ -250,12 +251,15 @@ describe('the rollup equals its facts', () => {
     await load(t.db, A, dayBucket('2025-04-21'), '1d', [loss(R, null, '410', 3, 'token invalid')], {
       body: body([loss(R, null, '-1', 4, 'rebuilt'), loss(R, 2, '-1', 4, 'rebuilt')]),
     });
-    const report = await renormalize(t.db, (text) => {
-      try {
-        return (JSON.parse(text) as LossEntry[]).map((e) => ({ ...e, errCount: e.errCount * 2 }));
-      } catch {
-        return []; // the fixtures' '{}' bodies: the bucket becomes empty
-      }
+    const report = await renormalize(t.db, {
+      ...lossFeed,
+      parseArchived: (text: string) => {
+        try {
+          return (JSON.parse(text) as LossEntry[]).map((e) => ({ ...e, errCount: e.errCount * 2 }));
+        } catch {
+          return []; // the fixtures' '{}' bodies: the bucket becomes empty
+        }
+      },
     });
     expect(report.failed).toEqual([]);
     expect(report.rebuilt).toBeGreaterThan(5);

@@ -15,7 +15,9 @@ import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
 import { toStatsResponseBody } from '../src/simulator/statsData.ts';
 import type { PushStatistics } from '../src/tencent/statistics.ts';
 import type { Window } from '../src/tencent/loss.ts';
-import { loadStatsBucket, renormalizeStatistics } from '../src/warehouse/statsLoad.ts';
+import { loadBucket } from '../src/warehouse/load.ts';
+import { statisticsFeed } from '../src/feeds/statistics/index.ts';
+import { renormalize } from '../src/warehouse/renormalize.ts';
 import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
 import { dayBucket, hourBucket, loadStats, okCall } from './helpers/fixtures.ts';
 
@@ -46,15 +48,15 @@ async function loadWithBody(
   db: Kysely<Database>,
   sdkappid: number,
   bucket: Window,
-  stats: PushStatistics,
+  answer: PushStatistics,
   archived: PushStatistics,
 ): Promise<void> {
-  await loadStatsBucket(db, {
+  await loadBucket(db, statisticsFeed, {
     sdkappid,
     bucket,
     bucketSize: '1d',
     call: okCall(sdkappid, bucket, { body: toStatsResponseBody(archived) }),
-    stats,
+    answer,
   });
 }
 
@@ -148,8 +150,8 @@ describe('stats_day equals its facts', () => {
     const newer = okCall(A, bucket);
     const older = okCall(A, bucket, { startedAt: newer.startedAt - 60_000 });
     const stats = (n: number): PushStatistics => ({ overall: counts(n, n, n, n), platforms: [] });
-    await loadStatsBucket(t.db, { sdkappid: A, bucket, bucketSize: '1d', call: newer, stats: stats(2) });
-    await loadStatsBucket(t.db, { sdkappid: A, bucket, bucketSize: '1d', call: older, stats: stats(9) });
+    await loadBucket(t.db, statisticsFeed, { sdkappid: A, bucket, bucketSize: '1d', call: newer, answer: stats(2) });
+    await loadBucket(t.db, statisticsFeed, { sdkappid: A, bucket, bucketSize: '1d', call: older, answer: stats(9) });
     await expectStatsRollupExact(t.db);
   });
 
@@ -162,7 +164,7 @@ describe('stats_day equals its facts', () => {
       { overall: counts(20, 18, 16, 14), platforms: [{ platform: 5, ...counts(1, 1, 1, 1) }] },
     );
     await expectStatsRollupExact(t.db);
-    const report = await renormalizeStatistics(t.db, { sdkappid: A });
+    const report = await renormalize(t.db, statisticsFeed, { sdkappid: A });
     expect(report.rebuilt).toBeGreaterThan(0);
     const { rows } = await sql<{ platform: number; total_count: number }>`
       select platform, total_count from stats_day where sdkappid = ${A} and day = '2025-04-21' order by 1`.execute(

@@ -10,7 +10,8 @@ import type { BucketSize } from '../../src/buckets.ts';
 import type { Database } from '../../src/db/database.ts';
 import type { CallRecord, LossEntry, LossStage, Window } from '../../src/tencent/loss.ts';
 import { loadBucket } from '../../src/warehouse/load.ts';
-import { loadStatsBucket } from '../../src/warehouse/statsLoad.ts';
+import { lossFeed } from '../../src/feeds/loss/index.ts';
+import { statisticsFeed } from '../../src/feeds/statistics/index.ts';
 
 /** A local day in Asia/Shanghai (UTC+8, no DST), `YYYY-MM-DD`, as a bucket. */
 export const dayBucket = (date: string): Window => {
@@ -73,14 +74,14 @@ export async function load(
   entries: LossEntry[],
   call: Partial<CallRecord> = {},
 ): Promise<void> {
-  await loadBucket(db, { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, call), entries });
+  await loadBucket(db, lossFeed, { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, call), answer: entries });
 }
 
 /** Push statistics counts for {@link loadStats}: `[total, sent, delivered, click]`, null = not given. */
 export type Counts = [number | null, number | null, number | null, number | null];
 
 /**
- * Loads one statistics bucket with {@link loadStatsBucket}: `overall` the top-level counts,
+ * Loads one statistics bucket with {@link loadBucket}: `overall` the top-level counts,
  * `platforms` one line per channel (`call` overrides as for {@link load}).
  */
 export async function loadStats(
@@ -93,12 +94,12 @@ export async function loadStats(
   call: Partial<CallRecord> = {},
 ): Promise<void> {
   const counts = ([total, sent, delivered, click]: Counts) => ({ total, sent, delivered, click });
-  await loadStatsBucket(db, {
+  await loadBucket(db, statisticsFeed, {
     sdkappid,
     bucket,
     bucketSize,
     call: okCall(sdkappid, bucket, call),
-    stats: {
+    answer: {
       overall: counts(overall),
       platforms: Object.entries(platforms).map(([platform, c]) => ({ platform: Number(platform), ...counts(c) })),
     },

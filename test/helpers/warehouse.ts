@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 import { expect } from 'vitest';
 import { parsePushLossBody } from '../../src/tencent/response.ts';
-import { normalizeLoss } from '../../src/warehouse/normalize.ts';
+import { normalizeLoss } from '../../src/feeds/loss/normalize.ts';
 import type { BucketState, Database, LossFact } from '../../src/db/database.ts';
 import type { BucketKey } from '../../src/warehouse/state.ts';
 

@@ -17,13 +17,13 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { bucketsOverlapping, firstReachableBucket, type BucketSize } from '../../src/buckets.ts';
-import { recentBuckets, STATUS_DAYS } from '../../src/collect/bucketStatus.ts';
+import { recentBuckets } from '../../src/collect/bucketStatus.ts';
 import { finalFetchFromMs, type SettlePolicy } from '../../src/collect/planner.ts';
 import type { AppPassResult } from '../../src/collect/collector.ts';
 import type { Database, LossFact } from '../../src/db/database.ts';
 import type { SimCall, Simulator } from '../../src/simulator/index.ts';
 import type { Window } from '../../src/tencent/loss.ts';
-import { normalizeLoss } from '../../src/warehouse/normalize.ts';
+import { normalizeLoss } from '../../src/feeds/loss/normalize.ts';
 import type { SettleModel } from '../../src/simulator/index.ts';
 import { defaultLossData, finishedPart } from '../helpers/simulator.ts';
 import type { SoakSchedule } from './schedule.ts';
@@ -485,7 +485,7 @@ async function checkStatusAndMetrics(
   const hostNow = world.hostNowMs();
   for (const app of metrics.apps) {
     const input = {
-      days: STATUS_DAYS,
+      feed: 'loss' as const,
       horizonSeconds: world.horizonMs / 1000,
       bucketSize: size,
       timeZone: world.timeZone,

@@ -92,7 +92,7 @@ export const VIEW_FETCHED_IS_FINAL_DDL = `create or replace view collection_stat
  * after its end (a day bucket's final window opening 4 days before its 7-day horizon).
  */
 export function finalAfter48h(config: Config): Config {
-  const finalWindowMs = config.api.horizonSeconds * 1000 - 86_400_000 - 48 * 3_600_000;
+  const finalWindowMs = config.limits.loss.horizonSeconds * 1000 - 86_400_000 - 48 * 3_600_000;
   return { ...config, daemon: { ...config.daemon, settle: { scheduleMs: 'every-pass', finalWindowMs } } };
 }
 

@@ -215,8 +215,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         bucketSize: size,
         bucketTz: 'Asia/Shanghai',
         api: {
-          horizonSeconds: 7 * 86400,
-          maxSpanSeconds: 7 * 86400,
           minIntervalMs: MIN_INTERVAL_REAL_MS,
           // Real milliseconds: the simulator shares this process's busy event loop, and on a loaded
           // machine a normal answer can take a few hundred. Timeouts it still hits are counted.
@@ -227,7 +225,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         migrateOnStart: false,
         // The soak checks loss against the simulator's truth; statistics have their own tests.
         feeds: ['loss'],
-        statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400, ownRateSlot: false },
+        limits: {
+          loss: { horizonSeconds: 7 * 86400, maxSpanSeconds: 7 * 86400 },
+          statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400 },
+        },
+        rateSlots: { loss: 'loss', statistics: 'loss' },
       });
     slots.push(
       { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null, process: null },

@@ -88,7 +88,7 @@ describe('loadConfig', () => {
 
   it('accepts a loopback http base URL and a shorter interval for it', () => {
     const config = loadConfig({ ...base, TIM_BASE_URL: 'http://127.0.0.1:8080/', MIN_CALL_INTERVAL: '50ms' });
-    expect(loadConfig({ ...base, API_HORIZON: '7d', API_MAX_SPAN: '36h' }).api.maxSpanSeconds).toBe(129600);
+    expect(loadConfig({ ...base, LOSS_HORIZON: '7d', LOSS_MAX_SPAN: '36h' }).limits.loss.maxSpanSeconds).toBe(129600);
     expect(config.apps[0]).toMatchObject({ baseUrls: ['http://127.0.0.1:8080'], loopback: true });
     expect(config.api.minIntervalMs).toBe(50);
   });
