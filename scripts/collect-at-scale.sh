@@ -20,7 +20,7 @@ URL=$(head -1 "$OUT/sim.out")
 node -e "const n=$APPS,f=$FIRST;console.log(JSON.stringify(Array.from({length:n},(_,i)=>({sdkappid:f+i,secretKey:'bench-'+(f+i),region:'china',baseUrl:'$URL'}))))" >"$OUT/apps.json"
 psql "$SERVER_URL" -qc "create database $DB"
 trap 'kill $SIM 2>/dev/null || true; psql "$SERVER_URL" -qc "drop database if exists $DB with (force)"; rm -rf "$OUT"' EXIT
-export PUSHLOSS_APPS_FILE=$OUT/apps.json DATABASE_URL=${SERVER_URL%/*}/$DB COLLECT_APIS=loss API_HORIZON=$HORIZON LOG_LEVEL=error
+export PUSHLOSS_APPS_FILE=$OUT/apps.json DATABASE_URL=${SERVER_URL%/*}/$DB COLLECT_APIS=loss LOSS_HORIZON=$HORIZON LOG_LEVEL=error
 node src/cli/main.ts migrate >/dev/null
 /usr/bin/time -v node src/cli/main.ts collect 2>"$OUT/time" | tail -1 || true
 grep -E 'Elapsed|Maximum resident|Exit status' "$OUT/time"

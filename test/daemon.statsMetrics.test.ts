@@ -1,8 +1,8 @@
 import { firstReachableBucket } from '../src/buckets.ts';
 import { inFinalWindow } from '../src/collect/planner.ts';
 /**
- * The statistics API's Prometheus metrics (`pushloss_stats_*`) beside the loss ones, which keep
- * their names, labels and meaning: loss calls and rows only, so existing alerts do not change.
+ * Every feed's Prometheus metrics in one family each, told apart by the `feed` label: the
+ * statistics series beside the loss ones, a feed stopped by a fatal error while the other goes on.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,9 @@ beforeAll(async () => {
   daemon = await startDaemon({ db: t.db, config, logger: log.logger, clock: systemClock });
   text = await eventually(() => atPassFinished, 60_000, 'the start-up pass');
   // What /metrics serves is the same registry.
-  expect(await (await fetch(`http://127.0.0.1:${daemon.port}/metrics`)).text()).toContain('pushloss_stats_buckets{');
+  expect(await (await fetch(`http://127.0.0.1:${daemon.port}/metrics`)).text()).toContain(
+    `pushloss_buckets{app="${A}",feed="statistics"`,
+  );
 }, 90_000);
 afterAll(async () => {
   await daemon?.stop();
@@ -61,47 +63,50 @@ async function count(table: 'loss_fact' | 'stats_fact', sdkappid: number): Promi
   return rows[0]!.n;
 }
 
-describe('statistics metrics', () => {
+describe('metrics by feed', () => {
   it('count statistics calls and rows apart; the loss metrics count loss only', async () => {
     const lossCalls = answered(A, 'normal_push_loss');
     const statsCalls = answered(A, 'normal_push_statistics');
     expect(lossCalls).toBeGreaterThanOrEqual(7);
     expect(statsCalls).toBeGreaterThanOrEqual(30);
-    expect(metric('pushloss_calls_total', `app="${A}",outcome="ok",error_code="0"`)).toBe(lossCalls);
-    expect(metric('pushloss_stats_calls_total', `app="${A}",outcome="ok",error_code="0"`)).toBe(statsCalls);
+    expect(metric('pushloss_calls_total', `app="${A}",feed="loss",outcome="ok",error_code="0"`)).toBe(lossCalls);
+    expect(metric('pushloss_calls_total', `app="${A}",feed="statistics",outcome="ok",error_code="0"`)).toBe(statsCalls);
     // One pass, each bucket loaded once: rows loaded are the rows stored.
-    expect(metric('pushloss_rows_loaded_total', `app="${A}"`)).toBe(await count('loss_fact', A));
-    expect(metric('pushloss_stats_rows_loaded_total', `app="${A}"`)).toBe(await count('stats_fact', A));
+    expect(metric('pushloss_rows_loaded_total', `app="${A}",feed="loss"`)).toBe(await count('loss_fact', A));
+    expect(metric('pushloss_rows_loaded_total', `app="${A}",feed="statistics"`)).toBe(await count('stats_fact', A));
   });
 
-  it('show an app whose statistics fail while its loss is collected', () => {
-    expect(metric('pushloss_stats_calls_total', `app="${B}",outcome="fatal",error_code="90045"`)).toBe(1);
-    expect(metric('pushloss_calls_total', `app="${B}",outcome="fatal",error_code="90045"`)).toBeUndefined();
-    expect(metric('pushloss_last_success_timestamp_seconds', `app="${B}"`)).toBeGreaterThan(1e9);
-    expect(metric('pushloss_stats_last_success_timestamp_seconds', `app="${B}"`)).toBeUndefined();
-    expect(metric('pushloss_stats_last_success_timestamp_seconds', `app="${A}"`)).toBeGreaterThan(1e9);
+  it('show an app whose statistics feed stopped (fatal) while its loss is collected', () => {
+    expect(metric('pushloss_calls_total', `app="${B}",feed="statistics",outcome="fatal",error_code="90045"`)).toBe(1);
+    expect(metric('pushloss_calls_total', `app="${B}",feed="loss",outcome="fatal",error_code="90045"`)).toBeUndefined();
+    expect(metric('pushloss_last_success_timestamp_seconds', `app="${B}",feed="loss"`)).toBeGreaterThan(1e9);
+    expect(metric('pushloss_last_success_timestamp_seconds', `app="${B}",feed="statistics"`)).toBeUndefined();
+    expect(metric('pushloss_last_success_timestamp_seconds', `app="${A}",feed="statistics"`)).toBeGreaterThan(1e9);
+    // Which feed stopped: the fatal gauge is per feed, and the app's loss goes on.
+    expect(metric('pushloss_app_fatal', `app="${B}",feed="statistics"`)).toBe(1);
+    expect(metric('pushloss_app_fatal', `app="${B}",feed="loss"`)).toBe(0);
   });
 
   it('give statistics bucket gauges over their own 31 days; the loss gauges keep their 8', () => {
     const conditions = ['final', 'pending', 'missing', 'settled_early', 'lost'];
-    const sum = (name: string, app: number) =>
-      conditions.reduce((total, c) => total + (metric(name, `app="${app}",condition="${c}"`) ?? NaN), 0);
+    const sum = (name: string, app: number, feed: string) =>
+      conditions.reduce((total, c) => total + (metric(name, `app="${app}",feed="${feed}",condition="${c}"`) ?? NaN), 0);
     for (const app of [A, B]) {
-      expect(sum('pushloss_buckets', app)).toBeGreaterThanOrEqual(8);
-      expect(sum('pushloss_buckets', app)).toBeLessThanOrEqual(9);
-      expect(sum('pushloss_stats_buckets', app)).toBeGreaterThanOrEqual(31);
-      expect(sum('pushloss_stats_buckets', app)).toBeLessThanOrEqual(32);
+      expect(sum('pushloss_buckets', app, 'loss')).toBeGreaterThanOrEqual(8);
+      expect(sum('pushloss_buckets', app, 'loss')).toBeLessThanOrEqual(9);
+      expect(sum('pushloss_buckets', app, 'statistics')).toBeGreaterThanOrEqual(31);
+      expect(sum('pushloss_buckets', app, 'statistics')).toBeLessThanOrEqual(32);
     }
     // A: every statistics bucket within the horizon fetched; B: none.
-    expect(metric('pushloss_stats_buckets', `app="${A}",condition="missing"`)).toBe(0);
-    expect(metric('pushloss_stats_buckets', `app="${B}",condition="final"`)).toBe(0);
-    expect(metric('pushloss_stats_buckets', `app="${B}",condition="pending"`)).toBe(0);
-    expect(metric('pushloss_stats_buckets', `app="${B}",condition="missing"`)).toBeGreaterThanOrEqual(30);
-    expect(metric('pushloss_buckets', `app="${B}",condition="missing"`)).toBe(0);
+    expect(metric('pushloss_buckets', `app="${A}",feed="statistics",condition="missing"`)).toBe(0);
+    expect(metric('pushloss_buckets', `app="${B}",feed="statistics",condition="final"`)).toBe(0);
+    expect(metric('pushloss_buckets', `app="${B}",feed="statistics",condition="pending"`)).toBe(0);
+    expect(metric('pushloss_buckets', `app="${B}",feed="statistics",condition="missing"`)).toBeGreaterThanOrEqual(30);
+    expect(metric('pushloss_buckets', `app="${B}",feed="loss",condition="missing"`)).toBe(0);
     // At risk: the oldest, missing, once inside its final window (from 18:00 Beijing time on).
     const nowMs = Date.now();
     const oldest = firstReachableBucket(nowMs, 30 * 86_400, '1d', 'Asia/Shanghai');
     const late = inFinalWindow(oldest, nowMs, 30 * 86_400, { scheduleMs: [], finalWindowMs: 6 * 3_600_000 });
-    expect(metric('pushloss_stats_buckets_at_risk', `app="${B}"`)).toBe(late ? 1 : 0);
+    expect(metric('pushloss_buckets_at_risk', `app="${B}",feed="statistics"`)).toBe(late ? 1 : 0);
   });
 });

@@ -53,23 +53,31 @@ describe('the daemon', () => {
     const { status, text } = await get('/metrics');
     expect(status).toBe(200);
     const okCalls = Number(
-      new RegExp(`pushloss_calls_total\\{app="${APPS[0]}",outcome="ok",error_code="0"\\} (\\d+)`).exec(text)?.[1],
+      new RegExp(`pushloss_calls_total\\{app="${APPS[0]}",feed="loss",outcome="ok",error_code="0"\\} (\\d+)`).exec(
+        text,
+      )?.[1],
     );
     expect(okCalls).toBeGreaterThanOrEqual(7); // the start-up pass, and any steady-state pass since
-    expect(text).toMatch(new RegExp(`pushloss_calls_total\\{app="${APPS[1]}",outcome="fatal",error_code="90045"\\} 1`));
-    expect(text).toMatch(new RegExp(`pushloss_rows_loaded_total\\{app="${APPS[0]}"\\} [1-9]\\d*`));
+    expect(text).toMatch(
+      new RegExp(`pushloss_calls_total\\{app="${APPS[1]}",feed="loss",outcome="fatal",error_code="90045"\\} 1`),
+    );
+    expect(text).toMatch(new RegExp(`pushloss_rows_loaded_total\\{app="${APPS[0]}",feed="loss"\\} [1-9]\\d*`));
     expect(text).toMatch(/pushloss_pass_duration_seconds_count [1-9]/);
-    expect(text).toMatch(new RegExp(`pushloss_last_success_timestamp_seconds\\{app="${APPS[0]}"\\} \\d{10}`));
-    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[1]}"\\} 1`));
-    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[0]}"\\} 0`));
+    expect(text).toMatch(
+      new RegExp(`pushloss_last_success_timestamp_seconds\\{app="${APPS[0]}",feed="loss"\\} \\d{10}`),
+    );
+    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[1]}",feed="loss"\\} 1`));
+    expect(text).toMatch(new RegExp(`pushloss_app_fatal\\{app="${APPS[0]}",feed="loss"\\} 0`));
     // Final only in the final window: the oldest day is in it from 18:00 Beijing time on.
     const nowMs = Date.now();
     const oldest = firstReachableBucket(nowMs, config.limits.loss.horizonSeconds, '1d', config.bucketTz);
     const late = inFinalWindow(oldest, nowMs, config.limits.loss.horizonSeconds, config.daemon.settle) ? 1 : 0;
-    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="final"\\} ${late}`));
-    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",condition="pending"\\} ${7 - late}`));
-    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[1]}",condition="missing"\\} 7`));
-    expect(text).toMatch(new RegExp(`pushloss_buckets_at_risk\\{app="${APPS[1]}"\\} ${late}`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[0]}",feed="loss",condition="final"\\} ${late}`));
+    expect(text).toMatch(
+      new RegExp(`pushloss_buckets\\{app="${APPS[0]}",feed="loss",condition="pending"\\} ${7 - late}`),
+    );
+    expect(text).toMatch(new RegExp(`pushloss_buckets\\{app="${APPS[1]}",feed="loss",condition="missing"\\} 7`));
+    expect(text).toMatch(new RegExp(`pushloss_buckets_at_risk\\{app="${APPS[1]}",feed="loss"\\} ${late}`));
   });
 
   it("serves the process metrics every Node exporter has, under prom-client's standard names", async () => {
@@ -92,7 +100,7 @@ describe('the daemon', () => {
   });
 
   it('answers 503 with the reason when a pass fails, and 200 again once one succeeds', async () => {
-    await sql`alter table app_state rename to app_state_away`.execute(t.db);
+    await sql`alter table feed_app_state rename to feed_app_state_away`.execute(t.db);
     try {
       const failing = await eventually(
         async () => {
@@ -102,9 +110,9 @@ describe('the daemon', () => {
         10_000,
         '503',
       );
-      expect(failing.text).toMatch(/^last collection pass failed: .*app_state/);
+      expect(failing.text).toMatch(/^last collection pass failed: .*feed_app_state/);
     } finally {
-      await sql`alter table app_state_away rename to app_state`.execute(t.db);
+      await sql`alter table feed_app_state_away rename to feed_app_state`.execute(t.db);
     }
     await eventually(async () => ((await get('/healthz')).status === 200 ? true : undefined), 10_000, 'recovery');
   });

@@ -43,9 +43,14 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       logLevel: 'info',
     });
+    expect(config.feeds).toEqual(['loss', 'statistics']);
+    expect(config.limits).toEqual({
+      loss: { horizonSeconds: 604800, maxSpanSeconds: 604800 },
+      statistics: { horizonSeconds: 2592000, maxSpanSeconds: 2592000 },
+    });
+    // One slot per app, shared by every feed.
+    expect(config.rateSlots).toEqual({ loss: 'loss', statistics: 'loss' });
     expect(config.api).toEqual({
-      horizonSeconds: 604800,
-      maxSpanSeconds: 604800,
       minIntervalMs: 1200,
       timeoutMs: 8000,
       maxAttempts: 5,
@@ -129,16 +134,21 @@ describe('loadConfig', () => {
     [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com#top' }, /has a fragment/],
     [{ ...base, TIM_BASE_URL: 'https://console.tim.qq.com?' }, /has a query/],
     [
-      { ...base, API_HORIZON: '30d' },
-      /^API_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; the loss API answers at most 7 days back and 7 days per call: use 7d or less/,
+      { ...base, LOSS_HORIZON: '30d' },
+      /^LOSS_HORIZON: "30d" is not a duration from 1000 to 604800000 ms; normal_push_loss answers at most 7 days back and 7 days per call: use 7d or less/,
     ],
     // The statistics API answers 30 days: 60d used to be accepted, and the first call got 90100.
     [
       { ...base, STATS_HORIZON: '60d' },
-      /^STATS_HORIZON: "60d" is not a duration from 1000 to 2592000000 ms; the statistics API answers at most 30 days back and 30 days per call: use 30d or less/,
+      /^STATS_HORIZON: "60d" is not a duration from 1000 to 2592000000 ms; normal_push_statistics answers at most 30 days back and 30 days per call: use 30d or less/,
     ],
     [{ ...base, STATS_MAX_SPAN: '31d' }, /^STATS_MAX_SPAN: "31d" is not a duration from 1000 to 2592000000 ms/],
-    [{ ...base, API_MAX_SPAN: '8d' }, /^API_MAX_SPAN: "8d" is not a duration from 1000 to 604800000 ms/],
+    [{ ...base, LOSS_MAX_SPAN: '8d' }, /^LOSS_MAX_SPAN: "8d" is not a duration from 1000 to 604800000 ms/],
+    // Renamed variables are refused with their new name, never silently ignored.
+    [{ ...base, API_HORIZON: '7d' }, /^API_HORIZON: is no longer read; rename it to LOSS_HORIZON/],
+    [{ ...base, STATS_OWN_RATE_SLOT: 'true' }, /^STATS_OWN_RATE_SLOT: is no longer read; rename it to RATE_SLOTS/],
+    [{ ...base, RATE_SLOTS: 'loss;loss' }, /^RATE_SLOTS: "loss;loss" names loss twice/],
+    [{ ...base, RATE_SLOTS: 'loss,stats' }, /^RATE_SLOTS: "loss,stats" names an unknown API \("stats"\)/],
     [
       { ...base, MIN_CALL_INTERVAL: '1050ms' },
       /^MIN_CALL_INTERVAL: 1050 ms leaves no margin over the API's 1 call\/second cap for app 1400000001; use 1100ms or more/,
