@@ -127,7 +127,7 @@ describe.runIf(IMAGE)('docker-compose.yml with a real engine', () => {
     );
     expect(await count('select count(*) from tim_call where http_status = 200')).toBeGreaterThan(0);
     const metrics = await (await fetch('http://127.0.0.1:9464/metrics')).text();
-    expect(metrics).toMatch(new RegExp(`^pushloss_calls_total\\{app="${APP}",outcome="ok"`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^pushloss_calls_total\\{app="${APP}",feed="loss",outcome="ok"`, 'm'));
   }, 90_000);
 
   it("made Grafana's read-only login (grafana/init): it selects push_loss, not tim_call", async () => {

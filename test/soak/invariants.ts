@@ -527,7 +527,7 @@ async function checkStatusAndMetrics(
     if (!lastPass || lastPass.error || lastPass.hostEndMs === undefined) continue;
     const atPass = await recentBuckets(world.db, app, { ...input, nowMs: lastPass.hostEndMs });
     for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost']) {
-      const match = new RegExp(`^pushloss_buckets\\{app="${app}",condition="${condition}"\\} (\\d+)$`, 'm').exec(
+      const match = new RegExp(`^pushloss_buckets\\{app="${app}",feed="loss",condition="${condition}"\\} (\\d+)$`, 'm').exec(
         metrics.text,
       );
       const expected = atPass.filter((b) => b.condition === condition).length;
