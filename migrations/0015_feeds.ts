@@ -117,46 +117,86 @@ export async function up(db: Kysely<any>): Promise<void> {
   for (const [parent, byFeed] of Object.entries(PARTITIONS)) {
     for (const [feed, table] of Object.entries(byFeed)) {
       // The check lets ATTACH skip its scan of the table; the partition bound then holds it.
-      await sql.raw(`alter table ${table} add column feed text not null default '${feed}',
+      await sql
+        .raw(
+          `alter table ${table} add column feed text not null default '${feed}',
                        add constraint ${table}_feed_check check (feed = '${feed}'),
-                       drop constraint ${table}_pkey`).execute(db);
+                       drop constraint ${table}_pkey`,
+        )
+        .execute(db);
       await sql.raw(`alter table ${parent} attach partition ${table} for values in ('${feed}')`).execute(db);
       await sql.raw(`alter table ${table} drop constraint ${table}_feed_check`).execute(db);
     }
   }
   // New ids continue after every id either archive gave, from one sequence, whichever table a
   // row is written through.
-  await sql.raw(`select setval('feed_call_id_seq', greatest(
-                   (select coalesce(max(id), 0) from tim_call), (select coalesce(max(id), 0) from stats_call)) + 1, false)`).execute(db);
+  await sql
+    .raw(
+      `select setval('feed_call_id_seq', greatest(
+                   (select coalesce(max(id), 0) from tim_call), (select coalesce(max(id), 0) from stats_call)) + 1, false)`,
+    )
+    .execute(db);
   for (const table of Object.values(PARTITIONS.feed_call)) {
-    await sql.raw(`alter table ${table} alter column id drop identity,
-                     alter column id set default nextval('feed_call_id_seq')`).execute(db);
+    await sql
+      .raw(
+        `alter table ${table} alter column id drop identity,
+                     alter column id set default nextval('feed_call_id_seq')`,
+      )
+      .execute(db);
   }
 
-  await sql.raw(`alter table rate_slot add column slot text not null default 'loss',
+  await sql
+    .raw(
+      `alter table rate_slot add column slot text not null default 'loss',
                    drop constraint rate_slot_pkey,
-                   add constraint rate_slot_pkey primary key (sdkappid, slot)`).execute(db);
+                   add constraint rate_slot_pkey primary key (sdkappid, slot)`,
+    )
+    .execute(db);
   await sql.raw(`alter table rate_slot alter column slot drop default`).execute(db);
-  await sql.raw(`insert into rate_slot (sdkappid, slot, next_at, late_sent_at)
-                 select sdkappid, 'statistics', next_at, late_sent_at from stats_rate_slot`).execute(db);
+  await sql
+    .raw(
+      `insert into rate_slot (sdkappid, slot, next_at, late_sent_at)
+                 select sdkappid, 'statistics', next_at, late_sent_at from stats_rate_slot`,
+    )
+    .execute(db);
   await sql.raw(`drop table stats_rate_slot`).execute(db);
-  await sql.raw(`comment on column rate_slot.slot is
-   'Which slot of the app: feeds that share one wait for each other (RATE_SLOTS); by default every feed shares the slot named after the first feed.'`).execute(db);
+  await sql
+    .raw(
+      `comment on column rate_slot.slot is
+   'Which slot of the app: feeds that share one wait for each other (RATE_SLOTS); by default every feed shares the slot named after the first feed.'`,
+    )
+    .execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql.raw(`create table stats_rate_slot (
+  await sql
+    .raw(
+      `create table stats_rate_slot (
                    sdkappid bigint primary key,
                    next_at timestamptz not null,
                    late_sent_at timestamptz
-                 )`).execute(db);
-  await sql.raw(`insert into stats_rate_slot (sdkappid, next_at, late_sent_at)
-                 select sdkappid, next_at, late_sent_at from rate_slot where slot = 'statistics'`).execute(db);
+                 )`,
+    )
+    .execute(db);
+  await sql
+    .raw(
+      `insert into stats_rate_slot (sdkappid, next_at, late_sent_at)
+                 select sdkappid, next_at, late_sent_at from rate_slot where slot = 'statistics'`,
+    )
+    .execute(db);
   // The old table has one slot per app: the one named 'loss' (the default), or any other.
-  await sql.raw(`delete from rate_slot r where slot <> 'loss' and (slot = 'statistics' or exists
-                   (select 1 from rate_slot l where l.sdkappid = r.sdkappid and l.slot = 'loss'))`).execute(db);
-  await sql.raw(`alter table rate_slot drop constraint rate_slot_pkey, drop column slot,
-                   add constraint rate_slot_pkey primary key (sdkappid)`).execute(db);
+  await sql
+    .raw(
+      `delete from rate_slot r where slot <> 'loss' and (slot = 'statistics' or exists
+                   (select 1 from rate_slot l where l.sdkappid = r.sdkappid and l.slot = 'loss'))`,
+    )
+    .execute(db);
+  await sql
+    .raw(
+      `alter table rate_slot drop constraint rate_slot_pkey, drop column slot,
+                   add constraint rate_slot_pkey primary key (sdkappid)`,
+    )
+    .execute(db);
 
   // The parent's foreign key first: a call partition cannot leave while bucket rows point at it.
   await sql.raw(`alter table feed_bucket_state drop constraint feed_bucket_state_last_call_fkey`).execute(db);
@@ -164,22 +204,46 @@ export async function down(db: Kysely<any>): Promise<void> {
     for (const table of Object.values(byFeed)) {
       await sql.raw(`alter table ${parent} detach partition ${table}`).execute(db);
       // The parent's key stays on the detached table under the partition's name.
-      await sql.raw(`alter table ${table} drop constraint ${table}_pkey, drop column feed,
-                       add constraint ${table}_pkey primary key ${OLD_KEYS[parent as keyof typeof OLD_KEYS]}`).execute(db);
+      await sql
+        .raw(
+          `alter table ${table} drop constraint ${table}_pkey, drop column feed,
+                       add constraint ${table}_pkey primary key ${OLD_KEYS[parent as keyof typeof OLD_KEYS]}`,
+        )
+        .execute(db);
     }
   }
   // Each archive gets its own identity again, going on after every id it holds.
   for (const table of Object.values(PARTITIONS.feed_call)) {
-    await sql.raw(`alter table ${table} alter column id drop default,
-                     alter column id add generated by default as identity`).execute(db);
-    await sql.raw(`select setval(pg_get_serial_sequence('${table}', 'id'),
-                     (select coalesce(max(id), 0) + 1 from ${table}), false)`).execute(db);
+    await sql
+      .raw(
+        `alter table ${table} alter column id drop default,
+                     alter column id add generated by default as identity`,
+      )
+      .execute(db);
+    await sql
+      .raw(
+        `select setval(pg_get_serial_sequence('${table}', 'id'),
+                     (select coalesce(max(id), 0) + 1 from ${table}), false)`,
+      )
+      .execute(db);
   }
-  await sql.raw(`alter table bucket_state add constraint bucket_state_last_call_fkey
-                   foreign key (sdkappid, last_call_id) references tim_call (sdkappid, id)`).execute(db);
-  await sql.raw(`alter table stats_bucket_state add constraint stats_bucket_state_last_call_fkey
-                   foreign key (sdkappid, last_call_id) references stats_call (sdkappid, id)`).execute(db);
-  await sql.raw(`alter table stats_fact add constraint stats_fact_call_fkey
-                   foreign key (sdkappid, call_id) references stats_call (sdkappid, id)`).execute(db);
+  await sql
+    .raw(
+      `alter table bucket_state add constraint bucket_state_last_call_fkey
+                   foreign key (sdkappid, last_call_id) references tim_call (sdkappid, id)`,
+    )
+    .execute(db);
+  await sql
+    .raw(
+      `alter table stats_bucket_state add constraint stats_bucket_state_last_call_fkey
+                   foreign key (sdkappid, last_call_id) references stats_call (sdkappid, id)`,
+    )
+    .execute(db);
+  await sql
+    .raw(
+      `alter table stats_fact add constraint stats_fact_call_fkey
+                   foreign key (sdkappid, call_id) references stats_call (sdkappid, id)`,
+    )
+    .execute(db);
   for (const parent of Object.keys(PARTITIONS)) await sql.raw(`drop table ${parent}`).execute(db);
 }

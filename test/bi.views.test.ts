@@ -36,7 +36,12 @@ async function seed(db: Kysely<Database>): Promise<void> {
     loss(R, 4, '-1', 4, 'unknown error'),
     loss(P, 3, '1001', 7, 'device offline'),
   ]);
-  await markBucketFinal(db, { sdkappid: A, feed: 'loss', bucketStart: dayBucket('2025-03-05').start, bucketSize: '1d' });
+  await markBucketFinal(db, {
+    sdkappid: A,
+    feed: 'loss',
+    bucketStart: dayBucket('2025-03-05').start,
+    bucketSize: '1d',
+  });
   await load(db, A, dayBucket('2025-03-11'), '1d', [
     loss(R, null, '-1', 20, 'unknown error'),
     loss(R, null, '20001', 3, 'quota exceeded'),

@@ -38,8 +38,20 @@ beforeAll(async () => {
   for (let day = 9; day >= 0; day--) {
     const bucket = { start: last - day * DAY, end: last - day * DAY + DAY };
     const call = okCall(APP, bucket);
-    await loadBucket(t.db, lossFeed, { sdkappid: APP, bucket, bucketSize: '1d', call, answer: data.lossData(APP, bucket) });
-    await loadBucket(t.db, statisticsFeed, { sdkappid: APP, bucket, bucketSize: '1d', call, answer: data.statsData(APP, bucket) });
+    await loadBucket(t.db, lossFeed, {
+      sdkappid: APP,
+      bucket,
+      bucketSize: '1d',
+      call,
+      answer: data.lossData(APP, bucket),
+    });
+    await loadBucket(t.db, statisticsFeed, {
+      sdkappid: APP,
+      bucket,
+      bucketSize: '1d',
+      call,
+      answer: data.statsData(APP, bucket),
+    });
   }
 });
 afterAll(() => t?.close());

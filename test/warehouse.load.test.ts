@@ -90,7 +90,13 @@ async function load(
   entries: readonly LossEntry[],
   overrides: Partial<CallRecord> = {},
 ) {
-  return loadBucket(db, lossFeed, { sdkappid: APP, bucket, bucketSize: '1d', call: okCall(bucket, entries, overrides), answer: entries });
+  return loadBucket(db, lossFeed, {
+    sdkappid: APP,
+    bucket,
+    bucketSize: '1d',
+    call: okCall(bucket, entries, overrides),
+    answer: entries,
+  });
 }
 
 /** Facts of a bucket as (stage, platform, code) → count, for readable assertions. */
@@ -132,7 +138,12 @@ describe('loadBucket', () => {
     });
     expect(call.window_start).toEqual(new Date(bucket.start * 1000));
 
-    const state = await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' });
+    const state = await getBucketState(t.db, {
+      sdkappid: APP,
+      feed: 'loss',
+      bucketStart: bucket.start,
+      bucketSize: '1d',
+    });
     expect(state).toMatchObject({ fetch_count: 1, last_call_id: result.callId, final: false, lost_at: null });
     expect(state!.bucket_end).toEqual(new Date(bucket.end * 1000));
     expect(state!.last_fetched_at).toEqual(new Date(call.started_at.getTime() + 85));
@@ -164,7 +175,12 @@ describe('loadBucket', () => {
       'post_send_delivered/all/1': 220,
       'ready_to_send/2/-1': 125,
     });
-    const facts = await getBucketFacts(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' });
+    const facts = await getBucketFacts(t.db, {
+      sdkappid: APP,
+      feed: 'loss',
+      bucketStart: bucket.start,
+      bucketSize: '1d',
+    });
     expect(new Set(facts.map((f) => f.call_id))).toEqual(new Set([result.callId]));
 
     // The same answer again changes nothing but the bookkeeping.
@@ -175,7 +191,8 @@ describe('loadBucket', () => {
       'ready_to_send/2/-1': 125,
     });
     expect(
-      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count,
+      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!
+        .fetch_count,
     ).toBe(3);
 
     // An empty answer empties the bucket.
@@ -187,8 +204,20 @@ describe('loadBucket', () => {
     const bucket = day('2025-03-15');
     const older = okCall(bucket, sample);
     const newer = okCall(bucket, sample.slice(0, 2));
-    await loadBucket(t.db, lossFeed, { sdkappid: APP, bucket, bucketSize: '1d', call: newer, answer: sample.slice(0, 2) });
-    const late = await loadBucket(t.db, lossFeed, { sdkappid: APP, bucket, bucketSize: '1d', call: older, answer: sample });
+    await loadBucket(t.db, lossFeed, {
+      sdkappid: APP,
+      bucket,
+      bucketSize: '1d',
+      call: newer,
+      answer: sample.slice(0, 2),
+    });
+    const late = await loadBucket(t.db, lossFeed, {
+      sdkappid: APP,
+      bucket,
+      bucketSize: '1d',
+      call: older,
+      answer: sample,
+    });
     expect(late).toMatchObject({ replaced: false, facts: 0, fetchCount: 2 });
     expect(Object.keys(await counts(t.db, bucket))).toHaveLength(2);
   });
@@ -226,7 +255,8 @@ describe('loadBucket', () => {
     expect(await counts(t.db, bucket)).toEqual(before);
     expect(await countRows(t.db, 'tim_call')).toBe(calls);
     expect(
-      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!.fetch_count,
+      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!
+        .fetch_count,
     ).toBe(1);
   });
 
@@ -256,14 +286,20 @@ describe('loadBucket', () => {
 
   it('clears lost_at when data arrives for a bucket marked lost', async () => {
     const bucket = day('2025-03-19');
-    await markBucketLost(t.db, { sdkappid: APP, feed: 'loss', bucket, bucketSize: '1d', at: new Date('2025-03-27T00:00:00Z') });
-    expect((await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject(
-      { fetch_count: 0, last_call_id: null },
-    );
+    await markBucketLost(t.db, {
+      sdkappid: APP,
+      feed: 'loss',
+      bucket,
+      bucketSize: '1d',
+      at: new Date('2025-03-27T00:00:00Z'),
+    });
+    expect(
+      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!,
+    ).toMatchObject({ fetch_count: 0, last_call_id: null });
     await load(t.db, bucket, sample);
-    expect((await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!).toMatchObject(
-      { fetch_count: 1, lost_at: null },
-    );
+    expect(
+      (await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }))!,
+    ).toMatchObject({ fetch_count: 1, lost_at: null });
   });
 });
 
@@ -299,10 +335,20 @@ describe('partitions', () => {
       expect((await listLossFactPartitions(t.db)).filter((name) => name.startsWith('loss_fact_y2025m08'))).toEqual([
         'loss_fact_y2025m08',
       ]);
-      const state = await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: buckets[0]!.start, bucketSize: '1d' });
+      const state = await getBucketState(t.db, {
+        sdkappid: APP,
+        feed: 'loss',
+        bucketStart: buckets[0]!.start,
+        bucketSize: '1d',
+      });
       expect(state!.fetch_count).toBe(3);
       // Whatever the interleaving, the bucket holds exactly the answer of its latest call.
-      const facts = await getBucketFacts(t.db, { sdkappid: APP, feed: 'loss', bucketStart: buckets[0]!.start, bucketSize: '1d' });
+      const facts = await getBucketFacts(t.db, {
+        sdkappid: APP,
+        feed: 'loss',
+        bucketStart: buckets[0]!.start,
+        bucketSize: '1d',
+      });
       expect(new Set(facts.map((f) => f.call_id))).toEqual(new Set([state!.last_call_id]));
       const latest = results.find((r) => r.callId === state!.last_call_id)!;
       expect(facts).toHaveLength(latest.facts);
@@ -369,7 +415,10 @@ describe('the push_loss view (BI contract)', () => {
 describe('archiveCall', () => {
   it('archives a failed call without facts', async () => {
     const bucket = day('2025-03-20');
-    const id = await archiveCall(t.db, 'loss', okCall(bucket, [], {
+    const id = await archiveCall(
+      t.db,
+      'loss',
+      okCall(bucket, [], {
         outcome: 'rate_limited',
         httpStatus: 200,
         actionStatus: 'FAIL',
@@ -384,7 +433,9 @@ describe('archiveCall', () => {
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ outcome: 'rate_limited', error_code: 60007 });
-    expect(await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' })).toBeUndefined();
+    expect(
+      await getBucketState(t.db, { sdkappid: APP, feed: 'loss', bucketStart: bucket.start, bucketSize: '1d' }),
+    ).toBeUndefined();
   });
 
   it('refuses a URL in the host column (the query string would carry the UserSig)', async () => {
@@ -449,7 +500,11 @@ describe('renormalize', () => {
       answer: sample,
     });
     const before = await counts(t.db, bucket);
-    const report = await renormalize(t.db, { ...lossFeed, parseArchived: parseBody }, { sdkappid: APP, from: bucket.start, to: bucket.end });
+    const report = await renormalize(
+      t.db,
+      { ...lossFeed, parseArchived: parseBody },
+      { sdkappid: APP, from: bucket.start, to: bucket.end },
+    );
     expect(report).toMatchObject({ buckets: 1, rebuilt: 0 });
     expect(report.failed).toHaveLength(1);
     expect(report.failed[0]).toMatchObject({ sdkappid: APP, status: 'failed' });

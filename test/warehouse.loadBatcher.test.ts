@@ -121,7 +121,8 @@ describe('group commit of loads', () => {
     const batches: number[] = [];
     const batcher = createLoadBatcher(t.db, { slots: 1, onBatch: (size) => batches.push(size) });
     const batched: LoadBucketResult[] = [];
-    for (const round of rounds(batchedApps)) batched.push(...(await Promise.all(round.map((one) => batcher.load(lossFeed, one)))));
+    for (const round of rounds(batchedApps))
+      batched.push(...(await Promise.all(round.map((one) => batcher.load(lossFeed, one)))));
     const lone: LoadBucketResult[] = [];
     for (const round of rounds(loneApps)) for (const one of round) lone.push(await loadBucket(t.db, lossFeed, one));
 
@@ -156,15 +157,20 @@ describe('group commit of loads', () => {
       batcher.load(lossFeed, input(app, { start: day.start, end: day.end + 3600 }, [], T0 + 20 * MINUTE)),
       batcher.load(lossFeed, good('2025-04-12', 12)),
       // A count PostgreSQL cannot hold exactly: refused before the transaction.
-      batcher.load(lossFeed, input(app, dayBucket('2025-04-13'), [loss(R, null, '-1', 2 ** 60, 'x')], T0 + 21 * MINUTE)),
+      batcher.load(
+        lossFeed,
+        input(app, dayBucket('2025-04-13'), [loss(R, null, '-1', 2 ** 60, 'x')], T0 + 21 * MINUTE),
+      ),
       // A duration the archive's int column cannot hold: refused by the database (22003).
-      batcher.load(lossFeed, 
+      batcher.load(
+        lossFeed,
         input(app, dayBucket('2025-04-15'), [], T0 + 22 * MINUTE, {
           call: okCall(app, dayBucket('2025-04-15'), { startedAt: T0 + 22 * MINUTE, durationMs: 2 ** 40 }),
         }),
       ),
       // A host the archive's check constraint refuses (23514).
-      batcher.load(lossFeed, 
+      batcher.load(
+        lossFeed,
         input(app, dayBucket('2025-04-17'), [], T0 + 23 * MINUTE, {
           call: okCall(app, dayBucket('2025-04-17'), { startedAt: T0 + 23 * MINUTE, host: 'evil.example/path' }),
         }),

@@ -57,6 +57,8 @@ export interface Feed<Answer = unknown, Row = unknown> {
   afterLoads?(db: Kysely<Database>): Promise<void>;
 }
 
-/** A feed of any answer and row shape, as the pipeline holds them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyFeed = Feed<any, any>;
+/**
+ * A feed of any answer and row shape, as the pipeline holds them: it only passes a feed's answer
+ * and rows back to the same feed. (Methods are bivariant, so every Feed<A, R> is one.)
+ */
+export type AnyFeed = Feed<unknown, unknown>;

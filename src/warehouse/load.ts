@@ -61,7 +61,11 @@ export class BucketMismatchError extends Error {
  * bucket's facts and refresh its rollups (the feed's part). If it throws, nothing was written:
  * archive the call with `archiveCall` (outcome 'invalid_response') if its body must be kept.
  */
-export async function loadBucket(db: Kysely<Database>, feed: AnyFeed, input: LoadBucketInput): Promise<LoadBucketResult> {
+export async function loadBucket(
+  db: Kysely<Database>,
+  feed: AnyFeed,
+  input: LoadBucketInput,
+): Promise<LoadBucketResult> {
   const [result] = await loadBuckets(db, feed, [input]);
   return result!;
 }

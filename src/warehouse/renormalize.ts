@@ -115,10 +115,7 @@ function readPage(
   let query = db
     .selectFrom('feed_bucket_state as b')
     .innerJoin('feed_call as c', (join) =>
-      join
-        .onRef('c.sdkappid', '=', 'b.sdkappid')
-        .onRef('c.feed', '=', 'b.feed')
-        .onRef('c.id', '=', 'b.last_call_id'),
+      join.onRef('c.sdkappid', '=', 'b.sdkappid').onRef('c.feed', '=', 'b.feed').onRef('c.id', '=', 'b.last_call_id'),
     )
     .where('b.feed', '=', feed.name)
     .select([

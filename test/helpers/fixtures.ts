@@ -74,7 +74,13 @@ export async function load(
   entries: LossEntry[],
   call: Partial<CallRecord> = {},
 ): Promise<void> {
-  await loadBucket(db, lossFeed, { sdkappid, bucket, bucketSize, call: okCall(sdkappid, bucket, call), answer: entries });
+  await loadBucket(db, lossFeed, {
+    sdkappid,
+    bucket,
+    bucketSize,
+    call: okCall(sdkappid, bucket, call),
+    answer: entries,
+  });
 }
 
 /** Push statistics counts for {@link loadStats}: `[total, sent, delivered, click]`, null = not given. */

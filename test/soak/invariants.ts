@@ -527,9 +527,10 @@ async function checkStatusAndMetrics(
     if (!lastPass || lastPass.error || lastPass.hostEndMs === undefined) continue;
     const atPass = await recentBuckets(world.db, app, { ...input, nowMs: lastPass.hostEndMs });
     for (const condition of ['final', 'pending', 'missing', 'settled_early', 'lost']) {
-      const match = new RegExp(`^pushloss_buckets\\{app="${app}",feed="loss",condition="${condition}"\\} (\\d+)$`, 'm').exec(
-        metrics.text,
-      );
+      const match = new RegExp(
+        `^pushloss_buckets\\{app="${app}",feed="loss",condition="${condition}"\\} (\\d+)$`,
+        'm',
+      ).exec(metrics.text);
       const expected = atPass.filter((b) => b.condition === condition).length;
       if (!match || Number(match[1]) !== expected)
         report({

@@ -37,7 +37,9 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
     let feeds: readonly FeedName[] = config.feeds;
     if (values.api !== undefined) {
       if (typeof values.api !== 'string' || !isFeedName(values.api))
-        throw new UsageError(`backfill: --api ${String(values.api)} is not an API; use one of ${FEED_NAMES.join(', ')}`);
+        throw new UsageError(
+          `backfill: --api ${String(values.api)} is not an API; use one of ${FEED_NAMES.join(', ')}`,
+        );
       feeds = [values.api];
     }
     const nowMs = systemClock.now();

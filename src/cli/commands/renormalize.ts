@@ -20,7 +20,9 @@ could not be read.`,
       for (const name of FEED_NAMES) {
         const report = await renormalize(db, FEEDS[name], sdkappid === undefined ? {} : { sdkappid });
         for (const bucket of report.failed)
-          out(`${name}: app ${bucket.sdkappid} bucket ${bucket.bucketStart.toISOString()}: kept old facts, ${bucket.reason}`);
+          out(
+            `${name}: app ${bucket.sdkappid} bucket ${bucket.bucketStart.toISOString()}: kept old facts, ${bucket.reason}`,
+          );
         out(
           `${name}: renormalized ${report.rebuilt} of ${report.buckets} bucket(s) into ${report.facts} fact rows; ${report.failed.length} failed, ${report.skipped} skipped`,
         );

@@ -98,7 +98,9 @@ export async function replaceLossFacts(
   // refresh the buckets that changed, and those fetched for the first time (even if empty).
   const days = [
     ...changed.map((row) => ({ sdkappid: row.sdkappid, bucket_start: row.bucket_start.toISOString() })),
-    ...buckets.filter((b) => b.firstFetch).map((b) => ({ sdkappid: b.sdkappid, bucket_start: b.bucketStart.toISOString() })),
+    ...buckets
+      .filter((b) => b.firstFetch)
+      .map((b) => ({ sdkappid: b.sdkappid, bucket_start: b.bucketStart.toISOString() })),
   ];
   if (days.length > 0) await sql`select push_loss_rollup_refresh(${JSON.stringify(days)}::json)`.execute(trx);
   return lines.length;

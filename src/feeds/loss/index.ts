@@ -19,7 +19,9 @@ export const lossFeed: Feed<LossEntry[], FactLine> = {
   parseArchived(body) {
     const parsed = parsePushLossBody(body);
     if (parsed.kind === 'ok') return parsed.entries;
-    return new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
+    return new Error(
+      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
+    );
   },
   toRows: normalizeLoss,
   answerEntries: (entries) => entries.length,

@@ -15,7 +15,9 @@ export const statisticsFeed: Feed<PushStatistics, StatsRow> = {
   parseArchived(body) {
     const parsed = parseStatisticsBody(body);
     if (parsed.kind === 'ok') return parsed.stats;
-    return new Error(parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`);
+    return new Error(
+      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
+    );
   },
   toRows: statsRows,
   answerEntries: (stats) => 1 + stats.platforms.length,
