@@ -29,18 +29,20 @@ export type CollectBucket = (
 
 export function createBucketCollector(deps: CollectorDeps): CollectBucket {
   const { db, config, clock, observer } = deps;
+  // The slot row is locked at the socket on PostgreSQL, where other processes may share it.
+  const atSocket = deps.databaseKind !== 'pglite';
   const gate =
     deps.gate ??
     chainGates(
       inProcessGate(config.api.minIntervalMs),
-      sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs),
+      sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, { atSocket }),
     );
   // By default both APIs of an app wait at its one slot: whether Tencent caps calls per API or
   // per app is unconfirmed, and sharing is safe either way. STATS_OWN_RATE_SLOT opts out.
   const statisticsGate = config.statistics.ownRateSlot
     ? chainGates(
         inProcessGate(config.api.minIntervalMs),
-        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, undefined, 'stats_rate_slot'),
+        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, { atSocket, table: 'stats_rate_slot' }),
       )
     : gate;
   // Loss answers of all apps are loaded together, a transaction for those that arrived while the
