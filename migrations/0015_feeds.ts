@@ -155,8 +155,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql.raw(`alter table rate_slot alter column slot drop default`).execute(db);
   await sql
     .raw(
-      `insert into rate_slot (sdkappid, slot, next_at, late_sent_at)
-                 select sdkappid, 'statistics', next_at, late_sent_at from stats_rate_slot`,
+      `insert into rate_slot (sdkappid, slot, next_at, sent_at)
+                 select sdkappid, 'statistics', next_at, sent_at from stats_rate_slot`,
     )
     .execute(db);
   await sql.raw(`drop table stats_rate_slot`).execute(db);
@@ -174,14 +174,14 @@ export async function down(db: Kysely<any>): Promise<void> {
       `create table stats_rate_slot (
                    sdkappid bigint primary key,
                    next_at timestamptz not null,
-                   late_sent_at timestamptz
+                   sent_at timestamptz
                  )`,
     )
     .execute(db);
   await sql
     .raw(
-      `insert into stats_rate_slot (sdkappid, next_at, late_sent_at)
-                 select sdkappid, next_at, late_sent_at from rate_slot where slot = 'statistics'`,
+      `insert into stats_rate_slot (sdkappid, next_at, sent_at)
+                 select sdkappid, next_at, sent_at from rate_slot where slot = 'statistics'`,
     )
     .execute(db);
   // The old table has one slot per app: the one named 'loss' (the default), or any other.

@@ -295,7 +295,7 @@ describe('the real 1 call/second cap', () => {
             while (performance.now() < until);
           });
         },
-        sent: (sdkappid) => inner.sent?.(sdkappid),
+        send: (sdkappid, write, signal) => inner.send!(sdkappid, write, signal),
       };
       const tim = createTimClient(appFor([realSim.url]), {
         api: api({ minIntervalMs: 200, maxAttempts: 1 }),

@@ -29,13 +29,15 @@ export function createBucketCollector(deps: CollectorDeps): CollectBucket {
   const { db, config, clock, observer } = deps;
   // One gate per rate slot: the feeds given one slot (RATE_SLOTS; by default all of an app's
   // feeds, since whether Tencent caps calls per API or per app is unconfirmed) wait at it together.
+  // The slot row is locked at the socket on PostgreSQL, where other processes may share it.
+  const atSocket = deps.databaseKind !== 'pglite';
   const slotGates = new Map<string, CallGate>();
   const gateOf = (slot: string) => {
     let gate = slotGates.get(slot);
     if (!gate) {
       gate = chainGates(
         inProcessGate(config.api.minIntervalMs),
-        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, undefined, slot),
+        sharedSlotGate(deps.coordinationDb ?? db, config.api.minIntervalMs, { atSocket, slot }),
       );
       slotGates.set(slot, gate);
     }

@@ -3,90 +3,111 @@ import { systemClock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 
-/**
- * The 1 call/second cap across processes: every process reserves an app's next call slot from one
- * `rate_slot` row, on the database's clock (see README, "Rate cap"). A caller that cannot start
- * within `latenessBudgetMs` of its slot gives it up and reserves another, because a late start
- * eats into the next caller's gap.
- *
- * A call can still reach the network late after its start (a new TCP or TLS connection, a busy
- * event loop). Told so by `sent`, the gate moves the shared slot with it: `next_at` goes to a
- * full interval after that send, for slots not reserved yet, and `late_sent_at` records it, which
- * a caller already holding a slot checks when it wakes and waits out. The send's time is put on
- * the database's clock from the slot's (a local duration added to it), never read from a clock
- * inside the UPDATE.
- */
-export function sharedSlotGate(
-  db: Kysely<Database>,
-  minIntervalMs: number,
-  latenessBudgetMs = latenessBudget(minIntervalMs),
-  /** Which of the app's slots (RATE_SLOTS): the feeds given the same one wait for each other. */
-  slot = 'loss',
-): CallGate {
-  const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
-  /** Per app, the slot its latest call started in: on the database's clock and on ours. */
-  const started = new Map<number, { slotAtMs: number; localAt: number; reportedLateMs: number }>();
+export interface SharedSlotOptions {
+  /** How late a start may be before its slot is given up; default {@link latenessBudget}. */
+  latenessBudgetMs?: number;
+  /** Which of the app's slots (RATE_SLOTS; default 'loss'): the feeds given one wait for each other. */
+  slot?: string;
+  /**
+   * Whether sends take the slot's row lock at the socket (default true). Off on PGlite: one
+   * process holds its data directory, so there is no other process to keep apart, and the
+   * in-process gate already spaces the sends; its single connection is better left to loads.
+   */
+  atSocket?: boolean;
+}
 
-  async function reportLateSend(sdkappid: number, sentAt: Date): Promise<void> {
-    await sql`update rate_slot set next_at = greatest(next_at, ${sentAt}::timestamptz + ${interval}),
-                                   late_sent_at = greatest(late_sent_at, ${sentAt}::timestamptz)
-               where sdkappid = ${sdkappid} and slot = ${slot}`.execute(db);
+/**
+ * The 1 call/second cap across processes (see docs/architecture.md, "Rate cap"), in two steps on
+ * one `rate_slot` row per app.
+ *
+ * `wait` reserves the app's next slot, on the database's clock: it spaces the processes' starts
+ * so they rarely meet at the socket. A caller that cannot start within `latenessBudgetMs` of its
+ * slot gives it up and reserves another.
+ *
+ * `send` is what holds the cap. A started call can still reach the network late (a new TCP or TLS
+ * connection, a busy event loop), after a call whose slot came later: no check made before the
+ * socket can see that. So the request's bytes are written only while the app's row is locked FOR
+ * UPDATE, in a transaction that first checks the previous send (`sent_at`) is an interval old,
+ * then records this one. The turn and the send's record are one atomic step at the moment the
+ * bytes leave, and no process can write within an interval of another's bytes.
+ *
+ * The reader role (`pushloss_reader`) has no privilege on these tables, so it can neither read
+ * nor lock the row. The lock's wait ends with the holder's transaction: a write and two round
+ * trips, never a sleep (a send that is early lets go of the row, sleeps, and asks again).
+ */
+export function sharedSlotGate(db: Kysely<Database>, minIntervalMs: number, options: SharedSlotOptions = {}): CallGate {
+  const { latenessBudgetMs = latenessBudget(minIntervalMs), slot = 'loss', atSocket = true } = options;
+  const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
+
+  /** One try at the socket: the wait still needed (ms), or null once the bytes are written. */
+  async function trySend(sdkappid: number, write: () => Promise<void>): Promise<number | null> {
+    return db.transaction().execute(async (trx) => {
+      const asked = performance.now();
+      // The CTE takes the lock; the outer select reads the clock after it is granted (in a plain
+      // SELECT ... FOR UPDATE the clock is read before the wait when the holder only locked).
+      // Only a SELECT reads the clock: the UPDATE below is given its time.
+      const { rows } = await sql<{ now_ms: number; sent_ms: number | null }>`
+        with locked as materialized (select sent_at from rate_slot where sdkappid = ${sdkappid} and slot = ${slot} for update)
+        select (extract(epoch from clock_timestamp()) * 1000)::float8 as now_ms,
+               (extract(epoch from sent_at) * 1000)::float8 as sent_ms
+          from locked`.execute(trx);
+      const row = rows[0];
+      if (!row) {
+        // No row yet (`wait` makes one; a test or an operator may have deleted it).
+        await sql`insert into rate_slot (sdkappid, slot, next_at) values (${sdkappid}, ${slot}, '-infinity') on conflict do nothing`.execute(
+          trx,
+        );
+        return 0;
+      }
+      const nowMs = Number(row.now_ms);
+      const earlyMs = row.sent_ms === null ? 0 : Number(row.sent_ms) + minIntervalMs - nowMs;
+      if (earlyMs > 0) return earlyMs;
+      await write();
+      // When the bytes were written, on the database's clock: its clock was read after `asked`,
+      // so this is never earlier than the write (at most a round trip later, which only widens
+      // the next gap). Reservations not made yet start a full interval after it.
+      const sentMs = nowMs + (performance.now() - asked);
+      await sql`update rate_slot set sent_at = to_timestamp(${sentMs}::float8 / 1000),
+                                   next_at = greatest(next_at, to_timestamp(${sentMs}::float8 / 1000) + ${interval})
+                 where sdkappid = ${sdkappid} and slot = ${slot}`.execute(trx);
+      return null;
+    });
   }
 
-  return {
-    async wait(sdkappid, signal) {
-      for (;;) {
-        signal?.throwIfAborted();
-        // `asked` is taken once a connection is ours, so waiting for a pooled connection does
-        // not count as lateness; only the reservation's own round trip does.
-        const { asked, waitMs, slotAtMs } = await db.connection().execute(async (connection) => {
-          const asked = performance.now();
-          const { rows } = await sql<{ wait_ms: number; slot_at_ms: number }>`
-            insert into rate_slot as s (sdkappid, slot, next_at) values (${sdkappid}, ${slot}, clock_timestamp() + ${interval})
-            on conflict (sdkappid, slot) do update
-              set next_at = greatest(s.next_at, clock_timestamp()) + ${interval}
-            returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms,
-                      (extract(epoch from next_at) * 1000 - ${minIntervalMs})::float8 as slot_at_ms`.execute(
-            connection,
-          );
-          return { asked, waitMs: Number(rows[0]!.wait_ms), slotAtMs: Number(rows[0]!.slot_at_ms) };
-        });
-        // The database read its clock after `asked`, so the slot is at `asked + waitMs` or later:
-        // waiting `waitMs` from now never starts early. Real time, never an injected clock.
-        let startAt = asked + waitMs;
-        if (waitMs > 0) {
-          await systemClock.sleep(waitMs, signal);
-          // A call sent late while this one slept: a full interval after it, then.
-          const checked = performance.now();
-          const { rows } = await sql<{ wait_ms: number | null }>`
-            select greatest(0, extract(epoch from (late_sent_at + ${interval} - clock_timestamp())) * 1000)::float8 as wait_ms
-              from rate_slot where sdkappid = ${sdkappid} and slot = ${slot}`.execute(db);
-          const extraMs = Number(rows[0]?.wait_ms ?? 0);
-          if (extraMs > 0) {
-            await systemClock.sleep(extraMs, signal);
-            startAt = checked + extraMs;
-          }
-        }
-        const lateBy = performance.now() - startAt;
-        if (lateBy <= latenessBudgetMs) {
-          // This call's send is judged against its reserved slot (`asked + waitMs` on our clock).
-          started.set(sdkappid, { slotAtMs, localAt: asked + waitMs, reportedLateMs: latenessBudgetMs });
-          return;
-        }
-      }
-    },
-    sent(sdkappid) {
-      const call = started.get(sdkappid);
-      if (!call) return;
-      const lateMs = performance.now() - call.localAt;
-      // Within the budget the next caller's gap holds; past it, each further delay is reported.
-      if (lateMs <= call.reportedLateMs) return;
-      call.reportedLateMs = lateMs;
-      // Not awaited: the request is on its way. Should the update fail, only the correction is
-      // lost; database trouble shows in the load that follows.
-      reportLateSend(sdkappid, new Date(call.slotAtMs + lateMs)).catch(() => {});
-    },
-  };
+  async function wait(sdkappid: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      // `asked` is taken once a connection is ours, so waiting for a pooled connection does
+      // not count as lateness; only the reservation's own round trip does.
+      const { asked, waitMs } = await db.connection().execute(async (connection) => {
+        const asked = performance.now();
+        const { rows } = await sql<{ wait_ms: number }>`
+          insert into rate_slot as s (sdkappid, slot, next_at) values (${sdkappid}, ${slot}, clock_timestamp() + ${interval})
+          on conflict (sdkappid, slot) do update
+            set next_at = greatest(s.next_at, clock_timestamp()) + ${interval}
+          returning greatest(0, extract(epoch from (next_at - clock_timestamp())) * 1000 - ${minIntervalMs})::float8 as wait_ms`.execute(
+          connection,
+        );
+        return { asked, waitMs: Number(rows[0]!.wait_ms) };
+      });
+      // The database read its clock after `asked`, so the slot is at `asked + waitMs` or later:
+      // waiting `waitMs` from now never starts early. Real time, never an injected clock.
+      const startAt = asked + waitMs;
+      if (waitMs > 0) await systemClock.sleep(waitMs, signal);
+      if (performance.now() - startAt <= latenessBudgetMs) return;
+    }
+  }
+
+  async function send(sdkappid: number, write: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const earlyMs = await trySend(sdkappid, write);
+      if (earlyMs === null) return;
+      if (earlyMs > 0) await systemClock.sleep(earlyMs, signal);
+    }
+  }
+
+  return atSocket ? { wait, send } : { wait };
 }
 
 /**
@@ -97,14 +118,18 @@ export function latenessBudget(minIntervalMs: number): number {
   return Math.min(50, minIntervalMs / 11);
 }
 
-/** Waits at each gate in turn. */
+/** Waits at each gate in turn; a send holds every gate's turn, the first gate's outermost. */
 export function chainGates(...gates: CallGate[]): CallGate {
   return {
     async wait(sdkappid, signal) {
       for (const gate of gates) await gate.wait(sdkappid, signal);
     },
-    sent(sdkappid) {
-      for (const gate of gates) gate.sent?.(sdkappid);
+    send(sdkappid, write, signal) {
+      const held = gates.reduceRight<() => Promise<void>>(
+        (inner, gate) => (gate.send ? () => gate.send!(sdkappid, inner, signal) : inner),
+        write,
+      );
+      return held();
     },
   };
 }

@@ -135,8 +135,8 @@ export interface RateSlotTable {
   /** Which of the app's slots: the feeds sharing it wait for each other (RATE_SLOTS). */
   slot: string;
   next_at: Timestamp;
-  /** The latest call sent later than its slot (migration 0011); null until one is. */
-  late_sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** When the app's latest call was written to its socket (migration 0014); null until one is. */
+  sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 /** Which process collects an app in the current pass, until when. */

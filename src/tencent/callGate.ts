@@ -3,23 +3,31 @@ import { systemClock } from '../clock.ts';
 
 /**
  * Where every call (retries included) waits for its turn, so that two calls for one app never
- * start less than the minimum interval apart. The in-process gate is p-throttle per app; the
- * daemon adds a PostgreSQL reservation on top so the cap holds across processes.
+ * reach the network less than the minimum interval apart. The in-process gate is p-throttle per
+ * app; the daemon adds a PostgreSQL reservation and a row lock on top so the cap holds across
+ * processes.
  */
 export interface CallGate {
-  /** Resolves when a call for this app may start now. */
+  /** Resolves when a call for this app may start now (connect, sign, build its request). */
   wait(sdkappid: number, signal?: AbortSignal): Promise<void>;
-  /** Told when a call that passed `wait` is actually handed to the network. */
-  sent?(sdkappid: number): void;
+  /**
+   * Hands a call that passed `wait` to the network: runs `write`, which puts the request's bytes
+   * on its connected socket and resolves once they are written (or the request ended), when this
+   * gate lets the bytes go. A start is not a send: a new TCP or TLS connection, or a busy event
+   * loop, can hold a started call back, so the interval is enforced here, at the socket.
+   * `signal` aborts a wait (the request was closed). Without `send`, `write` runs at once.
+   */
+  send?(sdkappid: number, write: () => Promise<void>, signal?: AbortSignal): Promise<void>;
 }
 
 /** A gate that spaces calls per app within this process. */
 export function inProcessGate(minIntervalMs: number): CallGate {
   const perApp = new Map<number, () => Promise<void>>();
-  // When each app's previous request was handed to the network. A request held up after its turn
-  // (an event loop busy with embedded-database work) pushes the next one back, so the interval
-  // holds on the wire, not only at the gate. Real time, as p-throttle's, never an injected clock.
+  // When each app's previous request was written to its socket, and the send in progress: one
+  // send per app at a time, each at least an interval after the previous one's bytes. Real time,
+  // as p-throttle's, never an injected clock.
   const lastSent = new Map<number, number>();
+  const sending = new Map<number, Promise<void>>();
   return {
     async wait(sdkappid, signal) {
       let turn = perApp.get(sdkappid);
@@ -30,11 +38,23 @@ export function inProcessGate(minIntervalMs: number): CallGate {
       }
       signal?.throwIfAborted();
       await turn();
-      const early = (lastSent.get(sdkappid) ?? -Infinity) + minIntervalMs - performance.now();
-      if (early > 0) await systemClock.sleep(early, signal);
     },
-    sent(sdkappid) {
-      lastSent.set(sdkappid, performance.now());
+    send(sdkappid, write, signal) {
+      const turn = (sending.get(sdkappid) ?? Promise.resolve()).then(async () => {
+        const early = (lastSent.get(sdkappid) ?? -Infinity) + minIntervalMs - performance.now();
+        if (early > 0) await systemClock.sleep(early, signal);
+        try {
+          await write();
+        } finally {
+          // Taken once the bytes are written: never earlier than the send.
+          lastSent.set(sdkappid, performance.now());
+        }
+      });
+      sending.set(
+        sdkappid,
+        turn.catch(() => {}),
+      );
+      return turn;
     },
   };
 }

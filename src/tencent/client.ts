@@ -1,6 +1,9 @@
 import { randomInt } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance } from 'axios';
 import { redactText } from '../redact.ts';
@@ -117,18 +120,57 @@ export function createHttp(timeoutMs: number): AxiosInstance {
 }
 
 /**
- * Node's transport, calling `onSent` when the request is made and again once it has been handed
- * to the network (the latter is what counts; the first covers a request not flushed yet).
+ * Node's transport, with each request's bytes held until `send` lets them go: the request gets
+ * its socket corked, so what it writes stays in the socket's buffer; once the socket is connected
+ * (TLS handshake included), `send` is asked, and its `write` uncorks the socket and resolves when
+ * the request has been written. The rate cap is thus enforced where Tencent measures it, the
+ * arrival of the bytes, rather than when the call started: a new connection or a busy event loop
+ * between the two no longer counts against the next call's gap. A failure of `send` itself (the
+ * database) destroys the request and is handed to `failed`.
  */
-function sentTransport(onSent: () => void) {
+function gatedTransport(
+  send: (write: () => Promise<void>, signal: AbortSignal) => Promise<void>,
+  failed: (error: unknown) => void,
+) {
   return {
     request(options: http.RequestOptions, callback: (response: http.IncomingMessage) => void): http.ClientRequest {
       const request = (options.protocol === 'https:' ? https : http).request(options, callback);
-      onSent();
-      request.once('finish', onSent);
+      const closed = new AbortController();
+      request.once('close', () => closed.abort());
+      // 'socket' comes before the request flushes what it has buffered, a reused socket included.
+      request.once('socket', (socket: net.Socket) => {
+        socket.cork();
+        const write = () =>
+          new Promise<void>((resolve) => {
+            if (request.writableFinished || request.destroyed) return resolve();
+            request.once('finish', resolve);
+            request.once('close', resolve);
+            socket.uncork();
+          });
+        // A connect that fails is the request's to report; only the gate's own failure is ours.
+        connected(socket, closed.signal).then(
+          () =>
+            send(write, closed.signal).catch((error: unknown) => {
+              if (closed.signal.aborted) return;
+              failed(error);
+              request.destroy(error as Error);
+            }),
+          () => {},
+        );
+      });
       return request;
     },
   };
+}
+
+/** Resolves once the socket can carry bytes: connected, and for TLS past the handshake. */
+async function connected(socket: net.Socket, signal: AbortSignal): Promise<void> {
+  if (socket instanceof tls.TLSSocket) {
+    // No Finished message yet: the handshake is under way.
+    if (socket.getFinished() === undefined) await once(socket, 'secureConnect', { signal });
+  } else if (socket.connecting) {
+    await once(socket, 'connect', { signal });
+  }
 }
 
 type AttemptResult<T> =
@@ -181,6 +223,10 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     const sig = userSig.current();
     const secrets = [sig, app.secretKey.reveal()];
     const deadline = AbortSignal.timeout(deps.api.timeoutMs);
+    const send = api.gate.send?.bind(api.gate) ?? ((_sdkappid: number, write: () => Promise<void>) => write());
+    // A gate that failed at the socket (its database) fails the call as a failed `wait` does,
+    // rather than as a network error.
+    let gateFailure: { error: unknown } | undefined;
     try {
       const response = await httpClient.post<Readable>(
         host + api.path,
@@ -197,7 +243,10 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
           // its bucket commit); it only stops new calls and backoff waits. The deadline covers
           // the whole exchange, body included, so a body that drips forever ends too.
           signal: deadline,
-          transport: sentTransport(() => api.gate.sent?.(app.sdkappid)),
+          transport: gatedTransport(
+            (write, closed) => send(app.sdkappid, write, closed),
+            (error) => (gateFailure = { error }),
+          ),
         },
       );
       const read = await readLimitedBody(response.data, limits);
@@ -267,6 +316,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
         network: false,
       };
     } catch (error) {
+      if (gateFailure) throw gateFailure.error;
       call.durationMs = Math.round(performance.now() - began);
       return { ok: false, call, ...NETWORK_FAILURE, reason: networkReason(error, deadline, secrets), network: true };
     }
