@@ -20,6 +20,13 @@ import { inProcessGate, type CallGate } from './callGate.ts';
 import { ANSWER_LIMITS, archivedBody, readLimitedBody, truncateDescription, type AnswerLimits } from './limits.ts';
 import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
 import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
+import {
+  parseAllMemberLossBody,
+  parseAllMemberStatisticsBody,
+  taskIdsProblem,
+  type TaskLoss,
+  type TaskStatistics,
+} from './allMember.ts';
 import { UserSigSource } from './usersig.ts';
 import { describeWindowLimits, windowProblem, type WindowLimits } from './window.ts';
 
@@ -37,8 +44,15 @@ function networkReason(error: unknown, deadline: AbortSignal, secrets: readonly 
 export const NORMAL_PUSH_LOSS_PATH = '/v4/timpush/normal_push_loss';
 export const NORMAL_PUSH_STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
 
+export const ALL_MEMBER_PUSH_LOSS_PATH = '/v4/timpush/all_member_push_loss';
+export const ALL_MEMBER_PUSH_STATISTICS_PATH = '/v4/timpush/all_member_push_statistics';
+
 /** The statistics API's documented limits: windows of up to 30 days, 30 days back. */
 export const STATISTICS_LIMITS: WindowLimits = { horizonSeconds: 30 * 86_400, maxSpanSeconds: 30 * 86_400 };
+/** `all_member_push_loss`'s documented limits: 7 days, both readings (like normal_push_loss). */
+export const ALL_MEMBER_LOSS_LIMITS: WindowLimits = { horizonSeconds: 7 * 86_400, maxSpanSeconds: 7 * 86_400 };
+/** `all_member_push_statistics`'s documented limits: 30 days, both readings (like STATISTICS_LIMITS). */
+export const ALL_MEMBER_STATISTICS_LIMITS: WindowLimits = { horizonSeconds: 30 * 86_400, maxSpanSeconds: 30 * 86_400 };
 
 /** One app's view of the Tencent API: one method per API call. */
 export interface TimClient {
@@ -50,6 +64,33 @@ export interface TimClient {
   normalPushLoss(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedLoss>;
   /** Fetches the push statistics (sent, delivered, clicked) for a window, the same way. */
   normalPushStatistics(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedStatistics>;
+  /**
+   * Fetches the loss of task pushes (`v4/timpush/push`, `batch`) for a window: one result per task
+   * in `taskIds` (at most 5, distinct, non-empty), in that order, or the overall
+   * numbers (one result, `taskId` null) for an empty list. Rejects a list it cannot send with a
+   * TypeError before any call; otherwise like {@link normalPushLoss}.
+   */
+  allMemberPushLoss(
+    window: Window,
+    taskIds: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<FetchedTaskLoss>;
+  /** Fetches the statistics of task pushes for a window, the same way. */
+  allMemberPushStatistics(
+    window: Window,
+    taskIds: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<FetchedTaskStatistics>;
+}
+
+export interface FetchedTaskLoss {
+  results: TaskLoss[];
+  call: CallRecord;
+}
+
+export interface FetchedTaskStatistics {
+  results: TaskStatistics[];
+  call: CallRecord;
 }
 
 export interface FetchedStatistics {
@@ -77,12 +118,20 @@ export interface TimClientDeps {
   statistics?: WindowLimits;
   /** Where statistics calls wait; default `gate` (the app's one slot shared by both APIs). */
   statisticsGate?: CallGate;
+  /** Where each API's calls wait, over `statisticsGate`; default `gate` (one slot per app for all APIs). */
+  gates?: Partial<Record<TimApi, CallGate>>;
+  /**
+   * Each API's window limits, over `api` and `statistics`; the task-push APIs default to
+   * {@link ALL_MEMBER_LOSS_LIMITS} and {@link ALL_MEMBER_STATISTICS_LIMITS}.
+   */
+  windowLimits?: Partial<Record<TimApi, WindowLimits>>;
   /** What an answer may be (default ANSWER_LIMITS). */
   limits?: AnswerLimits;
 }
 
 /** The APIs a client calls. */
-export type TimApi = 'normal_push_loss' | 'normal_push_statistics';
+export type TimApi =
+  'normal_push_loss' | 'normal_push_statistics' | 'all_member_push_loss' | 'all_member_push_statistics';
 
 /** What differs between the APIs: where they live, how their answer is read, their limits. */
 interface ApiSpec<T> {
@@ -94,6 +143,8 @@ interface ApiSpec<T> {
   ): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
   limits: WindowLimits;
   gate: CallGate;
+  /** The task-push APIs' `TaskID` list, sent in the body and kept with the call. */
+  taskIds?: readonly string[];
   /** A short summary of a success for the log line. */
   summary(value: T): Record<string, number>;
 }
@@ -178,6 +229,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       requestId: null,
       body: null,
       outcome: 'retryable',
+      ...(api.taskIds && { taskIds: api.taskIds }),
     };
     // The signature sent with this request, scrubbed from whatever comes back (with the key).
     const sig = userSig.current();
@@ -186,7 +238,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     try {
       const response = await httpClient.post<Readable>(
         host + api.path,
-        JSON.stringify({ StartTime: window.start, EndTime: window.end }),
+        JSON.stringify({ StartTime: window.start, EndTime: window.end, TaskID: api.taskIds }),
         {
           params: {
             sdkappid: app.sdkappid,
@@ -299,6 +351,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       log.info(
         {
           window,
+          taskIds: api.taskIds,
           host: call.host,
           attempt: attemptNo,
           durationMs: call.durationMs,
@@ -337,6 +390,17 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     }
   }
 
+  const limitsOf = (name: TimApi): WindowLimits =>
+    deps.windowLimits?.[name] ??
+    {
+      normal_push_loss: deps.api,
+      normal_push_statistics: deps.statistics ?? STATISTICS_LIMITS,
+      all_member_push_loss: ALL_MEMBER_LOSS_LIMITS,
+      all_member_push_statistics: ALL_MEMBER_STATISTICS_LIMITS,
+    }[name];
+  const gateOf = (name: TimApi): CallGate =>
+    deps.gates?.[name] ?? (name === 'normal_push_statistics' ? deps.statisticsGate : undefined) ?? gate;
+
   const lossApi: ApiSpec<LossEntry[]> = {
     name: 'normal_push_loss',
     path: NORMAL_PUSH_LOSS_PATH,
@@ -344,8 +408,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       const parsed = parsePushLossBody(body, limits, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
-    limits: deps.api,
-    gate,
+    limits: limitsOf('normal_push_loss'),
+    gate: gateOf('normal_push_loss'),
     summary: (entries) => ({ entries: entries.length }),
   };
   const statisticsApi: ApiSpec<PushStatistics> = {
@@ -355,9 +419,38 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       const parsed = parseStatisticsBody(body, secrets, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
-    limits: deps.statistics ?? STATISTICS_LIMITS,
-    gate: deps.statisticsGate ?? gate,
+    limits: limitsOf('normal_push_statistics'),
+    gate: gateOf('normal_push_statistics'),
     summary: (stats) => ({ platforms: stats.platforms.length }),
+  };
+  // The task-push APIs: one spec per call, as the TaskIDs asked are part of the request.
+  const taskApi = <T extends Array<{ taskId: string | null }>>(
+    name: TimApi,
+    path: string,
+    taskIds: readonly string[],
+    read: (
+      body: string,
+      asked: readonly string[],
+      secrets: readonly string[],
+      limits: AnswerLimits,
+    ) => { kind: 'ok'; envelope: Envelope; results: T } | Exclude<ParsedBody, { kind: 'ok' }>,
+    summary: (value: T) => Record<string, number>,
+  ): ApiSpec<T> => {
+    const problem = taskIdsProblem(taskIds);
+    if (problem) throw new TypeError(`${name}: ${problem}`);
+    const asked = Object.freeze([...taskIds]);
+    return {
+      name,
+      path,
+      taskIds: asked,
+      parse(body, secrets) {
+        const parsed = read(body, asked, secrets, limits);
+        return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.results } : parsed;
+      },
+      limits: limitsOf(name),
+      gate: gateOf(name),
+      summary: (value) => ({ results: value.length, ...summary(value) }),
+    };
   };
 
   return {
@@ -369,6 +462,28 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     async normalPushStatistics(window, options = {}) {
       const { value, call } = await callApi(statisticsApi, window, options);
       return { stats: value, call };
+    },
+    async allMemberPushLoss(window, taskIds, options = {}) {
+      const api = taskApi(
+        'all_member_push_loss',
+        ALL_MEMBER_PUSH_LOSS_PATH,
+        taskIds,
+        parseAllMemberLossBody,
+        (results) => ({ entries: results.reduce((n, r) => n + r.entries.length, 0) }),
+      );
+      const { value, call } = await callApi(api, window, options);
+      return { results: value, call };
+    },
+    async allMemberPushStatistics(window, taskIds, options = {}) {
+      const api = taskApi(
+        'all_member_push_statistics',
+        ALL_MEMBER_PUSH_STATISTICS_PATH,
+        taskIds,
+        parseAllMemberStatisticsBody,
+        (results) => ({ platforms: results.reduce((n, r) => n + r.platforms.length, 0) }),
+      );
+      const { value, call } = await callApi(api, window, options);
+      return { results: value, call };
     },
   };
 }
