@@ -217,7 +217,7 @@ describe('a valid call', () => {
 describe('refused calls', () => {
   const day = 86400;
   const cases: Array<[string, CallOptions, number]> = [
-    ['wrong path', { path: '/v4/timpush/all_member_push_loss' }, 60009],
+    ['wrong path', { path: '/v4/timpush/normal_push_trace' }, 60009],
     ['GET', { method: 'GET' }, 60009],
     ['sdkappid missing', { query: { sdkappid: undefined } }, 60012],
     ['usersig missing', { query: { usersig: undefined } }, 60002],

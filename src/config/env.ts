@@ -13,7 +13,8 @@ export const CONFIG_DEFAULTS = {
   PUSHLOSS_DATA_DIR: './data',
   BUCKET_SIZE: '1d',
   BUCKET_TZ: 'Asia/Shanghai',
-  // Which APIs (feeds) every pass, collect and backfill fetch, in this order.
+  // Which APIs (feeds) every pass, collect and backfill fetch, in this order. The task-push feeds
+  // (all-member-loss, all-member-statistics) are opt-in for now (docs/operating.md says why).
   COLLECT_APIS: 'loss,statistics',
   // Each feed's horizon and longest window: <PREFIX>_HORIZON and <PREFIX>_MAX_SPAN, at most what
   // its API is documented to answer (src/tencent/apis.ts): loss 7 days, statistics 30.
@@ -21,6 +22,10 @@ export const CONFIG_DEFAULTS = {
   LOSS_MAX_SPAN: '7d',
   STATS_HORIZON: '30d',
   STATS_MAX_SPAN: '30d',
+  ALL_MEMBER_LOSS_HORIZON: '7d',
+  ALL_MEMBER_LOSS_MAX_SPAN: '7d',
+  ALL_MEMBER_STATS_HORIZON: '30d',
+  ALL_MEMBER_STATS_MAX_SPAN: '30d',
   // Which feeds of an app wait at one call slot: every feed shares one (the safe reading: whether
   // Tencent counts the 1 call/second cap per API is unconfirmed), per-feed, or groups like
   // loss,statistics;all-member-loss (a feed named in no group gets a slot of its own).

@@ -22,6 +22,12 @@ const DROPPED_BY_DOWN: Readonly<Record<string, readonly StoredData[]>> = {
     { table: 'tim_call', column: 'body_raw' },
     { table: 'stats_call', column: 'body_raw' },
   ],
+  '0016_all_member_feeds': [
+    { table: 'feed_call_all_member_loss' },
+    { table: 'feed_call_all_member_statistics' },
+    { table: 'all_member_loss_fact' },
+    { table: 'all_member_stats_fact' },
+  ],
 };
 
 /**

@@ -3,13 +3,15 @@
  * src/tencent/apis.ts, one migration for its fact table, partitions and views.
  */
 import type { FeedName } from '../tencent/apis.ts';
+import { allMemberLossFeed } from './allMemberLoss/index.ts';
+import { allMemberStatisticsFeed } from './allMemberStatistics/index.ts';
 import type { AnyFeed } from './feed.ts';
 import { lossFeed } from './loss/index.ts';
 import { statisticsFeed } from './statistics/index.ts';
 
-export type { AnyFeed, BucketContent, Feed, FeedName } from './feed.ts';
-
 export const FEEDS: Readonly<Record<FeedName, AnyFeed>> = {
   loss: lossFeed,
   statistics: statisticsFeed,
+  'all-member-loss': allMemberLossFeed,
+  'all-member-statistics': allMemberStatisticsFeed,
 };

@@ -7,19 +7,22 @@
  * freeze the rate rule with it.
  */
 export interface ArrivalLimiter {
-  /** Notes an arrival; false when it came less than the minimum interval after the previous one. */
-  arrive(sdkappid: number, atMonoMs: number): boolean;
+  /**
+   * Notes an arrival for a key (an sdkappid, or an sdkappid and API); false when it came less
+   * than the minimum interval after the previous one for that key.
+   */
+  arrive(key: number | string, atMonoMs: number): boolean;
   /** Forgets every previous arrival. */
   clear(): void;
 }
 
 /** A gate that refuses calls for one app arriving less than `minIntervalMs` apart (0 disables it). */
 export function createArrivalLimiter(minIntervalMs: number): ArrivalLimiter {
-  const last = new Map<number, number>();
+  const last = new Map<number | string, number>();
   return {
-    arrive(sdkappid, atMonoMs) {
-      const previous = last.get(sdkappid);
-      last.set(sdkappid, Math.max(previous ?? atMonoMs, atMonoMs));
+    arrive(key, atMonoMs) {
+      const previous = last.get(key);
+      last.set(key, Math.max(previous ?? atMonoMs, atMonoMs));
       return previous === undefined || Math.abs(atMonoMs - previous) >= minIntervalMs;
     },
     clear() {

@@ -2,6 +2,7 @@
  * Failure injection: rules that replace the simulator's normal answer for the next calls, so
  * client tests can meet gateways, hangs and odd bodies on purpose.
  */
+import type { SimApi } from './requestChecks.ts';
 
 /** One way to fail a call. */
 export type FailureRule =
@@ -20,19 +21,22 @@ export type FailureRule =
 
 /** Which calls a rule applies to. */
 export interface FailureScope {
-  /** How many calls the rule fails before it is used up; default 1. */
+  /**
+   * How many calls the rule fails before it is used up; default 1. `Infinity`: every matching
+   * call until `reset()`, e.g. an app that never sent a task push (90045 on the task-push APIs).
+   */
   times?: number;
   /** Only calls whose URL names this sdkappid; default any call. */
   sdkappid?: number;
-  /** Only calls to this API; default either. */
-  api?: 'loss' | 'statistics';
+  /** Only calls to this API, or to one of these; default any. */
+  api?: SimApi | readonly SimApi[];
 }
 
 /** Pending rules, consumed first-in first-out among those that match a call. */
 export interface FailureQueue {
   add(rule: FailureRule, scope?: FailureScope): void;
   /** The rule for a call naming `sdkappid` (null if none could be read) to `api`, using one of its times. */
-  take(sdkappid: number | null, api?: 'loss' | 'statistics' | null): FailureRule | undefined;
+  take(sdkappid: number | null, api?: SimApi | null): FailureRule | undefined;
   clear(): void;
 }
 
@@ -41,22 +45,27 @@ export function createFailureQueue(): FailureQueue {
   const pending: Array<{
     rule: FailureRule;
     sdkappid: number | undefined;
-    api: 'loss' | 'statistics' | undefined;
+    apis: readonly SimApi[] | undefined;
     remaining: number;
   }> = [];
   return {
     add(rule, scope = {}) {
       const times = scope.times ?? 1;
-      if (!Number.isInteger(times) || times < 1) throw new RangeError(`times must be a positive integer, got ${times}`);
+      if (!(Number.isInteger(times) || times === Infinity) || times < 1) {
+        throw new RangeError(`times must be a positive integer or Infinity, got ${times}`);
+      }
       if (rule.kind === 'http' && !(Number.isInteger(rule.status) && rule.status >= 100 && rule.status <= 599)) {
         throw new RangeError(`http status must be in 100..599, got ${rule.status}`);
       }
       if (rule.kind === 'slow' && !(rule.ms >= 0)) throw new RangeError(`slow ms must be >= 0, got ${rule.ms}`);
-      pending.push({ rule, sdkappid: scope.sdkappid, api: scope.api, remaining: times });
+      const apis = scope.api === undefined ? undefined : typeof scope.api === 'string' ? [scope.api] : [...scope.api];
+      pending.push({ rule, sdkappid: scope.sdkappid, apis, remaining: times });
     },
     take(sdkappid, api) {
       const index = pending.findIndex(
-        (p) => (p.sdkappid === undefined || p.sdkappid === sdkappid) && (p.api === undefined || p.api === api),
+        (p) =>
+          (p.sdkappid === undefined || p.sdkappid === sdkappid) &&
+          (p.apis === undefined || (api !== null && api !== undefined && p.apis.includes(api))),
       );
       const match = pending[index];
       if (!match) return undefined;

@@ -75,9 +75,15 @@ const HOURLY_WEIGHT = [
   30, 20, 15, 10, 10, 15, 25, 45, 65, 75, 80, 85, 90, 85, 80, 80, 85, 90, 95, 100, 100, 95, 75, 50,
 ] as const;
 
-/** sfc32: small, fast and good enough; seeded from sha256 so nearby hours look unrelated. */
-function seededRandom(sdkappid: number, hourStart: number): () => number {
-  const digest = createHash('sha256').update(`pushloss-simulator:${sdkappid}:${hourStart}`).digest();
+/**
+ * sfc32: small, fast and good enough; seeded from sha256 so nearby hours look unrelated. A
+ * `stream` other than '' (a task push's) draws numbers of its own for the same app and hour.
+ */
+function seededRandom(sdkappid: number, hourStart: number, stream = ''): () => number {
+  const seed = stream
+    ? `pushloss-simulator:${stream}:${sdkappid}:${hourStart}`
+    : `pushloss-simulator:${sdkappid}:${hourStart}`;
+  const digest = createHash('sha256').update(seed).digest();
   let a = digest.readUInt32LE(0);
   let b = digest.readUInt32LE(4);
   let c = digest.readUInt32LE(8);
@@ -98,11 +104,12 @@ function entry(stage: LossStage, platform: number | null, errCode: string, errCo
 }
 
 /**
- * The per-platform losses of one unix hour (`hourStart` a multiple of 3600) for one app.
- * Overall arrays are not included: they are sums of these, see {@link defaultLossData}.
+ * The per-platform losses of one unix hour (`hourStart` a multiple of 3600) for one app, of its
+ * chat pushes or (`stream`) of one of its task pushes. Overall arrays are not included: they are
+ * sums of these, see {@link defaultLossData}.
  */
-export function hourLossData(sdkappid: number, hourStart: number): LossEntry[] {
-  const random = seededRandom(sdkappid, hourStart);
+export function hourLossData(sdkappid: number, hourStart: number, stream = ''): LossEntry[] {
+  const random = seededRandom(sdkappid, hourStart, stream);
   const beijingHour = (Math.floor(hourStart / HOUR) + 8) % 24;
   const weight = HOURLY_WEIGHT[beijingHour] ?? 100;
   const count = (max: number) => 1 + Math.floor((random() * max * weight) / 100);

@@ -8,10 +8,22 @@ import type { Window } from '../tencent/loss.ts';
 export const API_PATH = '/v4/timpush/normal_push_loss';
 export const STATISTICS_PATH = '/v4/timpush/normal_push_statistics';
 
-/** Which of the two APIs a path names (null: neither). */
-export function apiOfPath(path: string): 'loss' | 'statistics' | null {
-  return path === API_PATH ? 'loss' : path === STATISTICS_PATH ? 'statistics' : null;
+/** The APIs the simulator serves, by the short names failure scopes use, and their resources. */
+const PATHS = {
+  loss: API_PATH,
+  statistics: STATISTICS_PATH,
+  all_member_loss: '/v4/timpush/all_member_push_loss',
+  all_member_statistics: '/v4/timpush/all_member_push_statistics',
+} as const;
+export type SimApi = keyof typeof PATHS;
+
+/** Which API a path names (null: none). */
+export function apiOfPath(path: string): SimApi | null {
+  return (Object.keys(PATHS) as SimApi[]).find((api) => PATHS[api] === path) ?? null;
 }
+
+/** The documented maximum of TaskIDs in one task-push request. */
+const MAX_TASK_IDS = 5;
 
 /** A refused request: the ErrorCode and ErrorInfo to answer with. */
 export interface Rejection {
@@ -26,7 +38,7 @@ export interface RequestParams {
   usersig: string;
   random: number;
   /** Which API the path names. */
-  api: 'loss' | 'statistics';
+  api: SimApi;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
@@ -69,7 +81,7 @@ export function peekQuery(rawUrl: string | undefined): QueryPeek {
 }
 
 /**
- * Checks the request line, in order: method POST and path {@link API_PATH} (60009);
+ * Checks the request line, in order: method POST and a path served (60009);
  * `sdkappid` present (60012); `identifier`, `usersig`, `random`, `contenttype` present and not
  * repeated (60002); `contenttype` exactly `json` (60002); `random` a decimal integer in
  * [0, 4294967295] (60002); `sdkappid` a positive decimal integer (60006); `sdkappid` one of the
@@ -157,4 +169,27 @@ export function checkBody(text: string, nowMs: number, rules: WindowRules): Chec
     );
   }
   return { ok: true, value: window };
+}
+
+/**
+ * Checks a task-push request's body: the window as {@link checkBody}, then `TaskID` an array
+ * (empty: the overall numbers) of at most 5 distinct non-empty strings (90100). The documentation
+ * states only the array and its maximum; a duplicate or empty TaskID is refused here so that a
+ * client sending one is caught, not answered in a way nobody documented.
+ */
+export function checkTaskBody(
+  text: string,
+  nowMs: number,
+  rules: WindowRules,
+): Checked<{ window: Window; taskIds: string[] }> {
+  const window = checkBody(text, nowMs, rules);
+  if (!window.ok) return window;
+  const { TaskID: taskIds } = JSON.parse(text) as Record<string, unknown>;
+  if (!Array.isArray(taskIds)) return reject(90100, 'TaskID must be an array of task IDs');
+  if (taskIds.length > MAX_TASK_IDS) return reject(90100, `TaskID lists more than ${MAX_TASK_IDS} task IDs`);
+  if (!taskIds.every((id) => typeof id === 'string' && id !== '')) {
+    return reject(90100, 'TaskID must hold non-empty strings');
+  }
+  if (new Set(taskIds).size !== taskIds.length) return reject(90100, 'TaskID lists a task ID twice');
+  return { ok: true, value: { window: window.value, taskIds: taskIds as string[] } };
 }

@@ -19,6 +19,15 @@ const NESTED_KEY = 'Data';
  * with their `PushPlatform`.
  */
 export function toResponseBody(entries: readonly LossEntry[], shape: ResponseShape = 'flat'): string {
+  const arrays = toLossArrays(entries);
+  const envelope = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
+  return JSON.stringify(shape === 'nested' ? { ...envelope, [NESTED_KEY]: arrays } : { ...envelope, ...arrays });
+}
+
+/** The four loss arrays of these entries; an `eventType` (task pushes) is sent as `EventType`. */
+export function toLossArrays(
+  entries: ReadonlyArray<LossEntry & { eventType?: number | null }>,
+): Record<string, unknown[]> {
   const arrays: Record<string, unknown[]> = {};
   for (const spec of LOSS_ARRAYS) {
     arrays[spec.field] = entries
@@ -26,11 +35,16 @@ export function toResponseBody(entries: readonly LossEntry[], shape: ResponseSha
       .map((e) =>
         e.platform === null
           ? { ErrCode: e.errCode, ErrCount: e.errCount, ErrInfo: e.errInfo }
-          : { PushPlatform: e.platform, ErrCode: e.errCode, ErrCount: e.errCount, ErrInfo: e.errInfo },
+          : {
+              PushPlatform: e.platform,
+              ...(typeof e.eventType === 'number' && { EventType: e.eventType }),
+              ErrCode: e.errCode,
+              ErrCount: e.errCount,
+              ErrInfo: e.errInfo,
+            },
       );
   }
-  const envelope = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
-  return JSON.stringify(shape === 'nested' ? { ...envelope, [NESTED_KEY]: arrays } : { ...envelope, ...arrays });
+  return arrays;
 }
 
 /** A Tencent failure envelope: `{"ActionStatus":"FAIL","ErrorCode":code,"ErrorInfo":info}`. */

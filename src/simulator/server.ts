@@ -1,22 +1,31 @@
 /**
- * The API simulator: a real HTTP server on 127.0.0.1 that answers `v4/timpush/normal_push_loss`
- * as documented (signature, rate and window checks included), records every call, and fails on
- * request. Client tests, integration tests and `npm run demo` talk to it instead of Tencent.
+ * The API simulator: a real HTTP server on 127.0.0.1 that answers `v4/timpush/normal_push_loss`,
+ * `normal_push_statistics`, `all_member_push_loss` and `all_member_push_statistics` as documented
+ * (signature, rate and window checks included), records every call, and fails on request. Client
+ * tests, integration tests and `npm run demo` talk to it instead of Tencent.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from '../clock.ts';
-import { answerRequest, type AnswerContext, type LossDataFn, type SimulatorApp, type StatsDataFn } from './answer.ts';
+import {
+  answerRequest,
+  type AnswerContext,
+  type LossDataFn,
+  type SimulatorApp,
+  type StatsDataFn,
+  type UnknownTaskAnswer,
+} from './answer.ts';
+import { defaultTaskIds } from './allMemberData.ts';
 import { createFailureQueue, type FailureRule, type FailureScope } from './failures.ts';
 import { defaultLossData } from './lossData.ts';
 import { defaultStatsData } from './statsData.ts';
 import { SETTLED_AT_ONCE, type SettleModel } from './settling.ts';
 import { createArrivalLimiter } from './arrivalLimiter.ts';
-import { apiOfPath, checkRequestLine, peekQuery } from './requestChecks.ts';
+import { apiOfPath, checkRequestLine, peekQuery, type RequestParams } from './requestChecks.ts';
 import { failureBody, type ResponseShape } from './responseBody.ts';
 
-export type { LossDataFn, SimulatorApp, StatsDataFn } from './answer.ts';
+export type { LossDataFn, SimulatorApp, StatsDataFn, UnknownTaskAnswer } from './answer.ts';
 export type { FailureRule, FailureScope } from './failures.ts';
 export type { ResponseShape } from './responseBody.ts';
 
@@ -29,9 +38,9 @@ export interface SimulatorOptions {
   clock?: Clock;
   /** Calls for one sdkappid arriving less than this apart get 60011; default 1000, 0 disables. */
   minIntervalMs?: number;
-  /** How far back StartTime may reach, in days; default 7. */
+  /** How far back StartTime may reach, in days; default 7 (also all_member_push_loss). */
   horizonDays?: number;
-  /** Longest EndTime - StartTime, in seconds; default 7 days. */
+  /** Longest EndTime - StartTime, in seconds; default 7 days (also all_member_push_loss). */
   maxSpanSeconds?: number;
   /**
    * How counts grow with their hour's age (settling.ts); default {@link SETTLED_AT_ONCE}: complete
@@ -44,12 +53,14 @@ export interface SimulatorOptions {
   shape?: ResponseShape;
   /** Push statistics per app and window; default {@link defaultStatsData} (consistent with the loss data). */
   statsData?: StatsDataFn;
-  /** How far back a statistics StartTime may reach, in days; default 30. */
+  /** How far back a statistics StartTime may reach, in days; default 30 (also all_member_push_statistics). */
   statsHorizonDays?: number;
-  /** Longest statistics window, in seconds; default 30 days. */
+  /** Longest statistics window, in seconds; default 30 days (also all_member_push_statistics). */
   statsMaxSpanSeconds?: number;
+  /** How the task-push APIs answer a TaskID the app does not know; default `empty` (see the type). */
+  unknownTaskIds?: UnknownTaskAnswer;
   /**
-   * The rate rule counts each API on its own (true) or both APIs of an app together (false,
+   * The rate rule counts each API on its own (true) or all APIs of an app together (false,
    * default: the stricter reading, which is what pushloss assumes by default).
    */
   ratePerApi?: boolean;
@@ -115,14 +126,19 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * repeated, contenttype not `json`, random not in [0, 4294967295] 60002; sdkappid not a number
  * 60006; unknown sdkappid 70020; UserSig unreadable or not v2 70003, issued for another
  * app/identifier 70013, bad HMAC 70009, expired 70001; identifier not the app's administrator
- * 60010; rate 60011; body not JSON 60003; bad StartTime/EndTime, span or horizon 90100.
+ * 60010; rate 60011; body not JSON 60003; bad StartTime/EndTime, span or horizon 90100; for the
+ * task-push APIs, TaskID not an array of at most 5 distinct non-empty strings 90100.
  */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const clock = options.clock ?? systemClock;
   const apps = new Map<number, Required<SimulatorApp>>();
   for (const app of options.apps) {
     if (apps.has(app.sdkappid)) throw new Error(`sdkappid ${app.sdkappid} configured twice`);
-    apps.set(app.sdkappid, { identifier: 'administrator', ...app });
+    apps.set(app.sdkappid, {
+      identifier: 'administrator',
+      ...app,
+      taskIds: Object.freeze([...(app.taskIds ?? defaultTaskIds(app.sdkappid))]),
+    });
   }
   const minIntervalMs = options.minIntervalMs ?? 1000;
   if (!(minIntervalMs >= 0)) throw new RangeError(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
@@ -142,6 +158,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       horizonSeconds: (options.statsHorizonDays ?? 30) * 86400,
       maxSpanSeconds: options.statsMaxSpanSeconds ?? 30 * 86400,
     },
+    settle: model,
+    unknownTaskIds: options.unknownTaskIds ?? 'empty',
   };
   const rate = createArrivalLimiter(minIntervalMs);
   const failures = createFailureQueue();
@@ -208,12 +226,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     // The rate rule judges arrivals, so it is decided now, not after the body or a delay;
     // every call that names a configured app counts, whatever it is answered later.
     const line = checkRequestLine(req.method, req.url, (id) => apps.has(id));
-    // Per API: a second key per app (statistics: the negated sdkappid), when asked to.
-    const rateKey = line.ok && options.ratePerApi && line.value.api === 'statistics' ? -line.value.sdkappid : 0;
+    // Per API: a key per app and API, when asked to; otherwise one per app for all its APIs.
+    const rateKey = (params: RequestParams) =>
+      options.ratePerApi ? `${params.api}:${params.sdkappid}` : params.sdkappid;
     const rateOk =
-      normal && line.ok
-        ? rate.arrive(rateKey || line.value.sdkappid, options.rateOnClock ? receivedAt : receivedAtMono)
-        : true;
+      normal && line.ok ? rate.arrive(rateKey(line.value), options.rateOnClock ? receivedAt : receivedAtMono) : true;
 
     readBody(req).then(
       (body) => {

@@ -19,14 +19,18 @@ const ALWAYS = [1, 2, 3, 4, 5, 6, 7, 8];
 /** FCM does not report push statistics: its delivered and click counts are always 0. */
 export const FCM = 4;
 
-function seeded(sdkappid: number, hourStart: number): () => number {
-  const digest = createHash('sha256').update(`pushloss-simulator-stats:${sdkappid}:${hourStart}`).digest();
+function seeded(sdkappid: number, hourStart: number, stream: string): () => number {
+  const seed = stream
+    ? `pushloss-simulator-stats:${stream}:${sdkappid}:${hourStart}`
+    : `pushloss-simulator-stats:${sdkappid}:${hourStart}`;
+  const digest = createHash('sha256').update(seed).digest();
   let index = 0;
   return () => digest.readUInt16LE((index++ % 16) * 2) / 65536;
 }
 
 /**
- * The statistics of one unix hour for one app; with `settle`, as reported at `settle.nowMs`:
+ * The statistics of one unix hour for one app (of one task push's, with `stream`, as lossData.ts);
+ * with `settle`, as reported at `settle.nowMs`:
  * delivered and click counts grow along the model's curves (TotalCount and SentCount are known
  * at send time), so SentCount - DeliveredCount equals the post-send loss once both settled.
  */
@@ -34,14 +38,15 @@ export function hourStatsData(
   sdkappid: number,
   hourStart: number,
   settle?: { nowMs: number; model: SettleModel },
+  stream = '',
 ): PushStatistics {
   const endMs = (hourStart + HOUR) * 1000;
   const grown = (full: number, kind: 'delivered' | 'click') =>
     settle ? settledCount(full, settle.model[kind], endMs, settle.nowMs) : full;
-  const random = seeded(sdkappid, hourStart);
+  const random = seeded(sdkappid, hourStart, stream);
   const ready = new Map<number, number>();
   const post = new Map<number, number>();
-  for (const entry of hourLossData(sdkappid, hourStart)) {
+  for (const entry of hourLossData(sdkappid, hourStart, stream)) {
     const into = entry.stage === 'ready_to_send' ? ready : post;
     into.set(entry.platform!, (into.get(entry.platform!) ?? 0) + entry.errCount);
   }

@@ -5,7 +5,7 @@
  */
 
 /** The name of one collected API. */
-export type FeedName = 'loss' | 'statistics';
+export type FeedName = 'loss' | 'statistics' | 'all-member-loss' | 'all-member-statistics';
 
 export interface TimApiInfo {
   /** Tencent's name of the API. */
@@ -31,6 +31,19 @@ export const TIM_APIS: Readonly<Record<FeedName, TimApiInfo>> = {
     path: '/v4/timpush/normal_push_statistics',
     documentedDays: 30,
     settingPrefix: 'STATS',
+  },
+  // Task pushes (all users, tags, single pushes sent as tasks with v4/timpush/push or batch).
+  'all-member-loss': {
+    api: 'all_member_push_loss',
+    path: '/v4/timpush/all_member_push_loss',
+    documentedDays: 7,
+    settingPrefix: 'ALL_MEMBER_LOSS',
+  },
+  'all-member-statistics': {
+    api: 'all_member_push_statistics',
+    path: '/v4/timpush/all_member_push_statistics',
+    documentedDays: 30,
+    settingPrefix: 'ALL_MEMBER_STATS',
   },
 };
 

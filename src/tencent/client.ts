@@ -24,6 +24,13 @@ import { inProcessGate, type CallGate } from './callGate.ts';
 import { ANSWER_LIMITS, archivedBody, readLimitedBody, truncateDescription, type AnswerLimits } from './limits.ts';
 import { parsePushLossBody, type Envelope, type ParsedBody } from './response.ts';
 import { parseStatisticsBody, type PushStatistics } from './statistics.ts';
+import {
+  parseAllMemberLossBody,
+  parseAllMemberStatisticsBody,
+  taskIdsProblem,
+  type TaskLoss,
+  type TaskStatistics,
+} from './allMember.ts';
 import { UserSigSource } from './usersig.ts';
 import { describeWindowLimits, windowProblem, type WindowLimits } from './window.ts';
 
@@ -54,6 +61,33 @@ export interface TimClient {
   normalPushLoss(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedLoss>;
   /** Fetches the push statistics (sent, delivered, clicked) for a window, the same way. */
   normalPushStatistics(window: Window, options?: { signal?: AbortSignal }): Promise<FetchedStatistics>;
+  /**
+   * Fetches the loss of task pushes (`v4/timpush/push`, `batch`) for a window: one result per task
+   * in `taskIds` (at most 5, distinct, non-empty), in that order, or the overall
+   * numbers (one result, `taskId` null) for an empty list. Rejects a list it cannot send with a
+   * TypeError before any call; otherwise like {@link normalPushLoss}.
+   */
+  allMemberPushLoss(
+    window: Window,
+    taskIds: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<FetchedTaskLoss>;
+  /** Fetches the statistics of task pushes for a window, the same way. */
+  allMemberPushStatistics(
+    window: Window,
+    taskIds: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<FetchedTaskStatistics>;
+}
+
+export interface FetchedTaskLoss {
+  results: TaskLoss[];
+  call: CallRecord;
+}
+
+export interface FetchedTaskStatistics {
+  results: TaskStatistics[];
+  call: CallRecord;
 }
 
 export interface FetchedStatistics {
@@ -95,6 +129,8 @@ interface ApiSpec<T> {
   ): { kind: 'ok'; envelope: Envelope; value: T } | Exclude<ParsedBody, { kind: 'ok' }>;
   limits: WindowLimits;
   gate: CallGate;
+  /** The task-push APIs' `TaskID` list, sent in the body and kept with the call. */
+  taskIds?: readonly string[];
   /** A short summary of a success for the log line. */
   summary(value: T): Record<string, number>;
 }
@@ -218,6 +254,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       requestId: null,
       body: null,
       outcome: 'retryable',
+      ...(api.taskIds && { taskIds: api.taskIds }),
     };
     // The signature sent with this request, scrubbed from whatever comes back (with the key).
     const sig = userSig.current();
@@ -230,7 +267,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     try {
       const response = await httpClient.post<Readable>(
         host + api.path,
-        JSON.stringify({ StartTime: window.start, EndTime: window.end }),
+        JSON.stringify({ StartTime: window.start, EndTime: window.end, TaskID: api.taskIds }),
         {
           params: {
             sdkappid: app.sdkappid,
@@ -347,6 +384,7 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       log.info(
         {
           window,
+          taskIds: api.taskIds,
           host: call.host,
           attempt: attemptNo,
           durationMs: call.durationMs,
@@ -385,6 +423,9 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     }
   }
 
+  const limitsOf = (feed: FeedName): WindowLimits => deps.windowLimits?.[feed] ?? documentedLimits(feed);
+  const gateOf = (feed: FeedName): CallGate => deps.gates?.[feed] ?? gate;
+
   const lossApi: ApiSpec<LossEntry[]> = {
     name: 'loss',
     path: TIM_APIS.loss.path,
@@ -392,8 +433,8 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       const parsed = parsePushLossBody(body, limits, secrets);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.entries } : parsed;
     },
-    limits: deps.windowLimits?.loss ?? documentedLimits('loss'),
-    gate: deps.gates?.loss ?? gate,
+    limits: limitsOf('loss'),
+    gate: gateOf('loss'),
     summary: (entries) => ({ entries: entries.length }),
   };
   const statisticsApi: ApiSpec<PushStatistics> = {
@@ -403,9 +444,37 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
       const parsed = parseStatisticsBody(body, secrets, limits);
       return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.stats } : parsed;
     },
-    limits: deps.windowLimits?.statistics ?? documentedLimits('statistics'),
-    gate: deps.gates?.statistics ?? gate,
+    limits: limitsOf('statistics'),
+    gate: gateOf('statistics'),
     summary: (stats) => ({ platforms: stats.platforms.length }),
+  };
+  // The task-push APIs: one spec per call, as the TaskIDs asked are part of the request.
+  const taskApi = <T extends Array<{ taskId: string | null }>>(
+    name: FeedName,
+    taskIds: readonly string[],
+    read: (
+      body: string,
+      asked: readonly string[],
+      secrets: readonly string[],
+      limits: AnswerLimits,
+    ) => { kind: 'ok'; envelope: Envelope; results: T } | Exclude<ParsedBody, { kind: 'ok' }>,
+    summary: (value: T) => Record<string, number>,
+  ): ApiSpec<T> => {
+    const problem = taskIdsProblem(taskIds);
+    if (problem) throw new TypeError(`${TIM_APIS[name].api}: ${problem}`);
+    const asked = Object.freeze([...taskIds]);
+    return {
+      name,
+      path: TIM_APIS[name].path,
+      taskIds: asked,
+      parse(body, secrets) {
+        const parsed = read(body, asked, secrets, limits);
+        return parsed.kind === 'ok' ? { kind: 'ok', envelope: parsed.envelope, value: parsed.results } : parsed;
+      },
+      limits: limitsOf(name),
+      gate: gateOf(name),
+      summary: (value) => ({ results: value.length, ...summary(value) }),
+    };
   };
 
   return {
@@ -417,6 +486,20 @@ export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient 
     async normalPushStatistics(window, options = {}) {
       const { value, call } = await callApi(statisticsApi, window, options);
       return { stats: value, call };
+    },
+    async allMemberPushLoss(window, taskIds, options = {}) {
+      const api = taskApi('all-member-loss', taskIds, parseAllMemberLossBody, (results) => ({
+        entries: results.reduce((n, r) => n + r.entries.length, 0),
+      }));
+      const { value, call } = await callApi(api, window, options);
+      return { results: value, call };
+    },
+    async allMemberPushStatistics(window, taskIds, options = {}) {
+      const api = taskApi('all-member-statistics', taskIds, parseAllMemberStatisticsBody, (results) => ({
+        platforms: results.reduce((n, r) => n + r.platforms.length, 0),
+      }));
+      const { value, call } = await callApi(api, window, options);
+      return { results: value, call };
     },
   };
 }

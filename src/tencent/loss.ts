@@ -55,6 +55,8 @@ export interface CallRecord {
   durationMs: number;
   attempt: number;
   host: string;
+  /** The `TaskID` list asked for: the task-push APIs only, empty for their overall numbers. */
+  taskIds?: readonly string[];
   httpStatus: number | null;
   actionStatus: string | null;
   errorCode: number | null;

@@ -44,10 +44,7 @@ export function parsePushLossJson(json: unknown, limits: Pick<AnswerLimits, 'max
   if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
 
   // Counted before any entry is read: a million entries must not become a million facts.
-  const listed = LOSS_ARRAYS.reduce((sum, { field }) => {
-    const list = container[field];
-    return sum + (Array.isArray(list) ? list.length : 0);
-  }, 0);
+  const listed = countLossEntries(container);
   if (listed > limits.maxEntries) {
     return {
       kind: 'invalid',
@@ -56,18 +53,39 @@ export function parsePushLossJson(json: unknown, limits: Pick<AnswerLimits, 'max
     };
   }
 
-  const entries: LossEntry[] = [];
+  const entries = readLossArrays(container, readLossEntry);
+  if (typeof entries === 'string') return { kind: 'invalid', envelope, reason: entries };
+  return { kind: 'ok', envelope, entries };
+}
+
+/** How many entries the four loss arrays of `container` list, before any is read. */
+export function countLossEntries(container: Record<string, unknown>): number {
+  return LOSS_ARRAYS.reduce((sum, { field }) => {
+    const list = container[field];
+    return sum + (Array.isArray(list) ? list.length : 0);
+  }, 0);
+}
+
+/**
+ * The entries of the four loss arrays of `container`, each read by `read` (which says why an item
+ * is refused), or the first refusal with its place. A missing or null array is an empty one.
+ */
+export function readLossArrays<E>(
+  container: Record<string, unknown>,
+  read: (item: unknown, stage: LossEntry['stage'], perPlatform: boolean) => E | string,
+): E[] | string {
+  const entries: E[] = [];
   for (const { field, stage, perPlatform } of LOSS_ARRAYS) {
     const list = container[field];
     if (list === undefined || list === null) continue; // a missing array is an empty one
-    if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: `${field} is not an array` };
+    if (!Array.isArray(list)) return `${field} is not an array`;
     for (const [index, item] of list.entries()) {
-      const entry = readEntry(item, stage, perPlatform);
-      if (typeof entry === 'string') return { kind: 'invalid', envelope, reason: `${field}[${index}]: ${entry}` };
+      const entry = read(item, stage, perPlatform);
+      if (typeof entry === 'string') return `${field}[${index}]: ${entry}`;
       entries.push(entry);
     }
   }
-  return { kind: 'ok', envelope, entries };
+  return entries;
 }
 
 /**
@@ -118,7 +136,8 @@ function findArrays(json: Record<string, unknown>): Record<string, unknown> | st
   return (nested[0] as Record<string, unknown> | undefined) ?? json;
 }
 
-function readEntry(item: unknown, stage: LossEntry['stage'], perPlatform: boolean): LossEntry | string {
+/** One item of a loss array, or why it is refused. */
+export function readLossEntry(item: unknown, stage: LossEntry['stage'], perPlatform: boolean): LossEntry | string {
   if (!isRecord(item)) return 'not an object';
   const { ErrCode, ErrCount, ErrInfo, PushPlatform } = item;
 

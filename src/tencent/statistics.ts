@@ -63,44 +63,66 @@ export function parseStatisticsJson(
   const container = findCounts(checked.body);
   if (typeof container === 'string') return { kind: 'invalid', envelope, reason: container };
 
+  // The loss answers' cap on entries, counted before any is read: each channel is a row loaded.
+  const list = container.PlatformStatistics;
+  if (Array.isArray(list) && list.length > limits.maxEntries) {
+    const reason = `the answer lists ${list.length} channels, more than the ${limits.maxEntries} pushloss accepts`;
+    return { kind: 'invalid', envelope, reason };
+  }
+  const stats = readStatisticsScope(
+    container,
+    () => ({}),
+    (line) => line.platform,
+  );
+  if (typeof stats === 'string') return { kind: 'invalid', envelope, reason: stats };
+  return { kind: 'ok', envelope, stats };
+}
+
+/**
+ * The counts of one scope: its own four counts and its `PlatformStatistics[]`, each line read by
+ * `readMore` for fields beyond PushPlatform and the counts (which says why a line is refused).
+ * Lines with the same `keyOf` are one channel listed twice: not documented to happen, so their
+ * counts are added, never dropped. Returns why the scope is refused, if it is. Never throws.
+ */
+export function readStatisticsScope<X extends object>(
+  container: Record<string, unknown>,
+  readMore: (item: Record<string, unknown>) => X | string,
+  keyOf: (line: PushCounts & { platform: number } & X) => string | number,
+): { overall: PushCounts; platforms: Array<PushCounts & { platform: number } & X> } | string {
   const overall = readCounts(container);
-  if (typeof overall === 'string') return { kind: 'invalid', envelope, reason: overall };
+  if (typeof overall === 'string') return overall;
 
   const list = container.PlatformStatistics;
-  const platforms = new Map<number, PushCounts & { platform: number }>();
+  const platforms = new Map<string | number, PushCounts & { platform: number } & X>();
   if (list !== undefined && list !== null) {
-    if (!Array.isArray(list)) return { kind: 'invalid', envelope, reason: 'PlatformStatistics is not an array' };
-    // The loss answers' cap on entries, counted before any is read: each channel is a row loaded.
-    if (list.length > limits.maxEntries) {
-      const reason = `the answer lists ${list.length} channels, more than the ${limits.maxEntries} pushloss accepts`;
-      return { kind: 'invalid', envelope, reason };
-    }
+    if (!Array.isArray(list)) return 'PlatformStatistics is not an array';
     for (const [index, item] of list.entries()) {
       const where = `PlatformStatistics[${index}]`;
-      if (!isRecord(item)) return { kind: 'invalid', envelope, reason: `${where}: not an object` };
+      if (!isRecord(item)) return `${where}: not an object`;
       const platform = readInteger(item.PushPlatform);
       if (platform === null || platform === undefined || platform > MAX_PLATFORM) {
-        return { kind: 'invalid', envelope, reason: `${where}: PushPlatform is not a small non-negative integer` };
+        return `${where}: PushPlatform is not a small non-negative integer`;
       }
       const counts = readCounts(item);
-      if (typeof counts === 'string') return { kind: 'invalid', envelope, reason: `${where}: ${counts}` };
-      const seen = platforms.get(platform);
+      if (typeof counts === 'string') return `${where}: ${counts}`;
+      const more = readMore(item);
+      if (typeof more === 'string') return `${where}: ${more}`;
+      const line = { ...more, platform, ...counts };
+      const seen = platforms.get(keyOf(line));
       if (!seen) {
-        platforms.set(platform, { platform, ...counts });
+        platforms.set(keyOf(line), line);
         continue;
       }
-      // Not documented to happen; if a channel comes twice its counts are added, never dropped.
       for (const [, key] of COUNT_FIELDS) {
         const a = seen[key];
         const b = counts[key];
         const sum = a === null || b === null ? null : a + b;
-        if (sum !== null && !Number.isSafeInteger(sum))
-          return { kind: 'invalid', envelope, reason: `${where}: the summed ${key} count exceeds 2^53` };
+        if (sum !== null && !Number.isSafeInteger(sum)) return `${where}: the summed ${key} count exceeds 2^53`;
         seen[key] = sum;
       }
     }
   }
-  return { kind: 'ok', envelope, stats: { overall, platforms: [...platforms.values()] } };
+  return { overall, platforms: [...platforms.values()] };
 }
 
 /**

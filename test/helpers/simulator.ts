@@ -7,6 +7,7 @@ export { finishedPart } from '../../src/simulator/answer.ts';
 export { defaultLossData, sumLossEntries } from '../../src/simulator/lossData.ts';
 export { toResponseBody } from '../../src/simulator/responseBody.ts';
 export { defaultStatsData } from '../../src/simulator/statsData.ts';
+export { allMemberLossData, allMemberStatsData, defaultTaskIds } from '../../src/simulator/allMemberData.ts';
 
 /** The `StartTime` a recorded call asked for. */
 export function startTimeOf(call: SimCall): number {

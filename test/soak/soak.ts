@@ -228,8 +228,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         limits: {
           loss: { horizonSeconds: 7 * 86400, maxSpanSeconds: 7 * 86400 },
           statistics: { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400 },
+          'all-member-loss': { horizonSeconds: 7 * 86400, maxSpanSeconds: 7 * 86400 },
+          'all-member-statistics': { horizonSeconds: 30 * 86400, maxSpanSeconds: 30 * 86400 },
         },
-        rateSlots: { loss: 'loss', statistics: 'loss' },
+        rateSlots: { loss: 'loss', statistics: 'loss', 'all-member-loss': 'loss', 'all-member-statistics': 'loss' },
       });
     slots.push(
       { size: '1d', config: configFor('1d'), daemon: null, run: null, current: null, process: null },

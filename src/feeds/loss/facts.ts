@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { arrayLiteral } from '../../db/arrayLiteral.ts';
 import type { Database } from '../../db/database.ts';
+import { bucketsRelation } from '../bucketRows.ts';
 import type { BucketContent } from '../feed.ts';
 import type { FactLine } from './normalize.ts';
 
@@ -28,17 +29,7 @@ export async function replaceLossFacts(
   // Columns as arrays, one text parameter each: PostgreSQL reads arrays far faster than JSON records.
   const lines = buckets.flatMap((b, i) => b.rows.map((line) => ({ i, line })));
   const { rows: changed } = await sql<{ sdkappid: number; bucket_start: Date }>`
-    with bucket as (
-      select * from unnest(
-        ${arrayLiteral(buckets.map((_, i) => i))}::int4[],
-        ${arrayLiteral(buckets.map((b) => b.sdkappid))}::int8[],
-        ${arrayLiteral(buckets.map((b) => b.bucketStart.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.bucketSize))}::text[],
-        ${arrayLiteral(buckets.map((b) => b.bucketEnd.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.fetchedAt.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.callId))}::int8[]
-      ) as b(i, sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, call_id)
-    ),
+    with bucket as (select * from ${bucketsRelation(buckets)}),
     line as (
       select b.sdkappid, b.bucket_start, b.bucket_size, l.scope, l.stage, l.platform, l.err_code,
              b.bucket_end, l.err_count, l.err_info, b.fetched_at, b.call_id

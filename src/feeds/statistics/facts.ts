@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import { arrayLiteral } from '../../db/arrayLiteral.ts';
 import { OVERALL_PLATFORM, type Database } from '../../db/database.ts';
 import type { PushCounts, PushStatistics } from '../../tencent/statistics.ts';
+import { bucketsRelation, clearBuckets } from '../bucketRows.ts';
 import type { BucketContent } from '../feed.ts';
 
 /** One row of `stats_fact`: a channel's counts, or the overall ones (platform -1). */
@@ -43,20 +44,7 @@ export async function replaceStatsFacts(
 ): Promise<void> {
   if (buckets.length === 0) return;
   const rows = buckets.flatMap((b, i) => b.rows.map((row) => ({ i, row })));
-  const bucket = sql`unnest(
-        ${arrayLiteral(buckets.map((_, i) => i))}::int4[],
-        ${arrayLiteral(buckets.map((b) => b.sdkappid))}::int8[],
-        ${arrayLiteral(buckets.map((b) => b.bucketStart.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.bucketSize))}::text[],
-        ${arrayLiteral(buckets.map((b) => b.bucketEnd.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.fetchedAt.toISOString()))}::timestamptz[],
-        ${arrayLiteral(buckets.map((b) => b.callId))}::int8[]
-      ) as b(i, sdkappid, bucket_start, bucket_size, bucket_end, fetched_at, call_id)`;
-  // Two statements: the insert must see the delete's effect (a key may come back).
-  await sql`delete from stats_fact f using ${bucket}
-             where f.sdkappid = b.sdkappid and f.bucket_start = b.bucket_start and f.bucket_size = b.bucket_size`.execute(
-    trx,
-  );
+  await clearBuckets(trx, 'stats_fact', buckets);
   await sql`
     insert into stats_fact (sdkappid, bucket_start, bucket_size, platform, bucket_end, total_count, sent_count,
                             delivered_count, click_count, fetched_at, call_id)
@@ -70,7 +58,7 @@ export async function replaceStatsFacts(
         ${arrayLiteral(rows.map(({ row }) => row.delivered))}::int8[],
         ${arrayLiteral(rows.map(({ row }) => row.click))}::int8[]
       ) as r(i, platform, total_count, sent_count, delivered_count, click_count)
-      join ${bucket} using (i)`.execute(trx);
+      join ${bucketsRelation(buckets)} using (i)`.execute(trx);
   // The days follow in the same transaction (a 1d bucket also hides its day's hours).
   const days = buckets.map((b) => ({ sdkappid: b.sdkappid, bucket_start: b.bucketStart.toISOString() }));
   await sql`select push_stats_rollup_refresh(${JSON.stringify(days)}::json)`.execute(trx);
