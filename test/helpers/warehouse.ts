@@ -45,23 +45,25 @@ export async function listLossFactPartitions(db: Kysely<Database>): Promise<stri
   return rows.map((row) => row.name);
 }
 
-/** Everything collection writes (both APIs' archives, facts and bookkeeping, leases, rate slots). */
+/**
+ * Everything collection writes (every feed's facts; the archive and bookkeeping of every feed,
+ * through their parents; leases, rate slots), facts first.
+ */
 const COLLECTED = [
   'loss_fact',
-  'bucket_state',
-  'app_state',
-  'tim_call',
   'stats_fact',
-  'stats_bucket_state',
-  'stats_app_state',
-  'stats_call',
+  'all_member_loss_fact',
+  'all_member_stats_fact',
+  'feed_bucket_state',
+  'feed_app_state',
+  'feed_call',
   'app_lease',
   'rate_slot',
 ] as const;
 
 /** Empties what collection wrote, so each test starts from a database that collected nothing. */
 export async function clearCollected(db: Kysely<Database>): Promise<void> {
-  for (const table of COLLECTED) await db.deleteFrom(table).execute();
+  for (const table of COLLECTED) await sql`delete from ${sql.table(table)}`.execute(db);
 }
 
 /**
