@@ -7,7 +7,7 @@ import type { AnyFeed } from './feed.ts';
 import { lossFeed } from './loss/index.ts';
 import { statisticsFeed } from './statistics/index.ts';
 
-export type { AnyFeed, BucketContent, Feed, FeedName } from './feed.ts';
+export type { AnyFeed, FeedName } from './feed.ts';
 
 export const FEEDS: Readonly<Record<FeedName, AnyFeed>> = {
   loss: lossFeed,

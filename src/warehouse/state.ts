@@ -41,7 +41,10 @@ export async function listBucketStates(db: Kysely<Database>, filter: BucketState
   return query.execute();
 }
 
-/** Marks a fetched bucket final (its data will not change any more). Returns false if unknown. */
+/**
+ * @public for tests and tools: the load marks buckets final itself (`final` of its input).
+ * Marks a fetched bucket final (its data will not change any more). Returns false if unknown.
+ */
 export async function markBucketFinal(db: Kysely<Database>, key: BucketKey): Promise<boolean> {
   const result = await db
     .updateTable('feed_bucket_state')
