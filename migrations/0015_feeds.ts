@@ -114,6 +114,16 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql.raw(`alter table bucket_state drop constraint bucket_state_last_call_fkey`).execute(db);
   await sql.raw(`alter table stats_bucket_state drop constraint stats_bucket_state_last_call_fkey`).execute(db);
   await sql.raw(`alter table stats_fact drop constraint stats_fact_call_fkey`).execute(db);
+  // A partition may not have an identity column (PostgreSQL 17 refuses to attach one): the
+  // archives' ids come from the parent's sequence from now on.
+  for (const table of Object.values(PARTITIONS.feed_call)) {
+    await sql
+      .raw(
+        `alter table ${table} alter column id drop identity,
+                     alter column id set default nextval('feed_call_id_seq')`,
+      )
+      .execute(db);
+  }
   for (const [parent, byFeed] of Object.entries(PARTITIONS)) {
     for (const [feed, table] of Object.entries(byFeed)) {
       // The check lets ATTACH skip its scan of the table; the partition bound then holds it.
@@ -136,14 +146,6 @@ export async function up(db: Kysely<any>): Promise<void> {
                    (select coalesce(max(id), 0) from tim_call), (select coalesce(max(id), 0) from stats_call)) + 1, false)`,
     )
     .execute(db);
-  for (const table of Object.values(PARTITIONS.feed_call)) {
-    await sql
-      .raw(
-        `alter table ${table} alter column id drop identity,
-                     alter column id set default nextval('feed_call_id_seq')`,
-      )
-      .execute(db);
-  }
 
   await sql
     .raw(
