@@ -186,9 +186,12 @@ describe('npm run demo', () => {
     const result = await runCli(['demo'], { PUSHLOSS_DATA_DIR: demoDir });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    // A week of loss and a week of statistics.
-    expect(result.stdout.match(/ {2}\S+Z \.\. \S+Z {2}ok {2}\d+ ms/g)).toHaveLength(14);
-    expect(result.stdout).toMatch(/"status":"collected","fetched":14,"failed":0/);
+    // A week of each of the four APIs.
+    expect(result.stdout.match(/ {2}\S+Z \.\. \S+Z {2}ok {2}\d+ ms/g)).toHaveLength(28);
+    expect(result.stdout).toMatch(/"status":"collected","fetched":28,"failed":0/);
+    expect(result.stdout).toMatch(
+      /task pushes \(all_member_push_loss, all_member_push_stats\): [1-9]\d* sent, [1-9]\d* lost/,
+    );
     expect(result.stdout).toMatch(/Loss rate per stage and channel/);
     expect(result.stdout).toMatch(
       /1400000000 +FCM +Sent, not delivered +\d+ +\d+ +\d+\.\d\d% +FCM reports no delivery/,
