@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncDayZone } from '../src/db/dayZone.ts';
+import { syncDayZone } from '../src/warehouse/dayZone.ts';
 import { createTestDatabase, openSecondConnection, type TestDatabase } from './helpers/database.ts';
 
 let t: TestDatabase;

@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
-import { syncDayZone } from '../src/db/dayZone.ts';
+import { syncDayZone } from '../src/warehouse/dayZone.ts';
 import { migrateDown, migrateToLatest } from '../src/db/migrate.ts';
 import { toStatsResponseBody } from '../src/simulator/statsData.ts';
 import type { PushStatistics } from '../src/tencent/statistics.ts';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.ts';
 import { openDatabase, type OpenedDatabase } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
-import { syncDayZone } from '../db/dayZone.ts';
+import { syncDayZone } from '../warehouse/dayZone.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Logger } from '../log.ts';
 

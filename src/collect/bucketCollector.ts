@@ -13,7 +13,7 @@ import { inProcessGate, type CallGate } from '../tencent/callGate.ts';
 import { archiveSafely, isDataRefusal } from '../warehouse/archive.ts';
 import { BucketMismatchError } from '../warehouse/load.ts';
 import { createLoadBatcher, loadSlotsFor } from '../warehouse/loadBatcher.ts';
-import type { CollectorDeps } from './collector.ts';
+import type { CollectorDeps } from './deps.ts';
 import { isFinalFetch } from './planner.ts';
 import { chainGates, sharedSlotGate } from './rateSlots.ts';
 

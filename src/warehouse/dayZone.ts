@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { rebuildRollups } from '../warehouse/rollup.ts';
-import type { Database } from './database.ts';
+import { rebuildRollups } from './rollup.ts';
+import type { Database } from '../db/database.ts';
 
 /**
  * The BI views count days in `push_loss_day_zone()`, which reads the database setting
