@@ -1,3 +1,4 @@
+import type { SettlePolicy } from '../config/config.ts';
 import type { BucketSize } from '../buckets.ts';
 import type { Window } from '../tencent/loss.ts';
 import { bucketsOverlapping } from '../buckets.ts';
@@ -18,12 +19,7 @@ import { bucketsOverlapping } from '../buckets.ts';
  * has an answer, "lost" when it never had one.
  */
 
-export interface SettlePolicy {
-  /** Ages after a bucket's end at which it is fetched again, ascending; `every-pass`: every pass. */
-  scheduleMs: readonly number[] | 'every-pass';
-  /** The final fetch falls in the last this-long before the bucket leaves the horizon. */
-  finalWindowMs: number;
-}
+export type { SettlePolicy } from '../config/config.ts';
 
 export interface KnownBucket {
   start: number;

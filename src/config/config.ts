@@ -3,7 +3,6 @@ import { validate as validateCron } from 'node-cron';
 import { isValidTimeZone, type BucketSize } from '../buckets.ts';
 import { Secret } from '../secret.ts';
 import { FEED_NAMES, isFeedName, TIM_APIS, type FeedName } from '../tencent/apis.ts';
-import type { SettlePolicy } from '../collect/planner.ts';
 import { loadApps, type AppConfig } from './apps.ts';
 import { fail, parseDuration, read, readOptionalFile, readOrDefault, type CONFIG_DEFAULTS, type Env } from './env.ts';
 
@@ -18,6 +17,14 @@ export { ConfigError } from './env.ts';
  */
 
 export type { BucketSize };
+
+/** When buckets are fetched again, and when a fetch makes one final (the planner, src/collect/planner.ts). */
+export interface SettlePolicy {
+  /** Ages after a bucket's end at which it is fetched again, ascending; `every-pass`: every pass. */
+  scheduleMs: readonly number[] | 'every-pass';
+  /** The final fetch falls in the last this-long before the bucket leaves the horizon. */
+  finalWindowMs: number;
+}
 
 /** One feed's window limits (`<PREFIX>_HORIZON`, `<PREFIX>_MAX_SPAN`). */
 export interface FeedLimits {

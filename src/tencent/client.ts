@@ -8,7 +8,6 @@ import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance } from 'axios';
 import { redactText } from '../redact.ts';
 import { systemClock, unixSeconds, type Clock } from '../clock.ts';
-import type { AppConfig, Config } from '../config/config.ts';
 import { TIM_APIS, type FeedName } from './apis.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -32,6 +31,7 @@ import {
   type TaskStatistics,
 } from './allMember.ts';
 import { UserSigSource } from './usersig.ts';
+import type { Secret } from '../secret.ts';
 import { describeWindowLimits, windowProblem, type WindowLimits } from './window.ts';
 
 /**
@@ -49,6 +49,24 @@ function networkReason(error: unknown, deadline: AbortSignal, secrets: readonly 
 export function documentedLimits(feed: FeedName): WindowLimits {
   const seconds = TIM_APIS[feed].documentedDays * 86_400;
   return { horizonSeconds: seconds, maxSpanSeconds: seconds };
+}
+
+/** The app as the client needs it (the configuration's `AppConfig` is one). */
+export interface TimApp {
+  sdkappid: number;
+  secretKey: Secret;
+  /** The App administrator the calls are made as. */
+  identifier: string;
+  /** Tried in order; a network-level failure moves retries to the next one. */
+  baseUrls: readonly string[];
+}
+
+/** How calls are made (the configuration's `api` settings are one). */
+export interface CallSettings {
+  /** Minimum gap between two calls for one app. */
+  minIntervalMs: number;
+  timeoutMs: number;
+  maxAttempts: number;
 }
 
 /** One app's view of the Tencent API: one method per API call. */
@@ -102,7 +120,7 @@ export interface FetchedLoss {
 }
 
 export interface TimClientDeps {
-  api: Config['api'];
+  api: CallSettings;
   logger: Logger;
   clock?: Clock;
   /** Shared by all apps' clients so the cap is per app, whatever the number of clients. */
@@ -221,7 +239,7 @@ type AttemptResult<T> =
     };
 
 /** Builds the client for one app. */
-export function createTimClient(app: AppConfig, deps: TimClientDeps): TimClient {
+export function createTimClient(app: TimApp, deps: TimClientDeps): TimClient {
   const clock = deps.clock ?? systemClock;
   const gate = deps.gate ?? inProcessGate(deps.api.minIntervalMs);
   const httpClient = deps.http ?? createHttp(deps.api.timeoutMs);
