@@ -276,6 +276,21 @@ describe('the real 1 call/second cap', () => {
     }
   }, 15_000);
 
+  it('the in-process gate never lets a write start less than the interval after the previous one was written', async () => {
+    // A timer may fire up to a millisecond before its delay is up (Node counts it from the event
+    // loop's whole-millisecond clock), so a gate that trusts one sleep can release a write early.
+    const gate = inProcessGate(20);
+    const writes: { start: number; end: number }[] = [];
+    const write = async () => {
+      const start = performance.now();
+      await systemClock.sleep(1);
+      writes.push({ start, end: performance.now() });
+    };
+    await Promise.all(Array.from({ length: 30 }, () => gate.send!(APP, write)));
+    const gaps = writes.slice(1).map((w, i) => w.start - writes[i]!.end);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20);
+  });
+
   it('a request held up after its turn at the gate pushes the next one back: the gap holds on the wire', async () => {
     const realSim = await startSimulator({ apps: [{ sdkappid: APP, secretKey: SECRET }], minIntervalMs: 200 });
     try {
@@ -283,7 +298,13 @@ describe('the real 1 call/second cap', () => {
       const window = { start: Math.floor(now / 1000) - 2 * DAY, end: Math.floor(now / 1000) - DAY };
       // The first call gets its turn, then the event loop is busy for 150 ms before the request
       // can leave (as when the embedded database runs other apps' loads on this thread).
-      const inner = inProcessGate(200);
+      // The gate spaces writes by 240 ms against the simulator's 200, as production's 1200 ms
+      // stands above Tencent's 1000: the simulator shares this thread, so it reads a request
+      // only when the client's code lets go of the loop, and a stall after the first write
+      // (10 ms and more on a loaded machine) makes that arrival late and the gap after it look
+      // short. Spacing by the starts alone would still put the second request about 90 ms after
+      // the first (240 - 150), refused: the test fails unless the hold-up pushes it back.
+      const inner = inProcessGate(240);
       let held = false;
       const gate: CallGate = {
         async wait(sdkappid, signal) {
@@ -298,7 +319,7 @@ describe('the real 1 call/second cap', () => {
         send: (sdkappid, write, signal) => inner.send!(sdkappid, write, signal),
       };
       const tim = createTimClient(appFor([realSim.url]), {
-        api: api({ minIntervalMs: 200, maxAttempts: 1 }),
+        api: api({ minIntervalMs: 240, maxAttempts: 1 }),
         logger: capturedLogger().logger,
         gate,
       });

@@ -41,8 +41,14 @@ export function inProcessGate(minIntervalMs: number): CallGate {
     },
     send(sdkappid, write, signal) {
       const turn = (sending.get(sdkappid) ?? Promise.resolve()).then(async () => {
-        const early = (lastSent.get(sdkappid) ?? -Infinity) + minIntervalMs - performance.now();
-        if (early > 0) await systemClock.sleep(early, signal);
+        // Asked again after each sleep: a timer can fire a millisecond or more before its delay
+        // is up (Node counts it from the event loop's whole-millisecond clock), so a single sleep
+        // could let a request out less than the interval after the previous one.
+        for (;;) {
+          const early = (lastSent.get(sdkappid) ?? -Infinity) + minIntervalMs - performance.now();
+          if (early <= 0) break;
+          await systemClock.sleep(early, signal);
+        }
         try {
           await write();
         } finally {
