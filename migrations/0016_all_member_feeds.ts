@@ -118,8 +118,13 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await sql.raw(`drop view all_member_push_stats, all_member_push_loss`).execute(db);
   await sql.raw(`drop table all_member_stats_fact, all_member_loss_fact`).execute(db);
-  // Buckets first: their foreign key points at the calls.
+  // Buckets first: their foreign key points at the calls. A call partition leaves its parent
+  // before it is dropped: the parent's foreign key depends on it until then.
   for (const parent of [...PARENTS].reverse()) {
-    for (const feed of FEEDS) await sql.raw(`drop table ${partition(parent, feed)}`).execute(db);
+    for (const feed of FEEDS) {
+      if (parent === 'feed_call')
+        await sql.raw(`alter table feed_call detach partition ${partition(parent, feed)}`).execute(db);
+      await sql.raw(`drop table ${partition(parent, feed)}`).execute(db);
+    }
   }
 }

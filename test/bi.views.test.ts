@@ -469,6 +469,8 @@ describe('collection_status', () => {
 
 describe('the pushloss_reader role', () => {
   const READABLE = [
+    'all_member_push_loss',
+    'all_member_push_stats',
     'collection_status',
     'platform',
     'push_error_codes',
@@ -503,6 +505,8 @@ describe('the pushloss_reader role', () => {
     'feed_call',
     'feed_bucket_state',
     'feed_app_state',
+    'all_member_loss_fact',
+    'all_member_stats_fact',
     'kysely_migration',
     'kysely_migration_lock',
     'loss_day',
@@ -608,6 +612,9 @@ describe('the pushloss_reader role', () => {
       push_loss_anomalies: 0,
       // This data set's final buckets have no archived answer with a body: nothing to measure.
       push_loss_revisions: 0,
+      // 0016's: no task pushes collected here.
+      all_member_push_loss: 0,
+      all_member_push_stats: 0,
     });
     const [back] = await rows<{ user: string }>(t.db, sql`select current_user as user`);
     expect(back!.user).not.toBe('pushloss_reader');
@@ -725,7 +732,7 @@ describe('migration 0003 down and up', () => {
       const roleExists = async () =>
         (await rows(own.db, sql`select 1 from pg_roles where rolname = 'pushloss_reader'`)).length === 1;
       const before = await grants();
-      expect(before).toHaveLength(19); // 0003's 8, 0004's push_loss_apps, 0005's 4, 0007's push_loss_code_periods, 0010's push_loss_codes_all_apps, 0012's 3, 0013's push_loss_revisions
+      expect(before).toHaveLength(21); // 0003's 8, 0004's push_loss_apps, 0005's 4, 0007's push_loss_code_periods, 0010's push_loss_codes_all_apps, 0012's 3, 0013's push_loss_revisions, 0016's 2
 
       await sql`create role ${sql.id(member)} login`.execute(own.db);
       await sql`grant pushloss_reader to ${sql.id(member)}`.execute(own.db);
@@ -785,7 +792,7 @@ describe('migration 0003 down and up', () => {
           d.db,
           sql`select 1 from pg_class c, aclexplode(c.relacl) a where a.grantee = 'pushloss_reader'::regrole`,
         );
-        expect(readable).toHaveLength(19); // as above
+        expect(readable).toHaveLength(21); // as above
       }
     } finally {
       await second?.close();

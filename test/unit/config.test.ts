@@ -47,9 +47,16 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({
       loss: { horizonSeconds: 604800, maxSpanSeconds: 604800 },
       statistics: { horizonSeconds: 2592000, maxSpanSeconds: 2592000 },
+      'all-member-loss': { horizonSeconds: 604800, maxSpanSeconds: 604800 },
+      'all-member-statistics': { horizonSeconds: 2592000, maxSpanSeconds: 2592000 },
     });
     // One slot per app, shared by every feed.
-    expect(config.rateSlots).toEqual({ loss: 'loss', statistics: 'loss' });
+    expect(config.rateSlots).toEqual({
+      loss: 'loss',
+      statistics: 'loss',
+      'all-member-loss': 'loss',
+      'all-member-statistics': 'loss',
+    });
     expect(config.api).toEqual({
       minIntervalMs: 1200,
       timeoutMs: 8000,
