@@ -57,6 +57,19 @@ export interface Feed<Answer = unknown, Row = unknown> {
   afterLoads?(db: Kysely<Database>): Promise<void>;
 }
 
+/** What a parser returns for a body that gives no answer: a Tencent error, or why it is unreadable. */
+type NoAnswer = { kind: 'api_error'; envelope: { errorCode: number } } | { kind: 'invalid'; reason: string };
+
+/** A parsed archived body as `parseArchived` returns it: the answer taken from it, or an Error saying why not. */
+export function archivedAnswer<Parsed extends { kind: 'ok' } | NoAnswer, Answer>(
+  parsed: Parsed,
+  answer: (ok: Extract<Parsed, { kind: 'ok' }>) => Answer,
+): Answer | Error {
+  if (parsed.kind === 'ok') return answer(parsed as Extract<Parsed, { kind: 'ok' }>);
+  const failed = parsed as NoAnswer;
+  return new Error(failed.kind === 'invalid' ? failed.reason : `archived answer is error ${failed.envelope.errorCode}`);
+}
+
 /**
  * A feed of any answer and row shape, as the pipeline holds them: it only passes a feed's answer
  * and rows back to the same feed. (Methods are bivariant, so every Feed<A, R> is one.)

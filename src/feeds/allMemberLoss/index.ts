@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { arrayLiteral } from '../../db/arrayLiteral.ts';
 import { parseAllMemberLossBody, type TaskLoss } from '../../tencent/allMember.ts';
 import { bucketsRelation, clearBuckets } from '../bucketRows.ts';
-import type { BucketContent, Feed } from '../feed.ts';
+import { archivedAnswer, type BucketContent, type Feed } from '../feed.ts';
 import { normalizeLoss, type FactLine } from '../loss/normalize.ts';
 
 /** One row of `all_member_loss_fact`: a loss line of one task ('' overall) and event type (-1 none). */
@@ -38,13 +38,7 @@ export const allMemberLossFeed: Feed<TaskLoss[], TaskLossRow> = {
     const { results, call } = await client.allMemberPushLoss(window, [], signal ? { signal } : {});
     return { call, answer: results };
   },
-  parseArchived(body) {
-    const parsed = parseAllMemberLossBody(body, []);
-    if (parsed.kind === 'ok') return parsed.results;
-    return new Error(
-      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
-    );
-  },
+  parseArchived: (body) => archivedAnswer(parseAllMemberLossBody(body, []), (ok) => ok.results),
   toRows: taskLossRows,
   answerEntries: (results) => results.reduce((sum, result) => sum + result.entries.length, 0),
   async replaceFacts(trx, buckets: ReadonlyArray<BucketContent<TaskLossRow>>) {

@@ -9,7 +9,7 @@ import { OVERALL_PLATFORM } from '../../db/database.ts';
 import { parseAllMemberStatisticsBody, type TaskStatistics } from '../../tencent/allMember.ts';
 import type { PushCounts } from '../../tencent/statistics.ts';
 import { bucketsRelation, clearBuckets } from '../bucketRows.ts';
-import type { BucketContent, Feed } from '../feed.ts';
+import { archivedAnswer, type BucketContent, type Feed } from '../feed.ts';
 
 /** One row of `all_member_stats_fact`: counts of one task ('' overall), channel and event type. */
 export interface TaskStatsRow extends PushCounts {
@@ -57,13 +57,7 @@ export const allMemberStatisticsFeed: Feed<TaskStatistics[], TaskStatsRow> = {
     const { results, call } = await client.allMemberPushStatistics(window, [], signal ? { signal } : {});
     return { call, answer: results };
   },
-  parseArchived(body) {
-    const parsed = parseAllMemberStatisticsBody(body, []);
-    if (parsed.kind === 'ok') return parsed.results;
-    return new Error(
-      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
-    );
-  },
+  parseArchived: (body) => archivedAnswer(parseAllMemberStatisticsBody(body, []), (ok) => ok.results),
   toRows: taskStatsRows,
   answerEntries: (results) => results.reduce((sum, result) => sum + 1 + result.platforms.length, 0),
   async replaceFacts(trx, buckets: ReadonlyArray<BucketContent<TaskStatsRow>>) {

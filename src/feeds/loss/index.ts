@@ -4,7 +4,7 @@
  */
 import { parsePushLossBody } from '../../tencent/response.ts';
 import type { LossEntry } from '../../tencent/loss.ts';
-import type { Feed } from '../feed.ts';
+import { archivedAnswer, type Feed } from '../feed.ts';
 import { replaceLossFacts } from './facts.ts';
 import { normalizeLoss, type FactLine } from './normalize.ts';
 import { ensureLossFactPartitions } from './partitions.ts';
@@ -16,13 +16,7 @@ export const lossFeed: Feed<LossEntry[], FactLine> = {
     const { entries, call } = await client.normalPushLoss(window, signal ? { signal } : {});
     return { call, answer: entries };
   },
-  parseArchived(body) {
-    const parsed = parsePushLossBody(body);
-    if (parsed.kind === 'ok') return parsed.entries;
-    return new Error(
-      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
-    );
-  },
+  parseArchived: (body) => archivedAnswer(parsePushLossBody(body), (ok) => ok.entries),
   toRows: normalizeLoss,
   answerEntries: (entries) => entries.length,
   prepare: ensureLossFactPartitions,

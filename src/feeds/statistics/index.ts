@@ -3,7 +3,7 @@
  * sent, delivered and clicked per bucket, overall and per channel, into `stats_fact`.
  */
 import { parseStatisticsBody, type PushStatistics } from '../../tencent/statistics.ts';
-import type { Feed } from '../feed.ts';
+import { archivedAnswer, type Feed } from '../feed.ts';
 import { replaceStatsFacts, statsRows, type StatsRow } from './facts.ts';
 
 export const statisticsFeed: Feed<PushStatistics, StatsRow> = {
@@ -12,13 +12,7 @@ export const statisticsFeed: Feed<PushStatistics, StatsRow> = {
     const { stats, call } = await client.normalPushStatistics(window, signal ? { signal } : {});
     return { call, answer: stats };
   },
-  parseArchived(body) {
-    const parsed = parseStatisticsBody(body);
-    if (parsed.kind === 'ok') return parsed.stats;
-    return new Error(
-      parsed.kind === 'invalid' ? parsed.reason : `archived answer is error ${parsed.envelope.errorCode}`,
-    );
-  },
+  parseArchived: (body) => archivedAnswer(parseStatisticsBody(body), (ok) => ok.stats),
   toRows: statsRows,
   answerEntries: (stats) => 1 + stats.platforms.length,
   replaceFacts: replaceStatsFacts,
