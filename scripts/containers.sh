@@ -215,7 +215,10 @@ mapfile -t database_tests < <(grep -l -e 'createTestDatabase' -e "inject('pushlo
 [ "${#database_tests[@]}" -gt 0 ] || die "no test file uses the test database"
 echo "containers: ${#database_tests[@]} files: ${database_tests[*]}"
 # TEST_DB=postgres: the container is required, no quiet fallback to PGlite. --project fast: the
-# system tests among them (processes, faults, soak) ran on the local server already.
+# system tests among them (processes, faults, soak; alerting, the month of passes and migrate
+# down, which run on PGlite too) ran on the local server already, whose PostgreSQL 15 the
+# stand-in also is.
+# Two files at a time, as npm test runs them (vitest.config.ts).
 env -u TEST_DATABASE_URL TEST_DB=postgres npx vitest run --project fast "${database_tests[@]}"
 
 step "a container that cannot start"

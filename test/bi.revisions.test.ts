@@ -59,9 +59,15 @@ interface Revision {
   share_20d: string | null;
   changed_after_48h: string;
 }
-const revisions = async () =>
-  (await sql<Revision>`select * from push_loss_revisions order by feed, stage, platform nulls first`.execute(t.db))
-    .rows;
+/**
+ * The view, read once: the tests only read after the month of passes, and each read of it costs
+ * seconds on PGlite.
+ */
+let read: Promise<Revision[]> | undefined;
+const revisions = () =>
+  (read ??= sql<Revision>`select * from push_loss_revisions order by feed, stage, platform nulls first`
+    .execute(t.db)
+    .then((result) => result.rows));
 const overall = (rows: Revision[], feed: string, stage: string) =>
   rows.find((r) => r.feed === feed && r.stage === stage && r.platform === null)!;
 

@@ -4,12 +4,15 @@
  *
  * On a server, one template database is migrated here so each test file's database is a cheap
  * `CREATE DATABASE ... TEMPLATE` copy instead of a migration run. On PGlite, the same idea: an
- * empty and a migrated in-memory database are dumped here once, and each file's database loads
- * one of the snapshots instead of running initdb (and the migrations) again.
+ * empty and a migrated in-memory database are dumped here, once for as long as the migrations do
+ * not change, and each file's database loads one of the snapshots instead of running initdb (and
+ * the migrations) again.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import type { TestProject } from 'vitest/node';
@@ -65,9 +68,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       };
     }
     if (plan.mode === 'pglite') {
-      const dir = await mkdtemp(join(tmpdir(), 'pushloss-pglite-snapshots-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      plan = { ...plan, snapshots: await pgliteSnapshots(dir), label: `${plan.label}, each loaded from a snapshot` };
+      const { snapshots, cached } = await cachedPgliteSnapshots();
+      plan = {
+        ...plan,
+        snapshots,
+        label: `${plan.label}, each loaded from a snapshot${cached ? ' (cached: the migrations have not changed)' : ''}`,
+      };
     }
     console.log(`[pushloss tests] database: ${plan.label}`);
     project.provide('pushlossTestDb', plan);
@@ -78,8 +84,43 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 }
 
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * The snapshots, made once and kept under node_modules/.cache/ for later runs (about 10 s of
+ * initdb and migrations each run otherwise), keyed by everything that goes into them: the
+ * migrations, the code that runs them, this file and the lockfile (PGlite's and Kysely's versions).
+ * A new key makes new snapshots; `npm ci` starts afresh.
+ */
+async function cachedPgliteSnapshots(): Promise<{ snapshots: PgliteSnapshots; cached: boolean }> {
+  const hash = createHash('sha256');
+  const migrations = (await readdir(join(ROOT, 'migrations'))).sort().map((name) => `migrations/${name}`);
+  for (const file of [...migrations, 'src/db/migrate.ts', 'src/db/int8.ts', 'test/globalSetup.ts', 'package-lock.json'])
+    hash.update(`${file}\0`).update(await readFile(join(ROOT, file)));
+  const cache = join(ROOT, 'node_modules', '.cache', 'pushloss-tests');
+  const dir = join(cache, `pglite-snapshots-${hash.digest('hex').slice(0, 16)}`);
+  const snapshots = { empty: join(dir, 'empty.tar'), migrated: join(dir, 'migrated.tar') };
+  if (existsSync(snapshots.migrated)) return { snapshots, cached: true };
+  // Made aside and renamed into place: two runs at once each make their own, one of them stays.
+  await mkdir(cache, { recursive: true });
+  const aside = await mkdtemp(join(cache, 'making-'));
+  try {
+    await pgliteSnapshots(aside);
+    await rename(aside, dir).catch((error: unknown) => {
+      if (!existsSync(snapshots.migrated)) throw error;
+    });
+    // Those of earlier migrations go (a few MB each).
+    for (const name of await readdir(cache))
+      if (name.startsWith('pglite-snapshots-') && join(cache, name) !== dir)
+        await rm(join(cache, name), { recursive: true, force: true });
+  } finally {
+    await rm(aside, { recursive: true, force: true });
+  }
+  return { snapshots, cached: false };
+}
+
 /** Dumps an empty and a migrated in-memory PGlite into `dir`, opened as openDatabase opens one. */
-async function pgliteSnapshots(dir: string): Promise<PgliteSnapshots> {
+async function pgliteSnapshots(dir: string): Promise<void> {
   const snapshots = { empty: join(dir, 'empty.tar'), migrated: join(dir, 'migrated.tar') };
   const pglite = await PGlite.create({ parsers: pgliteParsers });
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
@@ -92,5 +133,4 @@ async function pgliteSnapshots(dir: string): Promise<PgliteSnapshots> {
   } finally {
     await db.destroy();
   }
-  return snapshots;
 }
