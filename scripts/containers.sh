@@ -19,8 +19,8 @@
 #      change (label pushloss.stand-in.key); `docker rmi` them to force a rebuild.
 # Checks:
 #   4. `docker build` of the Dockerfile (--network host: all traffic stays on this machine).
-#   5. test/container.image.test.ts: the image against the local PostgreSQL and the simulator;
-#      test/container.compose.test.ts: docker-compose.yml up with the PostgreSQL stand-in.
+#   5. test/system/container.image.test.ts: the image against the local PostgreSQL and the simulator;
+#      test/system/container.compose.test.ts: docker-compose.yml up with the PostgreSQL stand-in.
 #   6. The fast suite's tests that need a database (the files that call createTestDatabase or
 #      read the harness's database plan) through testcontainers (TEST_DB=postgres on the
 #      PostgreSQL stand-in): the harness's container path, not the whole suite a third time (CI
@@ -207,11 +207,11 @@ if [ -n "$(stand_in_key "$IMAGE")" ]; then echo "containers: $IMAGE is built on 
 # --- 5. the image and compose, for real ---------------------------------------------------------
 step "image and compose checks"
 PUSHLOSS_IMAGE="$IMAGE" TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
-  npx vitest run --no-file-parallelism test/container.image.test.ts test/container.compose.test.ts
+  npx vitest run --no-file-parallelism test/system/container.image.test.ts test/system/container.compose.test.ts
 
 # --- 6. testcontainers ------------------------------------------------------------------------
 step "the database tests through testcontainers ($POSTGRES_TAG)"
-mapfile -t database_tests < <(grep -l -e 'createTestDatabase' -e "inject('pushlossTestDb')" test/*.test.ts)
+mapfile -t database_tests < <(grep -rl --include='*.test.ts' -e 'createTestDatabase' -e "inject('pushlossTestDb')" test)
 [ "${#database_tests[@]}" -gt 0 ] || die "no test file uses the test database"
 echo "containers: ${#database_tests[@]} files: ${database_tests[*]}"
 # TEST_DB=postgres: the container is required, no quiet fallback to PGlite. --project fast: the
@@ -223,7 +223,7 @@ env -u TEST_DATABASE_URL TEST_DB=postgres npx vitest run --project fast "${datab
 
 step "a container that cannot start"
 absent=pushloss-stand-in/absent:never-built
-env -u TEST_DATABASE_URL -u TEST_DB TEST_POSTGRES_IMAGE="$absent" npx vitest run test/unit/usersig.test.ts >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log"; die "the test run failed instead of falling back"; }
+env -u TEST_DATABASE_URL -u TEST_DB TEST_POSTGRES_IMAGE="$absent" npx vitest run test/tencent/usersig.test.ts >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log"; die "the test run failed instead of falling back"; }
 grep -F "did not start:" "$WORK/fallback.log" | grep -F "$absent" ||
   { cat "$WORK/fallback.log"; die "no one-line reason naming $absent"; }
 grep -F 'database: in-memory PGlite' "$WORK/fallback.log" || { cat "$WORK/fallback.log"; die "no fallback to PGlite"; }
