@@ -95,7 +95,7 @@ export async function runBackfill(
           summary.stopped = true;
           return;
         }
-        const label = `${plan.feed === 'loss' ? '' : `${plan.feed} `}app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
+        const label = `${plan.feed} app ${app.sdkappid} bucket ${index + 1}/${plan.buckets.length} ${isoSeconds(bucket.start)} .. ${isoSeconds(bucket.end)}`;
         try {
           const result = await collectOrStop(collector, app, bucket, plan.feed, signal);
           if (result === 'stopped') {

@@ -1,12 +1,16 @@
 import { sql, type Kysely } from 'kysely';
 import { systemClock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
+import { FEED_NAMES } from '../tencent/apis.ts';
 import type { CallGate } from '../tencent/callGate.ts';
 
 export interface SharedSlotOptions {
   /** How late a start may be before its slot is given up; default {@link latenessBudget}. */
   latenessBudgetMs?: number;
-  /** Which of the app's slots (RATE_SLOTS; default 'loss'): the feeds given one wait for each other. */
+  /**
+   * Which of the app's slots (RATE_SLOTS): the feeds given one wait for each other. Default the
+   * slot every feed shares under RATE_SLOTS=shared, named after the first feed.
+   */
   slot?: string;
   /**
    * Whether sends take the slot's row lock at the socket (default true). Off on PGlite: one
@@ -36,7 +40,7 @@ export interface SharedSlotOptions {
  * trips, never a sleep (a send that is early lets go of the row, sleeps, and asks again).
  */
 export function sharedSlotGate(db: Kysely<Database>, minIntervalMs: number, options: SharedSlotOptions = {}): CallGate {
-  const { latenessBudgetMs = latenessBudget(minIntervalMs), slot = 'loss', atSocket = true } = options;
+  const { latenessBudgetMs = latenessBudget(minIntervalMs), slot = FEED_NAMES[0], atSocket = true } = options;
   const interval = sql`(${minIntervalMs}::float8 * interval '1 millisecond')`;
 
   /** One try at the socket: the wait still needed (ms), or null once the bytes are written. */

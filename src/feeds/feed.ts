@@ -51,6 +51,11 @@ export interface Feed<Answer = unknown, Row = unknown> {
   /** Readies storage for buckets starting at these instants (unix seconds), e.g. partitions. */
   prepare?(trx: Kysely<Database>, bucketStarts: readonly number[]): Promise<void>;
   /**
+   * Its daily rollup under the BI views, which counts days in one zone (BUCKET_TZ): the table
+   * holding that zone, and the function rebuilding the rollup in another.
+   */
+  readonly rollup?: { zoneTable: string; rebuild: string };
+  /**
    * After a pass, backfill or renormalize: work done once for many loads (a sum over all apps).
    * A failure is logged by the caller, never fatal: readers stay exact, only slower.
    */

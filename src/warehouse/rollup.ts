@@ -1,7 +1,7 @@
 /**
- * The zone the daily rollups under the BI views count days in: loss (`loss_day_total`,
- * `loss_code_week`, `loss_week`, `loss_day`; migrations 0004, 0007, 0009) and statistics
- * (`stats_day`, migration 0008).
+ * The zone the feeds' daily rollups under the BI views count days in (each feed's `rollup`: loss
+ * `loss_day_total`, `loss_code_week`, `loss_week`, `loss_day`, migrations 0004, 0007, 0009;
+ * statistics `stats_day`, 0008).
  *
  * The rollups themselves are kept exact by each feed's `replaceFacts`, in the load's
  * transaction; the sum over all apps (`loss_all_day`, 0010) by the loss feed's `afterLoads`.
@@ -9,14 +9,12 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { FEEDS } from '../feeds/index.ts';
 
 /** Each rollup keeps the zone it counts days in apart, and is rebuilt by its own function. */
-const ROLLUPS = [
-  { zoneTable: 'loss_rollup_zone', rebuild: 'push_loss_rollup_rebuild' },
-  { zoneTable: 'stats_rollup_zone', rebuild: 'push_stats_rollup_rebuild' },
-] as const;
+const ROLLUPS = Object.values(FEEDS).flatMap((feed) => (feed.rollup ? [feed.rollup] : []));
 
-/** The zones the rollups count days in (loss first, then statistics). */
+/** The zones the rollups count days in, in the feeds' order. */
 export async function rollupZones(db: Kysely<Database>): Promise<string[]> {
   const zones: string[] = [];
   for (const { zoneTable } of ROLLUPS) {

@@ -256,7 +256,9 @@ describe('backfill', () => {
     // None is in its final window (the last 6 h before the horizon): all stay pending.
     expect(first).toMatchObject({ loaded: 6, failed: 0, final: 0 });
     expect(lines).toHaveLength(6);
-    expect(lines[0]).toMatch(/^app 1400000101 bucket 1\/6 2026-11-19T16:00:00Z \.\. 2026-11-20T16:00:00Z: \d+ rows$/);
+    expect(lines[0]).toMatch(
+      /^loss app 1400000101 bucket 1\/6 2026-11-19T16:00:00Z \.\. 2026-11-20T16:00:00Z: \d+ rows$/,
+    );
     const once = await view(APPS[0]!);
     clock.advance(60_000);
     const second = await runBackfill(collector(), config.apps.slice(0, 1), plan, () => {});

@@ -12,6 +12,7 @@ import { refreshAllApps } from './rollup.ts';
 
 export const lossFeed: Feed<LossEntry[], FactLine> = {
   name: 'loss',
+  rollup: { zoneTable: 'loss_rollup_zone', rebuild: 'push_loss_rollup_rebuild' },
   async fetch(client, window, signal) {
     const { entries, call } = await client.normalPushLoss(window, signal ? { signal } : {});
     return { call, answer: entries };

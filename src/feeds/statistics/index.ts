@@ -8,6 +8,7 @@ import { replaceStatsFacts, statsRows, type StatsRow } from './facts.ts';
 
 export const statisticsFeed: Feed<PushStatistics, StatsRow> = {
   name: 'statistics',
+  rollup: { zoneTable: 'stats_rollup_zone', rebuild: 'push_stats_rollup_rebuild' },
   async fetch(client, window, signal) {
     const { stats, call } = await client.normalPushStatistics(window, signal ? { signal } : {});
     return { call, answer: stats };
