@@ -37,3 +37,8 @@ export async function withDatabase<T>(
     await opened.close();
   }
 }
+
+/** What collection needs of an opened database: it, where rate slots live, and its kind. */
+export function collectionDatabase(opened: OpenedDatabase) {
+  return { db: opened.db, coordinationDb: opened.coordinationDb, databaseKind: opened.kind };
+}

@@ -5,7 +5,7 @@ import { planBackfill, runBackfill, type BackfillSummary } from '../../collect/b
 import { createCollector } from '../../collect/collector.ts';
 import { parseRange } from '../range.ts';
 import { selectApps, UsageError, type Command } from '../command.ts';
-import { withDatabase } from '../database.ts';
+import { collectionDatabase, withDatabase } from '../database.ts';
 
 export const backfillCommand: Command = {
   name: 'backfill',
@@ -45,14 +45,12 @@ Exit code 0 when every bucket loaded, 1 when some failed, 2 for a bad range.`,
     const nowMs = systemClock.now();
     const plans = feeds.map((feed) => planBackfill(config, range.fromMs, range.toMs, nowMs, feed));
 
-    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+    return withDatabase(config, logger, async (_db, opened) => {
       const collector = createCollector({
-        db,
-        coordinationDb,
+        ...collectionDatabase(opened),
         config,
         logger,
         clock: systemClock,
-        databaseKind: kind,
       });
       const summary: BackfillSummary = { loaded: 0, final: 0, failed: 0, facts: 0, stopped: false };
       for (const plan of plans) {

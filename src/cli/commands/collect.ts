@@ -2,7 +2,7 @@ import { systemClock } from '../../clock.ts';
 import { requireApps } from '../../config/config.ts';
 import { createCollector } from '../../collect/collector.ts';
 import type { Command } from '../command.ts';
-import { withDatabase } from '../database.ts';
+import { collectionDatabase, withDatabase } from '../database.ts';
 
 export const collectCommand: Command = {
   name: 'collect',
@@ -15,14 +15,12 @@ passed by as lost, and exits. Exit code 0 when every app was collected, 1 otherw
   options: {},
   async run({ config, logger, out, signal }) {
     requireApps(config);
-    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+    return withDatabase(config, logger, async (_db, opened) => {
       const collector = createCollector({
-        db,
-        coordinationDb,
+        ...collectionDatabase(opened),
         config,
         logger,
         clock: systemClock,
-        databaseKind: kind,
       });
       const pass = await collector.runPass(signal);
       let ok = true;

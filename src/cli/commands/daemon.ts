@@ -2,7 +2,7 @@ import { systemClock } from '../../clock.ts';
 import { requireApps } from '../../config/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { untilAborted, type Command } from '../command.ts';
-import { withDatabase } from '../database.ts';
+import { collectionDatabase, withDatabase } from '../database.ts';
 
 /** After SIGTERM the call in flight finishes (its timeout bounds it); past this we exit anyway. */
 const HARD_EXIT_MS = 9_500;
@@ -30,19 +30,17 @@ bucket commits, exit 0.`,
       }, HARD_EXIT_MS).unref();
     if (signal.aborted) armHardExit();
     else signal.addEventListener('abort', armHardExit, { once: true });
-    return withDatabase(config, logger, async (db, { coordinationDb, kind }) => {
+    return withDatabase(config, logger, async (_db, opened) => {
       if (signal.aborted) {
         // Stopped while migrating: the migrations finished, no pass starts.
         logger.info('daemon stopped before its first pass');
         return 0;
       }
       const daemon = await startDaemon({
-        db,
-        coordinationDb,
+        ...collectionDatabase(opened),
         config,
         logger,
         clock: systemClock,
-        databaseKind: kind,
       });
       await untilAborted(signal);
       await daemon.stop();
