@@ -254,7 +254,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
   it("while waiting for the app's rate slot: no call is made, exit 0 at once", async () => {
     // Another process holds the app's next slot an hour ahead.
     const { rows: held } = await sql<{ next_at: Date }>`
-      insert into rate_slot (sdkappid, next_at) values (${APP}, clock_timestamp() + interval '1 hour')
+      insert into rate_slot (sdkappid, slot, next_at) values (${APP}, 'loss', clock_timestamp() + interval '1 hour')
       returning next_at`.execute(t.db);
     // The daemon reserves the slot after it, and waits for it.
     const reserved = async () => {
@@ -295,7 +295,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     const { ended } = await stopWhileLocked(
       t,
       'lock table bucket_state in share mode',
-      /insert into tim_call/,
+      /insert into feed_call/,
       'after-signal',
     );
     expectCleanStop(ended);
@@ -336,7 +336,7 @@ describe.skipIf(!serverMode)('SIGTERM during each phase of a real daemon', () =>
     const { proc, ended } = await stopWhileLocked(
       t,
       'lock table bucket_state in share mode',
-      /insert into tim_call/,
+      /insert into feed_call/,
       'after-exit',
     );
     expectHardExit(proc, ended);
