@@ -24,7 +24,7 @@ export function plannerSkipsPending(): KyselyPlugin {
   const stateReads = new Set<unknown>();
   return {
     transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
-      if (node.kind === 'SelectQueryNode' && mentions(node, 'bucket_state')) stateReads.add(queryId);
+      if (node.kind === 'SelectQueryNode' && mentions(node, 'feed_bucket_state')) stateReads.add(queryId);
       return node;
     },
     async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
@@ -59,9 +59,9 @@ export function loadDoesNotReplace(): KyselyPlugin {
   };
 }
 
-/** The table {@link lostNotRecorded} writes to instead of bucket_state. */
+/** The table {@link lostNotRecorded} writes to instead of feed_bucket_state. */
 export const LOST_SINK_DDL =
-  'create schema lost_sink; create table lost_sink.bucket_state (like public.bucket_state including all)';
+  'create schema lost_sink; create table lost_sink.feed_bucket_state (like public.bucket_state including all)';
 
 /** Buckets the horizon passed are not recorded as lost (their marks go to a table nobody reads). */
 export function lostNotRecorded(): KyselyPlugin {
@@ -69,10 +69,10 @@ export function lostNotRecorded(): KyselyPlugin {
     transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
       if (
         node.kind === 'InsertQueryNode' &&
-        node.into?.table.identifier.name === 'bucket_state' &&
+        node.into?.table.identifier.name === 'feed_bucket_state' &&
         node.columns?.some((column) => column.column.name === 'lost_at')
       )
-        return { ...node, into: TableNode.createWithSchema('lost_sink', 'bucket_state') };
+        return { ...node, into: TableNode.createWithSchema('lost_sink', 'feed_bucket_state') };
       return node;
     },
     transformResult: async ({ result }) => result,
@@ -101,5 +101,8 @@ export function finalAfter48h(config: Config): Config {
  * 7 days the API (the simulator) still answers.
  */
 export function plannerHorizonOf(days: number): (config: Config) => Config {
-  return (config) => ({ ...config, api: { ...config.api, horizonSeconds: days * 86_400 } });
+  return (config) => ({
+    ...config,
+    limits: { ...config.limits, loss: { ...config.limits.loss, horizonSeconds: days * 86_400 } },
+  });
 }
