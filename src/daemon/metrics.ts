@@ -11,7 +11,8 @@ import type { CallRecord } from '../tencent/loss.ts';
  * Every collection metric carries a `feed` label (loss, statistics, ...): one family per idea,
  * whatever the number of APIs. The bucket gauges count each feed over its own horizon (loss 8
  * days, statistics 31), so an alert on them covers every feed; `feed="loss"` narrows it. Until
- * 0.2 statistics had twin families (`pushloss_stats_*`); docs/operating.md maps the old names.
+ * the feeds (migration 0015) statistics had twin families (`pushloss_stats_*`); docs/operating.md
+ * maps the old names.
  */
 export class Metrics implements CollectObserver {
   readonly registry = new Registry();
