@@ -77,7 +77,8 @@ describe('the pushloss CLI', () => {
     });
     expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), '--api', 'trace'], env())).toMatchObject({
       code: 2,
-      stderr: 'pushloss: backfill: --api trace is not an API; use one of loss, statistics, all-member-loss, all-member-statistics\n',
+      stderr:
+        'pushloss: backfill: --api trace is not an API; use one of loss, statistics, all-member-loss, all-member-statistics\n',
     });
     // A stray word (a forgotten --to, a pasted date) used to be ignored.
     expect(await runCli(['backfill', '--from', day(-1), '--to', day(-1), day(0)], env())).toMatchObject({
