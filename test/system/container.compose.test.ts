@@ -18,7 +18,7 @@ import { docker, health, run, type Ran } from '../helpers/docker.ts';
 import { eventually } from '../helpers/process.ts';
 
 const IMAGE = process.env.PUSHLOSS_IMAGE;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = 1400000801;
 
 describe.runIf(IMAGE)('docker-compose.yml with a real engine', () => {
