@@ -9,6 +9,7 @@ import { OVERALL_PLATFORM } from '../../db/database.ts';
 import { parseAllMemberStatisticsBody, type TaskStatistics } from '../../tencent/allMember.ts';
 import type { PushCounts } from '../../tencent/statistics.ts';
 import { bucketsRelation, clearBuckets } from '../bucketRows.ts';
+import { checkCounts } from '../statistics/facts.ts';
 import { archivedAnswer, type BucketContent, type Feed } from '../feed.ts';
 
 /** One row of `all_member_stats_fact`: counts of one task ('' overall), channel and event type. */
@@ -38,12 +39,7 @@ export function taskStatsRows(results: readonly TaskStatistics[]): TaskStatsRow[
       if (!(Number.isInteger(value) && value >= -1 && value <= MAX_SMALLINT))
         throw new RangeError(`all-member statistics: ${name} ${value} is not an integer in 0..${MAX_SMALLINT}`);
     }
-    for (const value of [row.total, row.sent, row.delivered, row.click]) {
-      if (value !== null && !(Number.isSafeInteger(value) && value >= 0))
-        throw new RangeError(
-          `all-member statistics: count ${value} of platform ${row.platform} is not a non-negative integer`,
-        );
-    }
+    checkCounts(row, 'all-member statistics', row.platform);
     const key = JSON.stringify([row.taskId, row.platform, row.eventType]);
     if (keys.has(key)) throw new RangeError(`all-member statistics: ${key} is listed twice`);
     keys.add(key);

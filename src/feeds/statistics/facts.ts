@@ -16,16 +16,24 @@ export type StatsRow = PushCounts & { platform: number };
 /** `platform` is a smallint column; -1 is the overall row. */
 const MAX_PLATFORM = 32_767;
 
+/**
+ * Refuses (RangeError) a count a bigint column cannot hold exactly: every count is unknown (null)
+ * or a non-negative safe integer. `feed` and `platform` name the line in the message.
+ */
+export function checkCounts(counts: PushCounts, feed: string, platform: number): void {
+  for (const value of [counts.total, counts.sent, counts.delivered, counts.click]) {
+    if (value !== null && !(Number.isSafeInteger(value) && value >= 0))
+      throw new RangeError(`${feed}: count ${value} of platform ${platform} is not a non-negative integer`);
+  }
+}
+
 /** The rows of one answer: the overall row (platform -1) first, then one per channel. */
 export function statsRows(stats: PushStatistics): StatsRow[] {
   const rows = [{ platform: OVERALL_PLATFORM, ...stats.overall }, ...stats.platforms];
   for (const row of rows) {
     if (!(Number.isInteger(row.platform) && row.platform >= OVERALL_PLATFORM && row.platform <= MAX_PLATFORM))
       throw new RangeError(`statistics: platform ${row.platform} is not an integer in 0..${MAX_PLATFORM}`);
-    for (const value of [row.total, row.sent, row.delivered, row.click]) {
-      if (value !== null && !(Number.isSafeInteger(value) && value >= 0))
-        throw new RangeError(`statistics: count ${value} of platform ${row.platform} is not a non-negative integer`);
-    }
+    checkCounts(row, 'statistics', row.platform);
   }
   if (new Set(rows.map((row) => row.platform)).size !== rows.length)
     throw new RangeError('statistics: a platform is listed twice');
